@@ -1,0 +1,244 @@
+/*
+ * cluster.c - the process table: hosts file parsing and ZeroMQ endpoints.
+ *
+ * Lines are parsed one at a time from a fixed buffer, so a hostile or huge
+ * hosts file costs no memory; an over-long line is an error, not a
+ * truncation. Invariant after a successful init: exactly cl->processes
+ * entries, pairwise distinct host:port, every port in 1..65535.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster.h"
+
+#define LINE_MAX_BYTES 1024
+
+typedef struct loader {
+    tide__cluster *cl;
+    uint32_t count; /* entries seen so far */
+} loader;
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int host_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+}
+
+/* One line (without its newline, NUL-terminated, may be modified). */
+static int parse_line(loader *ld, const char *src, uint32_t lineno, char *s, tide_error *e)
+{
+    tide__cluster *cl = ld->cl;
+    char *hash = strchr(s, '#');
+    if (hash) *hash = '\0';
+    while (is_space(*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && is_space(s[n - 1])) s[--n] = '\0';
+    if (n == 0) return TIDE_OK;
+
+    if (ld->count >= cl->processes)
+        return tide_err_set(e, TIDE_EPARSE,
+                            "%s:%u: entry '%s' is one too many: -n %u needs exactly %u entries",
+                            src, lineno, s, cl->processes, cl->processes);
+
+    tide__peer p;
+    memset(&p, 0, sizeof p);
+    p.line = lineno;
+    const char *host, *colon;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':')
+            return tide_err_set(e, TIDE_EPARSE, "%s:%u: '%s' is not \"[ipv6]:port\"", src, lineno,
+                                s);
+        host = s + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+        p.ipv6 = 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return tide_err_set(e, TIDE_EPARSE, "%s:%u: '%s' is not \"host:port\" (no port)", src,
+                                lineno, s);
+        host = s;
+        hlen = (size_t)(colon - s);
+        for (size_t i = 0; i < hlen; i++)
+            if (!host_char_ok(host[i]))
+                return tide_err_set(e, TIDE_EPARSE,
+                                    "%s:%u: host '%.*s' has a bad character '%c' (IPv6 needs "
+                                    "\"[addr]:port\")",
+                                    src, lineno, (int)hlen, host, host[i]);
+    }
+    if (hlen == 0)
+        return tide_err_set(e, TIDE_EPARSE, "%s:%u: '%s' has an empty host", src, lineno, s);
+    if (hlen > TIDE__HOST_MAX)
+        return tide_err_set(e, TIDE_EPARSE, "%s:%u: host of %zu bytes is longer than %d", src,
+                            lineno, hlen, TIDE__HOST_MAX);
+    memcpy(p.host, host, hlen);
+    p.host[hlen] = '\0';
+
+    const char *ps = colon + 1;
+    uint32_t port = 0;
+    if (*ps == '\0')
+        return tide_err_set(e, TIDE_EPARSE, "%s:%u: '%s' has an empty port", src, lineno, s);
+    for (const char *q = ps; *q; q++) {
+        if (*q < '0' || *q > '9' || port > 65535) {
+            port = 70000;
+            break;
+        }
+        port = port * 10 + (uint32_t)(*q - '0');
+    }
+    if (port == 0 || port > 65535)
+        return tide_err_set(e, TIDE_EPARSE, "%s:%u: port '%s' is not a number in 1..65535", src,
+                            lineno, ps);
+    p.port = (uint16_t)port;
+
+    unsigned char addr[16];
+    if (p.ipv6) {
+        if (inet_pton(AF_INET6, p.host, addr) != 1)
+            return tide_err_set(e, TIDE_EPARSE, "%s:%u: '%s' is not an IPv6 address", src, lineno,
+                                p.host);
+        p.numeric = 1;
+        snprintf(p.name, sizeof p.name, "[%s]:%u", p.host, port);
+    } else {
+        p.numeric = inet_pton(AF_INET, p.host, addr) == 1;
+        snprintf(p.name, sizeof p.name, "%s:%u", p.host, port);
+    }
+    for (uint32_t i = 0; i < ld->count; i++)
+        if (strcmp(cl->peers[i].name, p.name) == 0)
+            return tide_err_set(e, TIDE_EPARSE,
+                                "%s:%u: '%s' is already process %u's address (line %u)", src,
+                                lineno, p.name, i, cl->peers[i].line);
+    cl->peers[ld->count++] = p;
+    return TIDE_OK;
+}
+
+static int finish(loader *ld, const char *src, tide_error *e)
+{
+    if (ld->count != ld->cl->processes)
+        return tide_err_set(e, TIDE_EPARSE,
+                            "%s: %u entr%s, but -n %u needs exactly %u (one \"host:port\" per "
+                            "process)",
+                            src, ld->count, ld->count == 1 ? "y" : "ies", ld->cl->processes,
+                            ld->cl->processes);
+    return TIDE_OK;
+}
+
+static int start(loader *ld, tide__cluster *cl, const char *source, uint32_t processes,
+                 uint32_t self, tide_error *e)
+{
+    memset(cl, 0, sizeof *cl);
+    ld->cl = cl;
+    ld->count = 0;
+    if (processes < 1 || processes > TIDE_MAX_PROCESSES || self >= processes)
+        return tide_err_set(e, TIDE_EINVAL, "cluster of %u processes (self %u) is out of range",
+                            processes, self);
+    cl->processes = processes;
+    cl->self = self;
+    snprintf(cl->source, sizeof cl->source, "%s", source);
+    return TIDE_OK;
+}
+
+int tide__cluster_parse(tide__cluster *cl, const char *source, const char *text, size_t len,
+                        uint32_t processes, uint32_t self, tide_error *e)
+{
+    loader ld;
+    char line[LINE_MAX_BYTES];
+    TIDE_TRY(start(&ld, cl, source, processes, self, e));
+    uint32_t lineno = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        lineno++;
+        if (n >= sizeof line)
+            return tide_err_set(e, TIDE_EPARSE, "%s:%u: line longer than %d bytes", source, lineno,
+                                LINE_MAX_BYTES - 1);
+        if (memchr(text + pos, '\0', n))
+            return tide_err_set(e, TIDE_EPARSE, "%s:%u: NUL byte in line", source, lineno);
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        TIDE_TRY(parse_line(&ld, source, lineno, line, e));
+        pos += n + (nl ? 1 : 0);
+    }
+    return finish(&ld, source, e);
+}
+
+static int load_file(tide__cluster *cl, const tide_config *cfg, tide_error *e)
+{
+    loader ld;
+    char line[LINE_MAX_BYTES + 1];
+    const char *src = cfg->hostfile;
+    TIDE_TRY(start(&ld, cl, src, cfg->processes, cfg->process, e));
+    FILE *f = fopen(src, "r");
+    if (f == NULL) return tide_err_set(e, TIDE_EIO, "hosts file '%s': %s", src, strerror(errno));
+    uint32_t lineno = 0;
+    int rc = TIDE_OK;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        size_t n = strlen(line);
+        int has_nl = n > 0 && line[n - 1] == '\n';
+        if (!has_nl && !feof(f)) {
+            rc = tide_err_set(e, TIDE_EPARSE, "%s:%u: line longer than %d bytes", src, lineno,
+                              LINE_MAX_BYTES - 1);
+            break;
+        }
+        if (has_nl) line[--n] = '\0';
+        if (n >= LINE_MAX_BYTES) {
+            rc = tide_err_set(e, TIDE_EPARSE, "%s:%u: line longer than %d bytes", src, lineno,
+                              LINE_MAX_BYTES - 1);
+            break;
+        }
+        rc = parse_line(&ld, src, lineno, line, e);
+        if (rc < 0) break;
+    }
+    if (rc == TIDE_OK && ferror(f))
+        rc = tide_err_set(e, TIDE_EIO, "hosts file '%s': read error after line %u", src, lineno);
+    fclose(f);
+    if (rc < 0) return rc;
+    return finish(&ld, src, e);
+}
+
+int tide__cluster_init(tide__cluster *cl, const tide_config *cfg, tide_error *e)
+{
+    if (cfg->hostfile[0] != '\0') return load_file(cl, cfg, e);
+    loader ld;
+    TIDE_TRY(start(&ld, cl, "", cfg->processes, cfg->process, e));
+    if ((uint32_t)cfg->base_port + cfg->processes - 1 > 65535 || cfg->base_port == 0)
+        return tide_err_set(e, TIDE_EINVAL, "--port %u: ports for %u processes exceed 65535",
+                            cfg->base_port, cfg->processes);
+    for (uint32_t i = 0; i < cfg->processes; i++) {
+        tide__peer *p = &cl->peers[i];
+        strcpy(p->host, "127.0.0.1");
+        p->port = (uint16_t)(cfg->base_port + i);
+        p->numeric = 1;
+        snprintf(p->name, sizeof p->name, "127.0.0.1:%u", p->port);
+    }
+    return TIDE_OK;
+}
+
+static int endpoint(char *buf, size_t size, const char *host, int brackets, uint16_t port)
+{
+    int n = snprintf(buf, size, brackets ? "tcp://[%s]:%u" : "tcp://%s:%u", host, port);
+    if (n < 0 || (size_t)n >= size) return TIDE_ERANGE;
+    return TIDE_OK;
+}
+
+int tide__cluster_bind_endpoint(const tide__cluster *cl, uint32_t i, char *buf, size_t size)
+{
+    const tide__peer *p = &cl->peers[i];
+    if (!p->numeric) return endpoint(buf, size, "*", 0, p->port);
+    return endpoint(buf, size, p->host, p->ipv6, p->port);
+}
+
+int tide__cluster_connect_endpoint(const tide__cluster *cl, uint32_t i, char *buf, size_t size)
+{
+    const tide__peer *p = &cl->peers[i];
+    return endpoint(buf, size, p->host, p->ipv6, p->port);
+}

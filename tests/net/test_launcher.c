@@ -1,0 +1,117 @@
+/*
+ * test_launcher.c - tide-cluster, run as a program: prefixes, argument
+ * passing, exit codes, stopping the others when one child fails.
+ * The binary is found next to this test binary (both live in the build dir).
+ */
+#include <criterion/criterion.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char launcher[PATH_MAX];
+static char out_path[64], err_path[64];
+
+static void setup(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    cr_assert(n > 0);
+    self[n] = '\0';
+    snprintf(launcher, sizeof launcher, "%s/tide-cluster", dirname(self));
+    cr_assert_eq(access(launcher, X_OK), 0, "no %s", launcher);
+    snprintf(out_path, sizeof out_path, "/tmp/tide_launch_%d.out", (int)getpid());
+    snprintf(err_path, sizeof err_path, "/tmp/tide_launch_%d.err", (int)getpid());
+}
+
+static void teardown(void)
+{
+    unlink(out_path);
+    unlink(err_path);
+}
+
+TestSuite(launcher, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Run tide-cluster with @args (shell syntax); its exit code. */
+static int run(const char *args)
+{
+    char cmd[PATH_MAX + 4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", launcher, args, out_path, err_path);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st), "%s", cmd);
+    return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[2][16384];
+    static int which;
+    char *b = buf[which ^= 1];
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(b, 1, sizeof buf[0] - 1, f);
+    b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+#define EXPECT_HAS(text, want) cr_expect(strstr(text, want) != NULL, "'%s' lacks '%s'", text, want)
+
+Test(launcher, prefixes_lines_by_process)
+{
+    int rc = run("-n 2 -- /bin/sh -c 'echo hi; echo oops >&2; printf \"no newline\"' sh");
+    cr_expect_eq(rc, 0);
+    char *out = slurp(out_path), *err = slurp(err_path);
+    EXPECT_HAS(out, "[0] hi\n");
+    EXPECT_HAS(out, "[1] hi\n");
+    EXPECT_HAS(out, "[0] no newline\n");
+    EXPECT_HAS(out, "[1] no newline\n");
+    EXPECT_HAS(err, "[0] oops\n");
+    EXPECT_HAS(err, "[1] oops\n");
+    cr_expect(strstr(out, "oops") == NULL, "stderr stays on stderr");
+}
+
+Test(launcher, passes_cluster_flags)
+{
+    int rc = run("-n 3 -w 2 --port 3100 -- /bin/sh -c 'echo \"args: $*\"' sh a -- b");
+    cr_expect_eq(rc, 0);
+    char *out = slurp(out_path);
+    EXPECT_HAS(out, "[0] args: a -n 3 -w 2 -p 0 --port 3100 -- b\n");
+    EXPECT_HAS(out, "[2] args: a -n 3 -w 2 -p 2 --port 3100 -- b\n");
+}
+
+Test(launcher, first_failure_wins_and_stops_the_rest)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    /* Process 1 fails with 3; the others would sleep for 20 s. */
+    int rc = run("-n 3 -- /bin/sh -c '[ \"$6\" = 1 ] && exit 3; exec sleep 20' sh");
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    cr_expect_eq(rc, 3);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    cr_expect(secs < 10, "the sleepers were stopped (took %.1f s)", secs);
+    cr_expect(run("-n 2 -- /bin/sh -c 'exit 0'") == 0);
+    cr_expect(run("-n 2 -- /bin/sh -c 'kill -9 $$'") == 128 + 9);
+}
+
+Test(launcher, usage_and_version)
+{
+    cr_expect_eq(run("--version"), 0);
+    EXPECT_HAS(slurp(out_path), "tide-cluster (tide) 0.1.0");
+    cr_expect_eq(run("--help"), 0);
+    EXPECT_HAS(slurp(out_path), "Usage: tide-cluster");
+    cr_expect_eq(run("-n 2 true"), 2);
+    EXPECT_HAS(slurp(err_path), "missing '--'");
+    cr_expect_eq(run("-n 2 --"), 2);
+    cr_expect_eq(run("-w x -- true"), 2);
+    EXPECT_HAS(slurp(err_path), "'x'");
+    cr_expect_eq(run("-p 1 -- true"), 2);
+    cr_expect_eq(run("--bogus -- true"), 2);
+    EXPECT_HAS(slurp(err_path), "--bogus");
+    cr_expect_eq(run("-n 1 -- /nonexistent/prog"), 127);
+    EXPECT_HAS(slurp(err_path), "[0] tide-cluster: cannot run '/nonexistent/prog'");
+}
