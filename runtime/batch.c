@@ -225,6 +225,7 @@ void tide_batch_unref(tide_batch *b)
 {
     if (!b) return;
     if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (b->ext_free) b->ext_free(b->ext);
     col_free_heap(&b->key);
     col_free_heap(&b->val);
     tide_free(impl(b)->arrays);
