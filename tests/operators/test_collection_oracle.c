@@ -75,6 +75,7 @@ static void run(const char *name, uint64_t salt, naive_build_fn build, naive_ora
         char err[256];
         cr_assert_eq(naive_run(workers, 1, sched, vw, build, ctx, &sink, err, sizeof err), 0,
                      "%s", err);
+        cr_assert_gt(sink.got.len, 0, "%s W=%u: no output at all", name, workers);
         char why[1024];
         cr_assert(naive_check(&sink.got, 1, sched, oracle, NULL, why, sizeof why),
                   "%s W=%u: %s", name, workers, why);

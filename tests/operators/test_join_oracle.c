@@ -92,6 +92,7 @@ static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g0, nai
         char err[256];
         cr_assert_eq(naive_run(workers, nin, sched, vw, build, NULL, &sink, err, sizeof err), 0,
                      "%s", err);
+        cr_assert_gt(sink.got.len, 0, "%s W=%u: no output at all", name, workers);
         char why[1024];
         cr_assert(naive_check(&sink.got, nin, sched, oracle, NULL, why, sizeof why),
                   "%s W=%u: %s", name, workers, why);
