@@ -251,6 +251,9 @@ int tide_dataflow_seal(tide_dataflow *df)
                 TIDE_TRY(tide__tracker_update_source(df->tracker, i, p, op->held.updates[k].time,
                                                      op->held.updates[k].delta * w->peers));
     }
+    /* Frontiers must reflect the initial capabilities before anyone looks. */
+    if (tide__tracker_propagate(df->tracker) < 0)
+        return tide__worker_fail(w, TIDE_ENOMEM, "out of memory sealing '%s'", df->name);
     df->sealed = true;
     for (uint32_t i = 0; i < df->nops; i++) tide__df_activate(df, i);
     return tide__worker_replay(w, df->index);

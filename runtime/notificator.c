@@ -2,6 +2,7 @@
  * notificator.c - deliver requested times once the input frontier passes
  * them, holding a capability for each until then (timely's notificator).
  */
+#include "tide/alloc.h"
 #include "worker.h"
 
 void tide_notificator_init(tide_notificator *n)

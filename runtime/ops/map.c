@@ -2,6 +2,7 @@
  * map.c - flat_map (and map): a user function per record, emitting records.
  * Times and diffs pass through the emitter; the capability is the batch's.
  */
+#include "tide/alloc.h"
 #include "worker.h"
 
 typedef struct map_state {

@@ -68,6 +68,7 @@ Test(probe, frontier_follows_slowest_worker_w4) { probe_run(4); }
 typedef struct hold_log {
     uint32_t early; /* probes that saw completion while a worker was open */
     uint32_t released;
+    uint32_t checked; /* workers done checking */
 } hold_log;
 
 static int hold_main(tide_worker *w, void *arg)
@@ -85,7 +86,13 @@ static int hold_main(tide_worker *w, void *arg)
         if (!tide_probe_less_equal(p, tide_time_epoch(3)))
             __atomic_add_fetch(&log->early, 1, __ATOMIC_RELAXED);
     }
-    if (tide_worker_index(w) == 0) TIDE_TRY(tide_input_close(in));
+    __atomic_add_fetch(&log->checked, 1, __ATOMIC_ACQ_REL);
+    if (tide_worker_index(w) == 0) {
+        /* Close only once every worker has done its checks. */
+        while (__atomic_load_n(&log->checked, __ATOMIC_ACQUIRE) < tide_worker_peers(w))
+            TIDE_TRY(tide_worker_step(w));
+        TIDE_TRY(tide_input_close(in));
+    }
     int rc;
     while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
     if (rc == 0 && tide_probe_frontier(p)->len == 0)
