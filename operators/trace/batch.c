@@ -175,7 +175,10 @@ static inline void col_put(tide_trace_col *c, uint32_t i, const uint8_t *p, uint
 {
     if (c->width != TIDE_VAR) {
         assert(len == c->width);
-        if (len) memcpy(c->bytes + (size_t)i * len, p, len);
+        if (len == 8) /* the common integer column: a constant-size copy */
+            memcpy(c->bytes + (size_t)i * 8, p, 8);
+        else if (len)
+            memcpy(c->bytes + (size_t)i * len, p, len);
         return;
     }
     uint32_t off = c->offs[i];
@@ -227,7 +230,14 @@ static inline bool col_eq(const tide_trace_col *c, uint32_t i, const uint8_t *p,
 {
     uint32_t l;
     const uint8_t *q = tide_trace_col_get(c, i, &l);
-    return l == len && (len == 0 || memcmp(p, q, len) == 0);
+    if (l != len) return false;
+    if (len == 8) {
+        uint64_t x, y;
+        memcpy(&x, p, 8);
+        memcpy(&y, q, 8);
+        return x == y;
+    }
+    return len == 0 || memcmp(p, q, len) == 0;
 }
 
 void tide__builder_push(tide__builder *bl, const uint8_t *key, uint32_t klen, const uint8_t *val,

@@ -220,15 +220,30 @@ static inline void it_step(trie_it *it)
     }
 }
 
+/* The key and val bytes of @e. Strings of <= 8 bytes are rebuilt from the
+ * prefixes into the buffers, so that the sorted walk does not touch the
+ * pushed batches at random (two cache misses per update otherwise). */
+static inline void ent_bytes(const ent *e, uint8_t kbuf[8], uint8_t vbuf[8], const uint8_t **k,
+                             const uint8_t **v)
+{
+    *k = e->k;
+    *v = e->v;
+    if (e->kl <= 8) tide_u64_store(kbuf, e->kpre), *k = kbuf;
+    if (e->vl <= 8) tide_u64_store(vbuf, e->vpre), *v = vbuf;
+}
+
 /* Compare entry @e with the iterator's current update by (key, val, time). */
 static inline int ent_it_cmp(const ent *e, const trie_it *it)
 {
+    uint8_t kbuf[8], vbuf[8];
+    const uint8_t *ek, *ev;
+    ent_bytes(e, kbuf, vbuf, &ek, &ev);
     uint32_t kl, vl;
     const uint8_t *k = tide_trace_batch_key(it->b, it->k, &kl);
-    int c = tide_bytes_cmp(e->k, e->kl, k, kl);
+    int c = tide_bytes_cmp(ek, e->kl, k, kl);
     if (c) return c;
     const uint8_t *v = tide_trace_batch_val(it->b, it->v, &vl);
-    c = tide_bytes_cmp(e->v, e->vl, v, vl);
+    c = tide_bytes_cmp(ev, e->vl, v, vl);
     if (c) return c;
     return tide_time_cmp(e->t, it->b->upds[it->u].time);
 }
@@ -307,13 +322,14 @@ int tide_batcher_seal(tide_batcher *b, const tide_antichain *upper, tide_trace_b
     size_t r = 0;
     while (r < m || it_valid(&it)) {
         int c = r >= m ? 1 : !it_valid(&it) ? -1 : ent_it_cmp(&ents[r], &it);
+        uint8_t kbuf[8], vbuf[8];
         const uint8_t *k, *v;
         uint32_t kl, vl;
         tide_time t;
         int64_t d;
         if (c <= 0) {
-            k = ents[r].k, kl = ents[r].kl, v = ents[r].v, vl = ents[r].vl;
-            t = ents[r].t, d = ents[r].d;
+            ent_bytes(&ents[r], kbuf, vbuf, &k, &v);
+            kl = ents[r].kl, vl = ents[r].vl, t = ents[r].t, d = ents[r].d;
             if (c == 0) {
                 d += it.b->upds[it.u].delta;
                 it_step(&it);
