@@ -1,0 +1,181 @@
+/*
+ * test_iterate_oracle.c - variables and tide_iterate against the naive
+ * oracle, with outer epochs, retractions and random batch cuts, on 1, 2 and
+ * 4 workers.
+ *
+ *  - halves: x -> x/2 (x > 0) from a random multiset: the fixed point is the
+ *    multiset closure count(y) = init(y) + sum of count(x) over x > 0 with
+ *    x / 2 == y. Terminates only if the loop's zero-sum changes stop
+ *    circulating; retractions shrink it.
+ *  - mutual: two variables in one loop scope, A' = initA + (B - 1),
+ *    B' = initB + A / 2 (positive elements only), checked against naive
+ *    Kleene iteration of the same system.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "naive_coll.h"
+#include "tide/collection.h"
+
+#define VMAX 512
+
+/* ---- halves --------------------------------------------------------------------- */
+
+static void half(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                 tide_emitter *em)
+{
+    uint64_t x = tide_u64_load(k);
+    if (x == 0) return;
+    uint8_t nk[8];
+    tide_u64_store(nk, x / 2);
+    tide_emit(em, nk, 8, v, vl);
+}
+
+static void dec(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                tide_emitter *em)
+{
+    uint64_t x = tide_u64_load(k);
+    if (x == 0) return;
+    uint8_t nk[8];
+    tide_u64_store(nk, x - 1);
+    tide_emit(em, nk, 8, v, vl);
+}
+
+typedef struct halves_ctx {
+    tide_stream *outer; /* the input, to enter again inside the body */
+} halves_ctx;
+
+static tide_stream *halves_body(void *ctx, tide_scope *inner, tide_stream *x)
+{
+    halves_ctx *hc = ctx;
+    tide_stream *parts[2] = {tide_enter(hc->outer, inner),
+                             tide_map(x, "half", tide_layout_make(8, 8), half, NULL)};
+    return tide_concat(parts, 2);
+}
+
+static tide_stream *build_halves(void *ctx, tide_scope *root, tide_stream **ins)
+{
+    halves_ctx *hc = malloc(sizeof *hc); /* leaked per worker run: tiny */
+    hc->outer = ins[0];
+    tide_stream *out = tide_iterate(ins[0], halves_body, hc);
+    return out;
+}
+
+static void closure(const naive_coll *init, int64_t *cnt)
+{
+    memset(cnt, 0, VMAX * sizeof *cnt);
+    for (size_t i = 0; i < init->len; i++) cnt[init->u[i].k] += init->u[i].d;
+    for (uint64_t x = VMAX - 1; x > 0; x--) cnt[x / 2] += cnt[x];
+}
+
+static void oracle_halves(void *ctx, const naive_coll *const *in, naive_coll *out)
+{
+    naive_coll_clear(out);
+    /* Per val (vals travel unchanged), closure over keys. */
+    for (uint64_t v = 0; v < 4; v++) {
+        naive_coll sub;
+        naive_coll_init(&sub);
+        for (size_t i = 0; i < in[0]->len; i++)
+            if (in[0]->u[i].v == v) naive_coll_add(&sub, in[0]->u[i].k, v, TIDE_TIME_ZERO, in[0]->u[i].d);
+        int64_t cnt[VMAX];
+        closure(&sub, cnt);
+        for (uint64_t x = 0; x < VMAX; x++)
+            if (cnt[x]) naive_coll_add(out, x, v, TIDE_TIME_ZERO, cnt[x]);
+        naive_coll_fini(&sub);
+    }
+    naive_coll_consolidate(out);
+}
+
+/* ---- mutual recursion ------------------------------------------------------------- */
+
+static void tag(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                tide_emitter *em)
+{
+    uint8_t t[8];
+    tide_u64_store(t, (uint64_t)(uintptr_t)ctx);
+    tide_emit(em, k, kl, t, 8);
+}
+
+static tide_stream *build_mutual(void *ctx, tide_scope *root, tide_stream **ins)
+{
+    tide_layout l = tide_layout_make(8, 8);
+    tide_scope *inner = tide_scope_child(root, "mutual");
+    tide_stream *ia = tide_enter(ins[0], inner), *ib = tide_enter(ins[1], inner);
+    tide_variable *va = tide_variable_new(inner, ia);
+    tide_variable *vb = tide_variable_new(inner, ib);
+    tide_stream *pa[2] = {ia, tide_map(tide_variable_stream(vb), "dec", l, dec, NULL)};
+    tide_stream *pb[2] = {ib, tide_map(tide_variable_stream(va), "half", l, half, NULL)};
+    tide_stream *na = tide_concat(pa, 2), *nb = tide_concat(pb, 2);
+    if (tide_variable_set(va, na) < 0 || tide_variable_set(vb, nb) < 0) return NULL;
+    tide_stream *outs[2] = {tide_leave(tide_map(na, "tagA", l, tag, (void *)0)),
+                            tide_leave(tide_map(nb, "tagB", l, tag, (void *)1))};
+    return tide_consolidate(tide_concat(outs, 2));
+}
+
+static void oracle_mutual(void *ctx, const naive_coll *const *in, naive_coll *out)
+{
+    /* Kleene iteration over counts; vals of the inputs are dropped by tag. */
+    static int64_t a[VMAX], b[VMAX], ia[VMAX], ib[VMAX], na[VMAX], nb[VMAX];
+    memset(ia, 0, sizeof ia);
+    memset(ib, 0, sizeof ib);
+    for (size_t i = 0; i < in[0]->len; i++) ia[in[0]->u[i].k] += in[0]->u[i].d;
+    for (size_t i = 0; i < in[1]->len; i++) ib[in[1]->u[i].k] += in[1]->u[i].d;
+    memcpy(a, ia, sizeof a);
+    memcpy(b, ib, sizeof b);
+    for (int round = 0; round < 4 * VMAX; round++) {
+        memcpy(na, ia, sizeof na);
+        memcpy(nb, ib, sizeof nb);
+        for (uint64_t x = 1; x < VMAX; x++) {
+            na[x - 1] += b[x];
+            nb[x / 2] += a[x];
+        }
+        bool same = memcmp(na, a, sizeof a) == 0 && memcmp(nb, b, sizeof b) == 0;
+        memcpy(a, na, sizeof a);
+        memcpy(b, nb, sizeof b);
+        if (same) break;
+    }
+    naive_coll_clear(out);
+    for (uint64_t x = 0; x < VMAX; x++) {
+        if (a[x]) naive_coll_add(out, x, 0, TIDE_TIME_ZERO, a[x]);
+        if (b[x]) naive_coll_add(out, x, 1, TIDE_TIME_ZERO, b[x]);
+    }
+    naive_coll_consolidate(out);
+}
+
+static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g, naive_build_fn build,
+                naive_oracle_fn oracle)
+{
+    tide_rng r = {tide_test_seed(name, salt)};
+    for (uint32_t workers = 1; workers <= 4; workers *= 2) {
+        naive_coll s[2];
+        naive_coll_init(&s[0]);
+        naive_coll_init(&s[1]);
+        for (uint32_t i = 0; i < nin; i++) naive_gen_schedule(&r, &g, &s[i]);
+        const naive_coll *sched[2] = {&s[0], &s[1]};
+        uint32_t vw[2] = {8, 8};
+        naive_sink sink;
+        naive_sink_init(&sink);
+        char err[256];
+        cr_assert_eq(naive_run(workers, nin, sched, vw, build, NULL, &sink, err, sizeof err), 0,
+                     "%s", err);
+        cr_assert_gt(sink.got.len, 0, "%s W=%u: no output at all", name, workers);
+        char why[1024];
+        cr_assert(naive_check(&sink.got, nin, sched, oracle, NULL, why, sizeof why),
+                  "%s W=%u: %s", name, workers, why);
+        naive_sink_fini(&sink);
+        naive_coll_fini(&s[0]);
+        naive_coll_fini(&s[1]);
+    }
+}
+
+Test(iterate_oracle, halves_fixed_point_with_retractions)
+{
+    naive_gen g = {.updates = 600, .epochs = 8, .keys = VMAX, .vals = 3, .groups = 3, .retract = 40};
+    run("halves", 21, 1, g, build_halves, oracle_halves);
+}
+
+Test(iterate_oracle, mutual_recursion_two_variables)
+{
+    naive_gen g = {.updates = 300, .epochs = 6, .keys = 200, .vals = 1, .groups = 2, .retract = 40};
+    run("mutual", 22, 2, g, build_mutual, oracle_mutual);
+}
