@@ -4,6 +4,7 @@
  * @peers destination arrays. Returns the seconds taken.
  */
 #include <stdlib.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "baselines.h"

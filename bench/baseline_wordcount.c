@@ -3,6 +3,7 @@
  * tide's word count is compared with (the COST baseline): split on
  * whitespace, hash each word with the same XXH3, count in the same table.
  */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "baselines.h"

@@ -41,7 +41,7 @@ static int worker_main(tide_worker *w, void *arg)
         uint8_t k[8];
         for (uint64_t i = 0; i < j->batch; i++) {
             tide_u64_store(k, base + i);
-            TIDE_TRY(tide_input_send(in, k, 8, NULL, 0));
+            TIDE_TRY(tide_input_send_fixed(in, k, NULL));
         }
         TIDE_TRY(tide_input_advance_to(in, r + 1));
         TIDE_TRY(tide_worker_step_until(w, p, tide_time_epoch(r)));

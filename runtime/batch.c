@@ -498,132 +498,211 @@ int tide_batch_partition(const tide_batch *src, tide_batch **outs, uint32_t peer
 
 /*
  * Fixed layouts whose key and value together fit in 16 bytes (the integer
- * workloads: 8/0, 8/8, 16/0, ...). Each update becomes a 40-byte entry whose
- * first four words, compared as unsigned integers in order, are exactly
- * the (key, val, time) order: key||val read big-endian into w[0..1] (zero
- * padded: every entry has the same length, so concatenation preserves the
- * (key, val) order), then the epoch, then the two loop counters. The
- * entries are sorted by an MSD radix sort on those 32 bytes, and since they
- * carry every field, the result is written straight back into the batch's
- * own columns: the only allocation is the entry buffer.
+ * workloads: 8/0, 8/8, 16/0, ...). Each update is described by four words
+ * whose unsigned order, word by word, is exactly the (key, val, time)
+ * order: key||val read big-endian into two words (zero padded; all records
+ * have the same length, so concatenation keeps the (key, val) order), then
+ * the epoch, then iter[0] << 32 | iter[1]. Words equal in every record
+ * (a constant time, an empty value, ...) are dropped, and the rest, plus
+ * the diff, form an entry of K + 1 u64s, K in 0..4. Entries are sorted by
+ * an MSD radix sort and, since they carry every field, written straight
+ * back into the batch's own columns: the only allocation is the entry
+ * buffer (and its scratch twin).
  */
-typedef struct nent {
-    uint64_t w[4]; /* key||val (2 words, big-endian), epoch, iter[0] << 32 | iter[1] */
-    int64_t diff;
-} nent;
+#define NSORT_SMALL    32
+#define NSORT_WIDE_MIN (1u << 17) /* top level: 16-bit digit from here */
 
-#define NSORT_SMALL 24
-
-static inline int nent_cmp_from(const nent *a, const nent *b, unsigned word)
+static ALWAYS_INLINE int nent_cmp(const uint64_t *a, const uint64_t *b, unsigned from,
+                                  const unsigned K)
 {
-    for (unsigned k = word; k < 4; k++)
-        if (a->w[k] != b->w[k]) return a->w[k] < b->w[k] ? -1 : 1;
+    for (unsigned k = from; k < K; k++)
+        if (a[k] != b[k]) return a[k] < b[k] ? -1 : 1;
     return 0;
 }
 
-static void nsort_insertion(nent *a, size_t n, unsigned word)
+static ALWAYS_INLINE void nsort_insertion(uint64_t *a, size_t n, unsigned word, const unsigned K)
 {
+    const unsigned S = K + 1;
     for (size_t i = 1; i < n; i++) {
-        if (nent_cmp_from(&a[i - 1], &a[i], word) <= 0) continue;
-        nent x = a[i];
+        if (nent_cmp(a + (i - 1) * S, a + i * S, word, K) <= 0) continue;
+        uint64_t x[5];
+        memcpy(x, a + i * S, S * 8);
         size_t j = i;
         do {
-            a[j] = a[j - 1];
+            memcpy(a + j * S, a + (j - 1) * S, S * 8);
             j--;
-        } while (j > 0 && nent_cmp_from(&a[j - 1], &x, word) > 0);
-        a[j] = x;
+        } while (j > 0 && nent_cmp(a + (j - 1) * S, x, word, K) > 0);
+        memcpy(a + j * S, x, S * 8);
     }
 }
 
 /*
- * Sort @a[0..n) whose bytes before @d (of the 32 key bytes) are all equal.
- * Each level first skips the leading bytes that are equal across the whole
- * range (one pass, an OR of XORs), so constant times, small integers and
- * long runs of duplicates cost no histogram passes; then it distributes on
- * one byte through @tmp and recurses into each bucket. Depth <= 32 levels,
- * each pass O(n): O(32 n) in all, and buckets of <= NSORT_SMALL finish by
- * insertion sort.
+ * Sort the @n entries at @a, whose key bytes before @d are all equal.
+ * @t is scratch of the same size; the two swap roles at every level (a
+ * distribution pass moves the entries from one to the other), and @flip
+ * says the entries now sit in the scratch array, so a finished range is
+ * copied back into @t (the caller's array). A byte on which the whole range
+ * agrees costs a histogram pass, then an OR-of-XORs pass skips every
+ * further agreeing byte of that word, so small integers and duplicates are
+ * cheap. Depth <= 8K levels, each O(n): O(n) in all for fixed K; ranges of
+ * <= NSORT_SMALL finish by insertion sort.
  */
-static void nsort(nent *a, nent *tmp, size_t n, unsigned d)
+static ALWAYS_INLINE void nsort_body(uint64_t *a, uint64_t *t, size_t n, unsigned d, int flip,
+                                     uint32_t *big, const unsigned K,
+                                     void (*self)(uint64_t *, uint64_t *, size_t, unsigned, int,
+                                                  uint32_t *))
 {
-    while (n > NSORT_SMALL && d < 32) {
-        unsigned word = d / 8;
-        uint64_t x0 = a[0].w[word], diff = 0;
-        for (size_t i = 1; i < n; i++) diff |= a[i].w[word] ^ x0;
-        diff &= ~0ULL >> (8 * (d % 8)); /* bytes before d are equal anyway */
-        if (!diff) {
-            d = (word + 1) * 8;
+    const unsigned S = K + 1;
+    while (n > NSORT_SMALL && d < 8 * K) {
+        unsigned word = d / 8, shift;
+        if (big) {
+            /* First level of a large sort: skip the bytes every entry
+             * agrees on, then distribute on one 16-bit digit. */
+            uint64_t x0 = a[word], diff = 0;
+            for (size_t i = 1; i < n; i++) diff |= a[i * S + word] ^ x0;
+            diff &= ~0ULL >> (8 * (d % 8));
+            if (!diff) {
+                d = (word + 1) * 8;
+                continue;
+            }
+            d = word * 8 + (unsigned)__builtin_clzll(diff) / 8;
+        }
+        shift = 56 - 8 * (d % 8);
+        if (big && d % 8 < 7) {
+            shift -= 8;
+            memset(big, 0, 65536 * sizeof *big);
+            for (size_t i = 0; i < n; i++) big[(a[i * S + word] >> shift) & 0xFFFF]++;
+            uint32_t sum = 0;
+            for (uint32_t k = 0; k < 65536; k++) {
+                uint32_t c = big[k];
+                big[k] = sum;
+                sum += c;
+            }
+            for (size_t i = 0; i < n; i++)
+                memcpy(t + (size_t)big[(a[i * S + word] >> shift) & 0xFFFF]++ * S, a + i * S,
+                       S * 8);
+            uint32_t start = 0;
+            for (uint32_t k = 0; k < 65536; k++) {
+                uint32_t cnt = big[k] - start;
+                if (cnt)
+                    self(t + (size_t)start * S, a + (size_t)start * S, cnt, d + 2, !flip, NULL);
+                start = big[k];
+            }
+            return;
+        }
+        uint32_t pos[256] = {0};
+        for (size_t i = 0; i < n; i++) pos[(a[i * S + word] >> shift) & 0xFF]++;
+        if (pos[(a[word] >> shift) & 0xFF] == n) {
+            /* The range agrees on byte d: skip it and the agreeing bytes after. */
+            uint64_t x0 = a[word], diff = 0;
+            for (size_t i = 1; i < n; i++) diff |= a[i * S + word] ^ x0;
+            diff &= ~0ULL >> (8 * (d % 8));
+            d = diff ? word * 8 + (unsigned)__builtin_clzll(diff) / 8 : (word + 1) * 8;
             continue;
         }
-        d = word * 8 + (unsigned)__builtin_clzll(diff) / 8;
-        unsigned shift = 56 - 8 * (d % 8);
-        uint32_t pos[256] = {0};
-        for (size_t i = 0; i < n; i++) pos[(a[i].w[word] >> shift) & 0xFF]++;
         uint32_t sum = 0;
         for (int k = 0; k < 256; k++) {
             uint32_t c = pos[k];
             pos[k] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < n; i++) tmp[pos[(a[i].w[word] >> shift) & 0xFF]++] = a[i];
-        memcpy(a, tmp, n * sizeof *a);
+        for (size_t i = 0; i < n; i++)
+            memcpy(t + (size_t)pos[(a[i * S + word] >> shift) & 0xFF]++ * S, a + i * S, S * 8);
         /* pos[k] is now the end of bucket k. */
         uint32_t start = 0;
         for (int k = 0; k < 256; k++) {
             uint32_t cnt = pos[k] - start;
-            if (cnt > 1) nsort(a + start, tmp + start, cnt, d + 1);
+            if (cnt) self(t + (size_t)start * S, a + (size_t)start * S, cnt, d + 1, !flip, NULL);
             start = pos[k];
         }
         return;
     }
-    if (n > 1 && d < 32) nsort_insertion(a, n, d / 8);
+    if (n > 1 && d < 8 * K) nsort_insertion(a, n, d / 8, K);
+    if (flip) memcpy(t, a, n * S * 8);
 }
 
-static ALWAYS_INLINE void nent_fill(nent *e, const uint8_t *k, const uint8_t *v, const uint32_t kw,
-                                    const uint32_t vw, tide_time t, int64_t diff)
+#define NSORT_DEFINE(K)                                                                            \
+    static void nsort##K(uint64_t *a, uint64_t *t, size_t n, unsigned d, int flip, uint32_t *big)  \
+    {                                                                                              \
+        nsort_body(a, t, n, d, flip, big, K, nsort##K);                                            \
+    }
+NSORT_DEFINE(1)
+NSORT_DEFINE(2)
+NSORT_DEFINE(3)
+NSORT_DEFINE(4)
+
+/* The four order words of record @i. */
+static ALWAYS_INLINE void nwords(const tide_batch *b, size_t i, const uint32_t kw,
+                                 const uint32_t vw, uint64_t w[4])
 {
     uint8_t buf[16] = {0};
-    memcpy(buf, k, kw);
-    if (vw) memcpy(buf + kw, v, vw);
-    e->w[0] = tide_u64_load(buf);
-    e->w[1] = tide_u64_load(buf + 8);
-    e->w[2] = t.epoch;
-    e->w[3] = (uint64_t)t.iter[0] << 32 | t.iter[1];
-    e->diff = diff;
+    memcpy(buf, b->key.bytes + i * kw, kw);
+    if (vw) memcpy(buf + kw, b->val.bytes + i * vw, vw);
+    w[0] = tide_u64_load(buf);
+    w[1] = tide_u64_load(buf + 8);
+    w[2] = b->times[i].epoch;
+    w[3] = (uint64_t)b->times[i].iter[0] << 32 | b->times[i].iter[1];
 }
 
-static ALWAYS_INLINE void nent_emit(tide_batch *b, uint32_t j, const nent *e, const uint32_t kw,
-                                    const uint32_t vw, int64_t diff)
+static ALWAYS_INLINE void nemit(tide_batch *b, uint32_t j, const uint64_t w[4], const uint32_t kw,
+                                const uint32_t vw, uint64_t diff)
 {
     uint8_t buf[16];
-    tide_u64_store(buf, e->w[0]);
-    tide_u64_store(buf + 8, e->w[1]);
+    tide_u64_store(buf, w[0]);
+    tide_u64_store(buf + 8, w[1]);
     memcpy(b->key.bytes + (size_t)j * kw, buf, kw);
     if (vw) memcpy(b->val.bytes + (size_t)j * vw, buf + kw, vw);
-    b->times[j] = (tide_time){e->w[2], {(uint32_t)(e->w[3] >> 32), (uint32_t)e->w[3]}};
-    b->diffs[j] = diff;
+    b->times[j] = (tide_time){w[2], {(uint32_t)(w[3] >> 32), (uint32_t)w[3]}};
+    b->diffs[j] = (int64_t)diff;
 }
 
 static ALWAYS_INLINE int cons_narrow(tide_batch *b, const uint32_t kw, const uint32_t vw)
 {
     size_t n = b->len;
-    nent *ents = tide_alloc(2 * n * sizeof(nent));
-    if (!ents) return TIDE_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        nent_fill(&ents[i], b->key.bytes + i * kw, b->val.bytes + i * vw, kw, vw, b->times[i],
-                  b->diffs[i]);
-    nsort(ents, ents + n, n, 0);
+    uint64_t w0[4], w[4], vary[4] = {0};
+    nwords(b, 0, kw, vw, w0);
+    for (size_t i = 1; i < n; i++) {
+        nwords(b, i, kw, vw, w);
+        for (int k = 0; k < 4; k++) vary[k] |= w[k] ^ w0[k];
+    }
+    unsigned K = 0, which[4];
+    for (unsigned k = 0; k < 4; k++)
+        if (vary[k]) which[K++] = k;
+    const unsigned S = K + 1;
+
+    size_t words = 2 * n * S, bigsz = n >= NSORT_WIDE_MIN ? 65536 : 0;
+    uint64_t *e = tide_alloc(words * 8 + bigsz * sizeof(uint32_t));
+    if (!e) return TIDE_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        nwords(b, i, kw, vw, w);
+        for (unsigned k = 0; k < K; k++) e[i * S + k] = w[which[k]];
+        e[i * S + K] = (uint64_t)b->diffs[i];
+    }
+    uint32_t *big = bigsz ? (uint32_t *)(e + words) : NULL;
+    /* clang-format off */
+    switch (K) {
+    case 1: nsort1(e, e + n * S, n, 0, 0, big); break;
+    case 2: nsort2(e, e + n * S, n, 0, 0, big); break;
+    case 3: nsort3(e, e + n * S, n, 0, 0, big); break;
+    case 4: nsort4(e, e + n * S, n, 0, 0, big); break;
+    default: break; /* K == 0: every update is the same triple */
+    }
+    /* clang-format on */
     uint32_t j = 0;
+    memcpy(w, w0, sizeof w);
     for (size_t i = 0; i < n;) {
         /* Sum in unsigned arithmetic: wrapping, never undefined. */
-        uint64_t sum = (uint64_t)ents[i].diff;
+        uint64_t sum = e[i * S + K];
         size_t k = i + 1;
-        while (k < n && !nent_cmp_from(&ents[i], &ents[k], 0)) sum += (uint64_t)ents[k++].diff;
-        if (sum) nent_emit(b, j++, &ents[i], kw, vw, (int64_t)sum);
+        while (k < n && !nent_cmp(e + i * S, e + k * S, 0, K)) sum += e[k++ * S + K];
+        if (sum) {
+            for (unsigned q = 0; q < K; q++) w[which[q]] = e[i * S + q];
+            nemit(b, j++, w, kw, vw, sum);
+        }
         i = k;
     }
     b->len = j;
-    tide_free(ents);
+    tide_free(e);
     return TIDE_OK;
 }
 

@@ -11,6 +11,7 @@
 #include "worker.h"
 
 struct tide_input {
+    tide__input_fast fast; /* first: read by tide_input_send_fixed */
     tide_op *op;
     uint64_t epoch;
     bool closed;
@@ -45,6 +46,12 @@ tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, ti
         return NULL;
     }
     in->updates = (flags & TIDE_BATCH_UPDATES) != 0;
+    in->fast.slot = &in->op->out[0].staged;
+    if (!in->updates && layout.key_width != TIDE_VAR && layout.val_width != TIDE_VAR &&
+        layout.key_width > 0) {
+        in->fast.kw = layout.key_width;
+        in->fast.vw = layout.val_width;
+    }
     if (out) *out = tide_op_output(in->op, 0);
     return in;
 }

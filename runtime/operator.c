@@ -311,7 +311,10 @@ static int stage(tide_op *op, uint32_t port, tide_time t)
         TIDE_TRY(tide_out_give(op, port, b));
     }
     if (out->staged == NULL) {
-        out->staged = tide_batch_new(out->layout, out->flags, 1024);
+        /* Fixed layouts get a full-size batch up front, so that pushes never
+         * grow it (and tide_input_send_fixed can write in place). */
+        bool fixed = out->layout.key_width != TIDE_VAR && out->layout.val_width != TIDE_VAR;
+        out->staged = tide_batch_new(out->layout, out->flags, fixed ? TIDE_BATCH_RECORDS : 1024);
         if (out->staged == NULL)
             return tide__worker_fail(op->df->w, TIDE_ENOMEM, "out of memory in '%s'", op->name);
         out->staged->time = t;

@@ -9,6 +9,8 @@
 #ifndef TIDE_OPS_H
 #define TIDE_OPS_H
 
+#include <string.h>
+
 #include "tide/dataflow.h"
 
 /* ------------------------------------------------------------------------ */
@@ -28,6 +30,41 @@ tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, ti
 /* Send a record at the current epoch. */
 int tide_input_send(tide_input *in, const void *key, uint32_t klen, const void *val,
                     uint32_t vlen);
+
+/* The first fields of every tide_input: what the inline send path needs.
+ * Internal: read only by tide_input_send_fixed. */
+typedef struct tide__input_fast {
+    tide_batch **slot; /* the output's staged batch (NULL when none) */
+    uint32_t kw, vw;   /* fixed widths; kw == 0: no fast path */
+} tide__input_fast;
+
+/*
+ * tide_input_send_fixed - tide_input_send for a fixed-width plain input,
+ * inlined: while the staged batch has room a record costs two stores.
+ * @key and @val hold exactly the layout's widths (@val unused for width 0).
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnonnull" /* val may be NULL when vw == 0 */
+static inline int tide_input_send_fixed(tide_input *in, const void *key, const void *val)
+{
+    const tide__input_fast *f = (const tide__input_fast *)in;
+    tide_batch *b = *f->slot;
+    if (__builtin_expect(b != NULL && f->kw != 0 && b->len < TIDE_BATCH_RECORDS, 1)) {
+        uint32_t i = b->len;
+        if (f->kw == 8)
+            memcpy(b->key.bytes + (size_t)i * 8, key, 8);
+        else
+            memcpy(b->key.bytes + (size_t)i * f->kw, key, f->kw);
+        if (f->vw == 8)
+            memcpy(b->val.bytes + (size_t)i * 8, val, 8);
+        else if (f->vw)
+            memcpy(b->val.bytes + (size_t)i * f->vw, val, f->vw);
+        b->len = i + 1;
+        return 0;
+    }
+    return tide_input_send(in, key, f->kw ? f->kw : 0, val, f->vw);
+}
+#pragma GCC diagnostic pop
 /* Send an update at the current epoch (UPDATES inputs). */
 int tide_input_update(tide_input *in, const void *key, uint32_t klen, const void *val,
                       uint32_t vlen, int64_t diff);

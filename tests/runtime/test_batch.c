@@ -447,6 +447,9 @@ Test(batch, consolidate_large_narrow)
         check_consolidate(&r, ls[li], 60000, UINT64_MAX, 1);
         check_consolidate(&r, ls[li], 60000, 1u << 20, 0);
     }
+    /* Past the size where the first radix digit is 16 bits wide. */
+    check_consolidate(&r, tide_layout_make(8, 8), 140000, UINT64_MAX, 0);
+    check_consolidate(&r, tide_layout_make(8, 0), 140000, 70000, 1);
     check_consolidate(&r, tide_layout_make(TIDE_VAR, 8), 30000, 5, 1);
 }
 
