@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrange.h"
 #include "tide/alloc.h"
 #include "worker.h"
 
@@ -642,35 +643,6 @@ static int process_key(reduce_state *st, tide_cursor *ic, tide_cursor *oc, const
 /* Emitting output batches                                                  */
 /* ======================================================================== */
 
-static void ext_unref(void *p) { tide_trace_batch_unref(p); }
-
-/* give_ext - send @b (taken) on every channel of @port, even with no
- * records. Announcements carry their data in ext. */
-static int give_ext(tide_op *op, uint32_t port, tide_batch *b)
-{
-    tide__outport *out = &op->out[port];
-    if (out->nchannels == 0) {
-        tide_batch_unref(b);
-        return TIDE_OK;
-    }
-    for (uint32_t c = 0; c < out->nchannels; c++) {
-        tide_batch *ref = c + 1 == out->nchannels ? b : tide_batch_ref(b);
-        TIDE_TRY(tide__channel_send(op->df, op->df->chans[out->channels[c]], ref));
-    }
-    return TIDE_OK;
-}
-
-/* announce - send trace batch @tb (takes a reference) at time @t. */
-static int announce(tide_op *op, uint32_t port, tide_time t, tide_trace_batch *tb)
-{
-    tide_batch *m = tide_batch_new(tb->layout, TIDE_BATCH_UPDATES, 1);
-    if (m == NULL) return TIDE_ENOMEM;
-    m->time = t;
-    m->ext = tide_trace_batch_ref(tb);
-    m->ext_free = ext_unref;
-    return give_ext(op, port, m);
-}
-
 static int caps_cmp_q(const void *a, const void *b) { return time_cmp_q(a, b); }
 
 int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_antichain *caps,
@@ -737,7 +709,7 @@ int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_
                 if ((rc = tide_antichain_insert(&hi, c[j])) < 0) goto out;
         if ((rc = tide_trace_batch_from_updates(groups[g], &lower, &hi, NULL, &tb)) < 0) goto out;
         if ((rc = tide_trace_insert(trace, tb)) < 0) goto out;
-        if ((rc = announce(op, port, c[g], tb)) < 0) goto out;
+        if ((rc = tide__arranged_announce(op, port, c[g], tb)) < 0) goto out;
         tide_trace_batch_unref(tb);
         tb = NULL;
         if ((rc = tide_antichain_copy(&lower, &hi)) < 0) goto out;
@@ -765,21 +737,8 @@ out:
 static int reader_advance(reduce_state *st, tide_trace_reader *r, const tide_antichain *f,
                           uint32_t depth)
 {
-    tide_antichain *p = &st->scratch_f;
-    tide_antichain_clear(p);
-    for (uint32_t i = 0; i < f->len; i++) {
-        tide_time t = f->elems[i];
-        if (depth < 2) t.iter[1] = 0;
-        if (depth < 1) t.iter[0] = 0;
-        TIDE_TRY(tide_antichain_insert(p, t) < 0 ? TIDE_ENOMEM : TIDE_OK);
-    }
-    if (!tide_antichain_eq(p, tide_trace_reader_logical(r)) &&
-        tide_antichain_dominates(tide_trace_reader_logical(r), p))
-        TIDE_TRY(tide_trace_reader_set_logical(r, p));
-    if (!tide_antichain_eq(p, tide_trace_reader_physical(r)) &&
-        tide_antichain_dominates(tide_trace_reader_physical(r), p))
-        TIDE_TRY(tide_trace_reader_set_physical(r, p));
-    return TIDE_OK;
+    TIDE_TRY(tide__frontier_project(f, depth, &st->scratch_f));
+    return tide__reader_advance(r, &st->scratch_f, &st->scratch_f);
 }
 
 /* sync_caps - hold exactly the minimal pending times (new ones first). */
@@ -961,4 +920,16 @@ nomem_st:
 nomem:
     return tide__worker_fail(w, TIDE_ENOMEM, "out of memory building reduce '%s'",
                              name ? name : "reduce");
+}
+
+tide_arranged *tide_reduce(tide_arranged *a, const char *name, uint32_t val_width,
+                           tide_reduce_fn fn, void *ctx)
+{
+    tide_stream *out;
+    tide_trace *trace;
+    if (a == NULL || fn == NULL) return NULL;
+    if (tide__reduce_build(a->stream, a->trace, a->trace_depth, a->layout, name, val_width, fn,
+                           ctx, &out, &trace) < 0)
+        return NULL;
+    return tide__arranged_new(out, trace, tide_stream_layout(out), tide_scope_depth(a->scope));
 }

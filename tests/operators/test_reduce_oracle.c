@@ -409,3 +409,43 @@ Test(reduce_edges, negative_multiplicities_reach_the_function)
     cr_assert_eq(o->u[1].t.epoch, 1);
     naive_collect_fini(&er.out);
 }
+
+/* ---- through the public API: tide_arrange + tide_reduce --------------------------- */
+
+static tide_stream *op_reduce(void *ctx, tide_stream *in)
+{
+    const fn_case *fc = ctx;
+    tide_arranged *a = tide_arrange(in, "arrange");
+    tide_arranged *r = a ? tide_reduce(a, fc->name, fc->width, fc->fn, NULL) : NULL;
+    return r ? tide_arranged_stream(r) : NULL;
+}
+
+static void run_public(bool porder, uint32_t workers)
+{
+    for (uint32_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        static naive_rrun r;
+        memset(&r, 0, sizeof r);
+        r.layout = tide_layout_make(8, 8);
+        r.seed = tide_test_seed(CASES[c].name, 500 + 10 * workers + c + porder);
+        r.keys = 12, r.vals = 8, r.per_step = porder ? 10 : 60, r.epochs = 10;
+        r.porder = porder;
+        r.build = op_reduce;
+        r.build_ctx = (void *)&CASES[c];
+        tide_error e = {0};
+        cr_assert_eq(naive_rrun_exec(&r, workers, &e), TIDE_OK, "%s", e.msg);
+        tide_time times[64];
+        uint32_t nt = naive_rrun_times(&r, times, 64);
+        cr_assert(naive_consolidated(&r.out.upd));
+        cr_assert(naive_reduce_check(&r.in.upd, &r.out.upd, CASES[c].fn, NULL, CASES[c].width,
+                                     times, nt),
+                  "%s via tide_reduce differs from the oracle (seed %llu, W=%u)", CASES[c].name,
+                  (unsigned long long)r.seed, workers);
+        naive_collect_fini(&r.in);
+        naive_collect_fini(&r.out);
+    }
+}
+
+Test(reduce_public, epochs_w1) { run_public(false, 1); }
+Test(reduce_public, epochs_w4) { run_public(false, 4); }
+Test(reduce_public, partial_order_w1) { run_public(true, 1); }
+Test(reduce_public, partial_order_w2) { run_public(true, 2); }

@@ -266,3 +266,170 @@ bool naive_consolidated(const naive_trace *out)
     free(u);
     return ok;
 }
+
+/* ======================================================================== */
+/* Driver                                                                   */
+/* ======================================================================== */
+
+static void encode(uint32_t width, uint64_t id, uint8_t *out, uint32_t *len)
+{
+    if (width == 8) {
+        tide_u64_store(out, id);
+        *len = 8;
+    } else {
+        naive_encode(width, id, out, len);
+    }
+}
+
+/* One random update of @r into the buffers; returns its diff. */
+static int64_t random_update(naive_rrun *r, tide_rng *rng, uint8_t *kb, uint32_t *kl, uint8_t *vb,
+                             uint32_t *vl)
+{
+    encode(r->layout.key_width, tide_rng_below(rng, r->keys), kb, kl);
+    encode(r->layout.val_width, tide_rng_below(rng, r->vals), vb, vl);
+    uint64_t x = tide_rng_below(rng, 10);
+    return x < 6 ? 1 : x < 9 ? -1 : 2;
+}
+
+/* A source in a loop scope: it holds a random antichain of capabilities,
+ * emits updates at random times beyond them, and advances one capability
+ * per activation (sometimes splitting it into two incomparable ones). */
+typedef struct psrc {
+    tide_rng rng;
+    naive_rrun *r;
+    tide_antichain caps;
+} psrc;
+
+static void psrc_free(void *p)
+{
+    psrc *s = p;
+    tide_antichain_fini(&s->caps);
+    free(s);
+}
+
+static void psrc_schedule(tide_op *op, void *state)
+{
+    psrc *s = state;
+    naive_rrun *r = s->r;
+    if (s->caps.len == 0) return;
+    uint32_t n = (uint32_t)tide_rng_below(&s->rng, r->per_step + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        tide_time c = s->caps.elems[tide_rng_below(&s->rng, s->caps.len)];
+        tide_time t = c;
+        if (tide_rng_below(&s->rng, 2)) t.epoch += tide_rng_below(&s->rng, NAIVE_MAXE + 1 - c.epoch);
+        if (tide_rng_below(&s->rng, 2))
+            t.iter[0] += (uint32_t)tide_rng_below(&s->rng, NAIVE_MAXI + 1 - c.iter[0]);
+        uint8_t kb[NAIVE_MAX_BYTES], vb[NAIVE_MAX_BYTES];
+        uint32_t kl, vl;
+        int64_t d = random_update(r, &s->rng, kb, &kl, vb, &vl);
+        if (tide_out_push_update(op, 0, c, kb, kl, vb, vl, t, d) < 0) return;
+        naive_collect_push(&r->in, kb, kl, vb, vl, t, d);
+    }
+    tide_out_flush(op);
+    uint32_t j = (uint32_t)tide_rng_below(&s->rng, s->caps.len);
+    tide_time c = s->caps.elems[j];
+    tide_antichain next;
+    tide_antichain_init(&next);
+    for (uint32_t i = 0; i < s->caps.len; i++)
+        if (i != j) tide_antichain_insert(&next, s->caps.elems[i]);
+    uint64_t how = tide_rng_below(&s->rng, 3);
+    tide_time a = c, b = c;
+    a.epoch++;
+    b.iter[0]++;
+    if (how != 1 && a.epoch <= NAIVE_MAXE) tide_antichain_insert(&next, a);
+    if (how != 0 && b.iter[0] <= NAIVE_MAXI) tide_antichain_insert(&next, b);
+    for (uint32_t i = 0; i < next.len; i++) {
+        bool had = false;
+        for (uint32_t k = 0; k < s->caps.len; k++) had |= tide_time_eq(next.elems[i], s->caps.elems[k]);
+        if (!had && tide_op_hold(op, next.elems[i]) < 0) goto out;
+    }
+    for (uint32_t k = 0; k < s->caps.len; k++) {
+        bool keep = false;
+        for (uint32_t i = 0; i < next.len; i++) keep |= tide_time_eq(next.elems[i], s->caps.elems[k]);
+        if (!keep && tide_op_drop(op, s->caps.elems[k]) < 0) goto out;
+    }
+    tide_antichain_copy(&s->caps, &next);
+    if (s->caps.len) tide_op_activate(op);
+out:
+    tide_antichain_fini(&next);
+}
+
+static int rrun_main(tide_worker *w, void *arg)
+{
+    naive_rrun *r = arg;
+    tide_dataflow *df = tide_dataflow_new(w, "naive_rrun");
+    tide_scope *root = tide_dataflow_root(df);
+    tide_rng rng = {r->seed ^ (0x9e3779b97f4a7c15ULL * (tide_worker_index(w) + 1))};
+    tide_stream *src;
+    tide_input *in = NULL;
+    if (r->porder) {
+        tide_scope *loop = tide_scope_child(root, "loop");
+        psrc *s = calloc(1, sizeof *s);
+        s->rng = rng;
+        s->r = r;
+        tide_antichain_init(&s->caps);
+        tide_antichain_insert(&s->caps, TIDE_TIME_ZERO);
+        uint32_t flags = TIDE_BATCH_UPDATES;
+        tide_op_desc d = {.name = "porder_source",
+                          .noutputs = 1,
+                          .outputs = &r->layout,
+                          .out_flags = &flags,
+                          .schedule = psrc_schedule,
+                          .state = s,
+                          .state_free = psrc_free,
+                          .initial_capability = true};
+        tide_op *op = tide_op_build(loop, &d);
+        if (op == NULL) return tide_worker_error(w)->code;
+        src = tide_op_output(op, 0);
+    } else {
+        in = tide_input_new(root, r->layout, TIDE_BATCH_UPDATES, &src);
+    }
+    tide_stream *out = r->build(r->build_ctx, src);
+    if (out == NULL) return tide_worker_error(w)->code ? tide_worker_error(w)->code : TIDE_EINVAL;
+    naive_collect_sink(out, &r->out);
+    tide_probe *probe = tide_probe_new(out);
+    TIDE_TRY(tide_dataflow_seal(df));
+    if (in == NULL) return TIDE_OK;
+    uint64_t e = 0;
+    while (e < r->epochs) {
+        uint32_t n = (uint32_t)tide_rng_below(&rng, r->per_step + 1);
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t kb[NAIVE_MAX_BYTES], vb[NAIVE_MAX_BYTES];
+            uint32_t kl, vl;
+            int64_t d = random_update(r, &rng, kb, &kl, vb, &vl);
+            TIDE_TRY(tide_input_update(in, kb, kl, vb, vl, d));
+            naive_collect_push(&r->in, kb, kl, vb, vl, tide_time_epoch(e), d);
+            if (tide_rng_below(&rng, 16) == 0) TIDE_TRY(tide_worker_step(w)); /* batch cuts */
+        }
+        e += 1 + (tide_rng_below(&rng, 4) == 0); /* sometimes skip an epoch */
+        TIDE_TRY(tide_input_advance_to(in, e));
+        uint32_t steps = (uint32_t)tide_rng_below(&rng, 4);
+        for (uint32_t s = 0; s < steps; s++) TIDE_TRY(tide_worker_step(w));
+        if (tide_rng_below(&rng, 3) == 0)
+            TIDE_TRY(tide_worker_step_until(w, probe, tide_time_epoch(e - 1)));
+    }
+    return tide_input_close(in);
+}
+
+int naive_rrun_exec(naive_rrun *r, uint32_t workers, tide_error *e)
+{
+    naive_collect_init(&r->in);
+    naive_collect_init(&r->out);
+    tide_config cfg;
+    tide_config_init(&cfg);
+    cfg.workers = workers;
+    cfg.pin = 0;
+    return tide_execute(&cfg, rrun_main, r, e);
+}
+
+uint32_t naive_rrun_times(const naive_rrun *r, tide_time *out, uint32_t cap)
+{
+    uint32_t n = 0;
+    if (r->porder) {
+        for (uint32_t a = 0; a <= NAIVE_MAXE; a++)
+            for (uint32_t b = 0; b <= NAIVE_MAXI && n < cap; b++) out[n++] = (tide_time){a, {b, 0}};
+    } else {
+        for (uint32_t a = 0; a <= r->epochs + 1 && n < cap; a++) out[n++] = tide_time_epoch(a);
+    }
+    return n;
+}

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 
 #include "naive_trace.h"
+#include "tide_test.h"
 #include "tide/collection.h"
 
 /* A mutex-protected naive_trace: updates from every worker. */
@@ -59,3 +60,31 @@ bool naive_reduce_check(const naive_trace *in, const naive_trace *out, tide_redu
 bool naive_consolidated(const naive_trace *out);
 
 #endif /* NAIVE_REDUCE_H */
+
+/* ---- a shared driver: random input -> operator under test -> collector ---- */
+
+/* Builds the operator under test on collection @in; returns the stream to
+ * collect (plain UPDATES or announcements). */
+typedef tide_stream *(*naive_build_fn)(void *ctx, tide_stream *in);
+
+typedef struct naive_rrun {
+    tide_layout layout;      /* input records; fixed widths or TIDE_VAR (naive_encode) */
+    uint64_t seed;
+    uint32_t keys, vals;     /* id ranges */
+    uint32_t per_step;       /* at most this many updates per epoch / source activation */
+    uint32_t epochs;         /* epoch mode: epochs 0 .. epochs-1 (some skipped) */
+    bool porder;             /* loop-scope source with random antichains of capabilities */
+    naive_build_fn build;
+    void *build_ctx;
+    naive_collect in, out;   /* every input update; every collected output update */
+} naive_rrun;
+
+#define NAIVE_MAXE 3 /* partial-order mode: times lie in [0, MAXE] x [0, MAXI] */
+#define NAIVE_MAXI 5
+
+/* Run @r on @workers workers (collectors initialised here; fini them after).
+ * @return tide_execute's code, detail in @e. */
+int naive_rrun_exec(naive_rrun *r, uint32_t workers, tide_error *e);
+
+/* The times to check a run at: every epoch, or every time of the box. */
+uint32_t naive_rrun_times(const naive_rrun *r, tide_time *out, uint32_t cap);
