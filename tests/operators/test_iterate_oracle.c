@@ -10,6 +10,9 @@
  *  - mutual: two variables in one loop scope, A' = initA + (B - 1),
  *    B' = initB + A / 2 (positive elements only), checked against naive
  *    Kleene iteration of the same system.
+ *  - graphs (with tide_distinct / tide_min of the reduce family): reachability
+ *    from roots, connected components by label propagation, bfs distances;
+ *    edges and roots change with retractions, so fixed points also shrink.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -142,17 +145,125 @@ static void oracle_mutual(void *ctx, const naive_coll *const *in, naive_coll *ou
     naive_coll_consolidate(out);
 }
 
-static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g, naive_build_fn build,
-                naive_oracle_fn oracle)
+/* ---- graphs ---------------------------------------------------------------------------- */
+
+typedef struct graph_ctx {
+    tide_arranged *edges; /* arranged outside the loop */
+    tide_stream *init;    /* the loop's initial collection, outside */
+} graph_ctx;
+
+/* (src, dst) x (src, v) -> (dst, v): a step along an edge carrying v. */
+static void step_carry(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1,
+                       uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em)
+{
+    tide_emit(em, v2, 8, v1, l1);
+}
+
+/* As step_carry, adding 1 to a u64 distance. */
+static void step_dist(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1,
+                      uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em)
+{
+    uint8_t d[8];
+    tide_u64_store(d, tide_u64_load(v1) + 1);
+    tide_emit(em, v2, 8, d, 8);
+}
+
+static tide_stream *step(tide_scope *inner, graph_ctx *g, tide_stream *x, tide_join_fn fn)
+{
+    tide_arranged *e = tide_arranged_enter(g->edges, inner);
+    tide_stream *moved = tide_join(tide_arrange(x, "frontier"), e, "step", tide_stream_layout(x), fn, NULL);
+    tide_stream *parts[2] = {tide_enter(g->init, inner), moved};
+    return tide_concat(parts, 2);
+}
+
+static tide_stream *reach_body(void *ctx, tide_scope *inner, tide_stream *x)
+{
+    return tide_distinct(step(inner, ctx, x, step_carry));
+}
+
+static tide_stream *build_reach(void *ctx, tide_scope *root, tide_stream **ins)
+{
+    graph_ctx *g = calloc(1, sizeof *g); /* per worker run; tiny */
+    g->edges = tide_arrange(ins[0], "edges");
+    g->init = ins[1];
+    return tide_iterate(ins[1], reach_body, g);
+}
+
+static void oracle_reach(void *ctx, const naive_coll *const *in, naive_coll *out)
+{
+    naive_reach(in[0], in[1], out);
+}
+
+static tide_stream *label_body(void *ctx, tide_scope *inner, tide_stream *x)
+{
+    return tide_min(step(inner, ctx, x, step_carry));
+}
+
+static void self_label(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                       tide_emitter *em)
+{
+    tide_emit(em, k, 8, k, 8);
+    tide_emit(em, v, 8, v, 8);
+}
+
+static void reverse(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                    tide_emitter *em)
+{
+    tide_emit(em, v, 8, k, 8);
+}
+
+static tide_stream *build_cc(void *ctx, tide_scope *root, tide_stream **ins)
+{
+    tide_layout l = tide_layout_make(8, 8);
+    graph_ctx *g = calloc(1, sizeof *g);
+    tide_stream *both[2] = {ins[0], tide_map(ins[0], "reverse", l, reverse, NULL)};
+    g->edges = tide_arrange(tide_concat(both, 2), "undirected");
+    g->init = tide_distinct(tide_map(ins[0], "self_label", l, self_label, NULL));
+    return tide_iterate(g->init, label_body, g);
+}
+
+static void oracle_cc(void *ctx, const naive_coll *const *in, naive_coll *out)
+{
+    naive_cc(in[0], out);
+}
+
+static void zero_dist(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                      tide_emitter *em)
+{
+    uint8_t d[8] = {0};
+    tide_emit(em, k, 8, d, 8);
+}
+
+static tide_stream *bfs_body(void *ctx, tide_scope *inner, tide_stream *x)
+{
+    return tide_min(step(inner, ctx, x, step_dist));
+}
+
+static tide_stream *build_bfs(void *ctx, tide_scope *root, tide_stream **ins)
+{
+    graph_ctx *g = calloc(1, sizeof *g);
+    g->edges = tide_arrange(ins[0], "edges");
+    g->init = tide_map(ins[1], "zero", tide_layout_make(8, 8), zero_dist, NULL);
+    return tide_iterate(g->init, bfs_body, g);
+}
+
+static void oracle_bfs(void *ctx, const naive_coll *const *in, naive_coll *out)
+{
+    naive_bfs(in[0], in[1], out);
+}
+
+static void run2(const char *name, uint64_t salt, uint32_t nin, naive_gen g, naive_gen g1,
+                 uint32_t vw1, naive_build_fn build, naive_oracle_fn oracle)
 {
     tide_rng r = {tide_test_seed(name, salt)};
     for (uint32_t workers = 1; workers <= 4; workers *= 2) {
         naive_coll s[2];
         naive_coll_init(&s[0]);
         naive_coll_init(&s[1]);
-        for (uint32_t i = 0; i < nin; i++) naive_gen_schedule(&r, &g, &s[i]);
+        naive_gen_schedule(&r, &g, &s[0]);
+        if (nin > 1) naive_gen_schedule(&r, &g1, &s[1]);
         const naive_coll *sched[2] = {&s[0], &s[1]};
-        uint32_t vw[2] = {8, 8};
+        uint32_t vw[2] = {8, vw1};
         naive_sink sink;
         naive_sink_init(&sink);
         char err[256];
@@ -168,6 +279,12 @@ static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g, naiv
     }
 }
 
+static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g, naive_build_fn build,
+                naive_oracle_fn oracle)
+{
+    run2(name, salt, nin, g, g, 8, build, oracle);
+}
+
 Test(iterate_oracle, halves_fixed_point_with_retractions)
 {
     naive_gen g = {.updates = 600, .epochs = 8, .keys = VMAX, .vals = 3, .groups = 3, .retract = 40};
@@ -178,4 +295,25 @@ Test(iterate_oracle, mutual_recursion_two_variables)
 {
     naive_gen g = {.updates = 300, .epochs = 6, .keys = 200, .vals = 1, .groups = 2, .retract = 40};
     run("mutual", 22, 2, g, build_mutual, oracle_mutual);
+}
+
+/* Sparse random graphs over 60 nodes; edges and roots come and go. */
+static const naive_gen graph_edges = {.updates = 500, .epochs = 8, .keys = 60, .vals = 60,
+                                      .groups = 3, .retract = 40};
+static const naive_gen graph_roots = {.updates = 20, .epochs = 8, .keys = 60, .vals = 0,
+                                      .groups = 1, .retract = 30};
+
+Test(iterate_oracle, reachability_grows_and_shrinks)
+{
+    run2("reach", 23, 2, graph_edges, graph_roots, 0, build_reach, oracle_reach);
+}
+
+Test(iterate_oracle, connected_components_label_propagation)
+{
+    run2("cc", 24, 1, graph_edges, graph_edges, 8, build_cc, oracle_cc);
+}
+
+Test(iterate_oracle, bfs_distances)
+{
+    run2("bfs", 25, 2, graph_edges, graph_roots, 0, build_bfs, oracle_bfs);
 }
