@@ -288,8 +288,8 @@ static int arr_seal(tide_op *op, arr_state *st, const tide_antichain *F, bool ha
         st->caps = c;
         st->ncaps_cap = n;
     }
-    memcpy(st->caps, st->frontier.elems, n * sizeof *st->caps);
-    qsort(st->caps, n, sizeof *st->caps, time_cmp_q);
+    if (n > 0) memcpy(st->caps, st->frontier.elems, n * sizeof *st->caps);
+    if (n > 1) qsort(st->caps, n, sizeof *st->caps, time_cmp_q);
     bool sealed = false;
     for (uint32_t i = 0; i < n; i++) {
         if (tide_antichain_less_equal(F, st->caps[i])) continue; /* not complete yet */

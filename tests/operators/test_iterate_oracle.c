@@ -58,10 +58,8 @@ static tide_stream *halves_body(void *ctx, tide_scope *inner, tide_stream *x)
 
 static tide_stream *build_halves(void *ctx, tide_scope *root, tide_stream **ins)
 {
-    halves_ctx *hc = malloc(sizeof *hc); /* leaked per worker run: tiny */
-    hc->outer = ins[0];
-    tide_stream *out = tide_iterate(ins[0], halves_body, hc);
-    return out;
+    halves_ctx hc = {ins[0]}; /* read only while tide_iterate builds the body */
+    return tide_iterate(ins[0], halves_body, &hc);
 }
 
 static void closure(const naive_coll *init, int64_t *cnt)
@@ -183,10 +181,8 @@ static tide_stream *reach_body(void *ctx, tide_scope *inner, tide_stream *x)
 
 static tide_stream *build_reach(void *ctx, tide_scope *root, tide_stream **ins)
 {
-    graph_ctx *g = calloc(1, sizeof *g); /* per worker run; tiny */
-    g->edges = tide_arrange(ins[0], "edges");
-    g->init = ins[1];
-    return tide_iterate(ins[1], reach_body, g);
+    graph_ctx g = {tide_arrange(ins[0], "edges"), ins[1]}; /* read while building only */
+    return tide_iterate(ins[1], reach_body, &g);
 }
 
 static void oracle_reach(void *ctx, const naive_coll *const *in, naive_coll *out)
@@ -215,11 +211,10 @@ static void reverse(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, 
 static tide_stream *build_cc(void *ctx, tide_scope *root, tide_stream **ins)
 {
     tide_layout l = tide_layout_make(8, 8);
-    graph_ctx *g = calloc(1, sizeof *g);
     tide_stream *both[2] = {ins[0], tide_map(ins[0], "reverse", l, reverse, NULL)};
-    g->edges = tide_arrange(tide_concat(both, 2), "undirected");
-    g->init = tide_distinct(tide_map(ins[0], "self_label", l, self_label, NULL));
-    return tide_iterate(g->init, label_body, g);
+    graph_ctx g = {tide_arrange(tide_concat(both, 2), "undirected"),
+                   tide_distinct(tide_map(ins[0], "self_label", l, self_label, NULL))};
+    return tide_iterate(g.init, label_body, &g);
 }
 
 static void oracle_cc(void *ctx, const naive_coll *const *in, naive_coll *out)
@@ -241,10 +236,9 @@ static tide_stream *bfs_body(void *ctx, tide_scope *inner, tide_stream *x)
 
 static tide_stream *build_bfs(void *ctx, tide_scope *root, tide_stream **ins)
 {
-    graph_ctx *g = calloc(1, sizeof *g);
-    g->edges = tide_arrange(ins[0], "edges");
-    g->init = tide_map(ins[1], "zero", tide_layout_make(8, 8), zero_dist, NULL);
-    return tide_iterate(g->init, bfs_body, g);
+    graph_ctx g = {tide_arrange(ins[0], "edges"),
+                   tide_map(ins[1], "zero", tide_layout_make(8, 8), zero_dist, NULL)};
+    return tide_iterate(g.init, bfs_body, &g);
 }
 
 static void oracle_bfs(void *ctx, const naive_coll *const *in, naive_coll *out)
