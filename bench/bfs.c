@@ -36,12 +36,20 @@ typedef struct job {
     int64_t reached;        /* nodes with a distance (atomic: sum of output diffs) */
     double init_ms;         /* worker 0's view */
     double *round_ms;
+    int64_t counts[2]; /* updates out of the join / out of min, all phases */
 } job;
 
 typedef struct body_ctx {
     tide_arranged *edges;
     tide_stream *start;
+    int64_t *counts; /* [0] join output, [1] min output updates (atomic) */
 } body_ctx;
+
+static void count_upd(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                      tide_time t, int64_t diff)
+{
+    __atomic_add_fetch((int64_t *)ctx, 1, __ATOMIC_RELAXED);
+}
 
 static void hop(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *dist, uint32_t l1,
                 const uint8_t *dst, uint32_t l2, tide_emitter *em)
@@ -56,8 +64,9 @@ static tide_stream *body(void *ctx, tide_scope *inner, tide_stream *dist)
     body_ctx *b = ctx;
     tide_stream *next = tide_join(tide_arrange(dist, "dist"), tide_arranged_enter(b->edges, inner),
                                   "hop", tide_layout_make(8, 8), hop, NULL);
+    next = tide_inspect_updates(next, count_upd, &b->counts[0]);
     tide_stream *parts[2] = {tide_enter(b->start, inner), next};
-    return tide_min(tide_concat(parts, 2));
+    return tide_inspect_updates(tide_min(tide_concat(parts, 2)), count_upd, &b->counts[1]);
 }
 
 static void count_reached(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
@@ -94,7 +103,7 @@ static int worker_main(tide_worker *w, void *arg)
     tide_stream *edges, *start;
     tide_input *ein = tide_input_new(root, tide_layout_make(8, 8), TIDE_BATCH_UPDATES, &edges);
     tide_input *sin = tide_input_new(root, tide_layout_make(8, 8), TIDE_BATCH_UPDATES, &start);
-    body_ctx b = {tide_arrange(edges, "edges"), start};
+    body_ctx b = {tide_arrange(edges, "edges"), start, j->counts};
     tide_stream *dist = tide_iterate(start, body, &b);
     if (dist == NULL) return tide_worker_error(w)->code;
     tide_probe *p = tide_probe_new(tide_inspect_updates(dist, count_reached, &j->reached));
@@ -106,7 +115,11 @@ static int worker_main(tide_worker *w, void *arg)
     TIDE_TRY(tide_input_advance_to(ein, 1));
     TIDE_TRY(tide_input_advance_to(sin, 1));
     TIDE_TRY(step_until(w, p, tide_time_epoch(0)));
-    if (me == 0) j->init_ms = (double)(bench_now_ns() - t0) / 1e6;
+    if (me == 0) {
+        j->init_ms = (double)(bench_now_ns() - t0) / 1e6;
+        fprintf(stderr, "init: %.1f ms, join output %lld updates, min output %lld\n", j->init_ms,
+                (long long)j->counts[0], (long long)j->counts[1]);
+    }
 
     /* The edge list as it evolves, identical on every worker. */
     uint64_t n = j->nedges, cap = j->nedges + (uint64_t)j->rounds * j->batch;
@@ -126,7 +139,11 @@ static int worker_main(tide_worker *w, void *arg)
         TIDE_TRY(tide_input_advance_to(ein, r + 2));
         TIDE_TRY(tide_input_advance_to(sin, r + 2));
         TIDE_TRY(step_until(w, p, tide_time_epoch(r + 1)));
-        if (me == 0) j->round_ms[r] = (double)(bench_now_ns() - t1) / 1e6;
+        if (me == 0) {
+            j->round_ms[r] = (double)(bench_now_ns() - t1) / 1e6;
+            fprintf(stderr, "round %u: %.1f ms, join output %lld updates, min output %lld (cumulative)\n",
+                    r, j->round_ms[r], (long long)j->counts[0], (long long)j->counts[1]);
+        }
     }
     free(s);
     free(d);

@@ -7,7 +7,8 @@
  *    the others' to the final input.
  *  - compaction: 10^6 updates cycling over 10^3 keys through an arrangement
  *    whose one reader advances with the input: the trace stays near 10^3
- *    updates; with no reader at all, the arrangement compacts itself.
+ *    updates; with no reader at all, the arrangement compacts itself; read
+ *    by a join, the join's reader advances with the other input's frontier.
  *  - import: a second dataflow imports a running arrangement and sees its
  *    replayed history plus every later change.
  */
@@ -154,8 +155,15 @@ Test(arrange_oracle, stream_and_trace_contents)
 
 typedef struct compact_ctx {
     bool with_reader;
+    bool with_join; /* the reader is a join against a small static collection */
     uint64_t max_len; /* largest trace size seen after the warm-up (atomic max) */
 } compact_ctx;
+
+static void first_val(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1,
+                      uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em)
+{
+    tide_emit(em, key, klen, v1, l1);
+}
 
 static int compact_main(tide_worker *w, void *arg)
 {
@@ -166,7 +174,21 @@ static int compact_main(tide_worker *w, void *arg)
     tide_input *in = tide_input_new(root, tide_layout_make(8, 8), TIDE_BATCH_UPDATES, &s);
     tide_arranged *a = tide_arrange(s, "arrange");
     tide_probe *p = tide_probe_new(a->stream);
+    tide_input *in2 = NULL;
+    if (cc->with_join) {
+        tide_stream *s2;
+        in2 = tide_input_new(root, tide_layout_make(8, 8), TIDE_BATCH_UPDATES, &s2);
+        tide_stream *j = tide_join(a, tide_arrange(s2, "small"), "join", tide_layout_make(8, 8),
+                                   first_val, NULL);
+        p = tide_probe_new(j);
+    }
     TIDE_TRY(tide_dataflow_seal(df));
+    if (in2 && tide_worker_index(w) == 0)
+        for (uint64_t k = 0; k < 10; k++) {
+            uint8_t kb[8];
+            tide_u64_store(kb, k * 97);
+            TIDE_TRY(tide_input_update(in2, kb, 8, kb, 8, 1));
+        }
     tide_trace_reader *rd = NULL;
     if (cc->with_reader) cr_assert_eq(tide_trace_reader_new(tide_arranged_trace(a), &rd), 0);
     tide_antichain f;
@@ -176,6 +198,7 @@ static int compact_main(tide_worker *w, void *arg)
     uint64_t epochs = CUPDATES / (2 * CKEYS);
     for (uint64_t e = 0; e < epochs; e++) {
         TIDE_TRY(tide_input_advance_to(in, e));
+        if (in2) TIDE_TRY(tide_input_advance_to(in2, e));
         for (uint64_t k = me; k < CKEYS; k += peers) {
             uint8_t kb[8], vb[8];
             tide_u64_store(kb, k);
@@ -202,6 +225,7 @@ static int compact_main(tide_worker *w, void *arg)
         }
     }
     tide_antichain_fini(&f);
+    if (in2) TIDE_TRY(tide_input_close(in2));
     TIDE_TRY(tide_input_close(in));
     int rc;
     while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
@@ -209,9 +233,9 @@ static int compact_main(tide_worker *w, void *arg)
     return rc;
 }
 
-static void run_compact(bool with_reader, uint32_t workers)
+static void run_compact(bool with_reader, bool with_join, uint32_t workers)
 {
-    compact_ctx cc = {.with_reader = with_reader};
+    compact_ctx cc = {.with_reader = with_reader, .with_join = with_join};
     tide_config cfg;
     tide_config_init(&cfg);
     cfg.workers = workers;
@@ -226,8 +250,9 @@ static void run_compact(bool with_reader, uint32_t workers)
                  (unsigned long long)cc.max_len, with_reader, workers);
 }
 
-Test(arrange_oracle, compaction_follows_reader, .timeout = 60) { run_compact(true, 1); }
-Test(arrange_oracle, compaction_without_readers, .timeout = 60) { run_compact(false, 2); }
+Test(arrange_oracle, compaction_follows_reader, .timeout = 60) { run_compact(true, false, 1); }
+Test(arrange_oracle, compaction_without_readers, .timeout = 60) { run_compact(false, false, 2); }
+Test(arrange_oracle, compaction_follows_join, .timeout = 60) { run_compact(false, true, 2); }
 
 /* ---- import --------------------------------------------------------------------------- */
 
