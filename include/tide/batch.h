@@ -71,6 +71,11 @@ typedef struct tide_batch {
     tide_col key, val;
     tide_time *times; /* TIDE_BATCH_UPDATES only */
     int64_t *diffs;   /* TIDE_BATCH_UPDATES only */
+    /* An attachment that travels with the batch on PIPELINE channels (e.g.
+     * a sealed trace batch announced by an arrangement); released with the
+     * batch by ext_free. Never crosses workers. */
+    void *ext;
+    void (*ext_free)(void *ext);
 } tide_batch;
 
 /*

@@ -1,0 +1,152 @@
+/*
+ * tide/collection.h - differential dataflow: collections, arrangements,
+ * join, reduce, iterate.
+ *
+ * A collection is a stream of UPDATES batches: (key, val, time, diff)
+ * triples whose accumulation at a time t (the sum of diffs of updates at
+ * times <= t) is the collection's contents at t. Operators turn changes of
+ * their inputs into exactly the changes of their outputs.
+ *
+ * Collections are tide_stream pointers whose flags include
+ * TIDE_BATCH_UPDATES; the record-at-a-time operators of tide/ops.h
+ * (tide_map, tide_flat_map, tide_filter, tide_concat, tide_exchange,
+ * tide_inspect, tide_enter, tide_leave) work on them unchanged: times and
+ * diffs pass through, tide_emit keeps them, tide_emit_diff scales them.
+ * Inputs: tide_input_new(scope, layout, TIDE_BATCH_UPDATES, &c) and
+ * tide_input_update().
+ *
+ * Arrangements: tide_arrange exchanges a collection by key hash and
+ * maintains it as a trace (tide/trace.h) per worker: each worker holds the
+ * keys it owns. An arrangement is shared: join, reduce and later dataflows
+ * read the same trace without copying; each reader holds compaction back
+ * only as far as it needs.
+ *
+ * Every function returns NULL on error, with the detail on the worker
+ * (tide_worker_error). Objects live as long as their dataflow.
+ */
+#ifndef TIDE_COLLECTION_H
+#define TIDE_COLLECTION_H
+
+#include "tide/dataflow.h"
+#include "tide/ops.h"
+#include "tide/trace.h"
+
+/* ---- collection operators --------------------------------------------------- */
+
+/* Multiply every diff by -1. */
+tide_stream *tide_negate(tide_stream *c);
+
+/* Exchange by key, then sum the diffs of equal (key, val, time) and drop
+ * zeros, emitting each time's updates once its time is complete. */
+tide_stream *tide_consolidate(tide_stream *c);
+
+/* Call @fn for each update (time and diff included) at each worker. */
+typedef void (*tide_update_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                               uint32_t vlen, tide_time t, int64_t diff);
+tide_stream *tide_inspect_updates(tide_stream *c, tide_update_fn fn, void *ctx);
+
+/* ---- arrangements ---------------------------------------------------------------- */
+
+typedef struct tide_arranged tide_arranged;
+
+/* Arrange @c by its key: records move to the worker owning their key, and
+ * are kept as sorted, compacted batches in a shared trace. */
+tide_arranged *tide_arrange(tide_stream *c, const char *name);
+
+/* The arranged updates as a collection again (each sealed batch, flattened). */
+tide_stream *tide_arranged_stream(tide_arranged *a);
+
+/* The scope the arrangement lives in. */
+tide_scope *tide_arranged_scope(const tide_arranged *a);
+tide_layout tide_arranged_layout(const tide_arranged *a);
+
+/* The shared trace (borrowed): for tests and for readers outside dataflows. */
+tide_trace *tide_arranged_trace(tide_arranged *a);
+
+/* Use @a inside the child scope @child (e.g. a loop body): times enter
+ * unchanged; the trace is shared, not copied. */
+tide_arranged *tide_arranged_enter(tide_arranged *a, tide_scope *child);
+
+/* Use @a, built by another dataflow of the same worker, in scope @s (a root
+ * scope): a new reader of the same trace, replaying its history first. */
+tide_arranged *tide_arranged_import(tide_arranged *a, tide_scope *s);
+
+/* ---- join --------------------------------------------------------------------------- */
+
+/* Called for each pair of values with equal keys; emit output records with
+ * tide_emit (their time is the join of the two times, their diff the
+ * product of the two diffs, both set in @em). */
+typedef void (*tide_join_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1,
+                             uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em);
+
+/* Equi-join of two arrangements of the same scope by key, incremental in
+ * both; output records of @out layout. */
+tide_stream *tide_join(tide_arranged *a, tide_arranged *b, const char *name, tide_layout out,
+                       tide_join_fn fn, void *ctx);
+
+/* The updates of @c whose key is present (semijoin) / absent (antijoin) in
+ * @keys (an arrangement of keys with empty values, e.g. tide_distinct). */
+tide_stream *tide_semijoin(tide_stream *c, tide_arranged *keys);
+tide_stream *tide_antijoin(tide_stream *c, tide_arranged *keys);
+
+/* ---- reduce ---------------------------------------------------------------------------- */
+
+/* One value of a group with its accumulated multiplicity (never 0). */
+typedef struct tide_val_diff {
+    const uint8_t *val;
+    uint32_t len;
+    int64_t diff;
+} tide_val_diff;
+
+/* Where a reduction writes its output values. */
+typedef struct tide_reduce_out tide_reduce_out;
+int tide_reduce_push(tide_reduce_out *out, const void *val, uint32_t len, int64_t diff);
+
+/* Given a key and its input values (sorted by value, each with its
+ * accumulated multiplicity at the time being computed), push the output
+ * values. Must be a pure function of its arguments. */
+typedef void (*tide_reduce_fn)(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
+                               uint32_t n, tide_reduce_out *out);
+
+/* Group-wise reduction of an arrangement: the output collection (key,
+ * output value) changes by exactly the difference between @fn applied to
+ * the new and the old input, at every time (partially ordered times
+ * included). Output values have width @val_width. Result is arranged. */
+tide_arranged *tide_reduce(tide_arranged *a, const char *name, uint32_t val_width,
+                           tide_reduce_fn fn, void *ctx);
+
+/* (key, count) with count an i64 (tide_i64_store), for keys with count != 0. */
+tide_stream *tide_count(tide_stream *c);
+/* Each (key, val) once if its multiplicity is positive. */
+tide_stream *tide_distinct(tide_stream *c);
+/* Each (key, val) with multiplicity fn(multiplicity) (dropped when 0). */
+typedef int64_t (*tide_threshold_fn)(void *ctx, int64_t m);
+tide_stream *tide_threshold(tide_stream *c, tide_threshold_fn fn, void *ctx);
+/* Per key, the least / greatest value (record order) with positive count. */
+tide_stream *tide_min(tide_stream *c);
+tide_stream *tide_max(tide_stream *c);
+/* Per key, the @k least values (record order), with their multiplicities. */
+tide_stream *tide_top_k(tide_stream *c, uint32_t k);
+
+/* ---- iterate ------------------------------------------------------------------------------ */
+
+/* A recursively defined collection inside a loop scope. */
+typedef struct tide_variable tide_variable;
+
+/* A variable in loop scope @inner (a child scope) starting from @initial
+ * (a collection of @inner, usually tide_enter'ed); its stream is its
+ * contents at each iteration. */
+tide_variable *tide_variable_new(tide_scope *inner, tide_stream *initial);
+tide_stream *tide_variable_stream(tide_variable *v);
+/* Define the variable's next iteration as @next (exactly once). */
+int tide_variable_set(tide_variable *v, tide_stream *next);
+
+/* Builds the loop body: given the loop scope and the variable's stream,
+ * return the next iteration. */
+typedef tide_stream *(*tide_iterate_fn)(void *ctx, tide_scope *inner, tide_stream *x);
+
+/* Iterate @fn from @c to a fixed point, per outer time; returns the fixed
+ * point, left back in @c's scope. */
+tide_stream *tide_iterate(tide_stream *c, tide_iterate_fn fn, void *ctx);
+
+#endif /* TIDE_COLLECTION_H */

@@ -1,0 +1,430 @@
+/*
+ * batch.c - immutable trace batches: the three-level trie (keys -> vals ->
+ * (time, diff)), its builder, and the merge of two adjacent batches with
+ * logical compaction.
+ *
+ * Invariants of a finished batch: keys distinct and sorted by
+ * tide_bytes_cmp; each key owns >= 1 val, distinct and sorted; each val owns
+ * >= 1 update, times distinct and sorted by tide_time_cmp, diffs non-zero.
+ * A fixed-width column stores no offsets. Every array is sized before the
+ * first push, so building cannot fail halfway (see trace_int.h).
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tide/alloc.h"
+#include "tide/error.h"
+#include "trace/trace_int.h"
+
+/* ======================================================================== */
+/* Frontier and update helpers                                              */
+/* ======================================================================== */
+
+bool tide__frontier_le(const tide_antichain *a, const tide_antichain *b)
+{
+    for (uint32_t i = 0; i < b->len; i++)
+        if (!tide_antichain_less_equal(a, b->elems[i])) return false;
+    return true;
+}
+
+int tide__frontier_zero(tide_antichain *a)
+{
+    tide_antichain_clear(a);
+    int rc = tide_antichain_insert(a, TIDE_TIME_ZERO);
+    return rc < 0 ? rc : TIDE_OK;
+}
+
+static int upd_cmp(const void *x, const void *y)
+{
+    return tide_time_cmp(((const tide_time_delta *)x)->time, ((const tide_time_delta *)y)->time);
+}
+
+uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n)
+{
+    /* Fast path: already strictly sorted and free of zeros (the common case
+     * when advancing did not reorder anything). */
+    uint32_t i = 0;
+    while (i < n && u[i].delta != 0 && (i == 0 || tide_time_cmp(u[i - 1].time, u[i].time) < 0)) i++;
+    if (i == n) return n;
+
+    if (n <= 24) {
+        for (uint32_t a = 1; a < n; a++) {
+            tide_time_delta x = u[a];
+            uint32_t b = a;
+            while (b > 0 && tide_time_cmp(u[b - 1].time, x.time) > 0) {
+                u[b] = u[b - 1];
+                b--;
+            }
+            u[b] = x;
+        }
+    } else {
+        qsort(u, n, sizeof *u, upd_cmp);
+    }
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < n;) {
+        tide_time_delta acc = u[r++];
+        while (r < n && tide_time_eq(u[r].time, acc.time)) acc.delta += u[r++].delta;
+        if (acc.delta != 0) u[w++] = acc;
+    }
+    return w;
+}
+
+/* ======================================================================== */
+/* Lifetime                                                                 */
+/* ======================================================================== */
+
+static void batch_free(tide_trace_batch *b)
+{
+    if (!b) return;
+    tide_antichain_fini(&b->lower);
+    tide_antichain_fini(&b->upper);
+    tide_antichain_fini(&b->since);
+    tide_free(b->keys.bytes);
+    tide_free(b->keys.offs);
+    tide_free(b->key_vals);
+    tide_free(b->vals.bytes);
+    tide_free(b->vals.offs);
+    tide_free(b->val_upds);
+    tide_free(b->upds);
+    tide_free(b);
+}
+
+tide_trace_batch *tide_trace_batch_ref(tide_trace_batch *b)
+{
+    b->refs++;
+    return b;
+}
+
+void tide_trace_batch_unref(tide_trace_batch *b)
+{
+    if (!b) return;
+    assert(b->refs > 0);
+    if (--b->refs == 0) batch_free(b);
+}
+
+uint64_t tide__key_heap(const tide_trace_batch *b)
+{
+    return b->keys.width == TIDE_VAR ? b->keys.offs[b->nkeys] : 0;
+}
+
+uint64_t tide__val_heap(const tide_trace_batch *b)
+{
+    return b->vals.width == TIDE_VAR ? b->vals.offs[b->nvals] : 0;
+}
+
+/* ======================================================================== */
+/* Builder                                                                  */
+/* ======================================================================== */
+
+/* Allocate a column for @n records (+ @heap bytes when variable). */
+static int col_init(tide_trace_col *c, uint32_t width, uint32_t n, uint64_t heap)
+{
+    c->width = width;
+    if (width != TIDE_VAR) {
+        c->bytes = tide_alloc((size_t)n * width);
+        return c->bytes ? TIDE_OK : TIDE_ENOMEM;
+    }
+    if (heap > UINT32_MAX) return TIDE_ENOMEM; /* offsets are u32 */
+    c->bytes = tide_alloc(heap);
+    c->offs = tide_alloc(((size_t)n + 1) * sizeof *c->offs);
+    if (!c->bytes || !c->offs) return TIDE_ENOMEM;
+    c->offs[0] = 0;
+    return TIDE_OK;
+}
+
+static int copy_frontier(tide_antichain *dst, const tide_antichain *src)
+{
+    if (src) return tide_antichain_copy(dst, src);
+    return tide__frontier_zero(dst);
+}
+
+int tide__builder_init(tide__builder *bl, tide_layout layout, uint32_t nkeys, uint32_t nvals,
+                       uint32_t nupds, uint64_t kheap, uint64_t vheap, const tide_antichain *lower,
+                       const tide_antichain *upper, const tide_antichain *since)
+{
+    memset(bl, 0, sizeof *bl);
+    tide_trace_batch *b = tide_calloc(1, sizeof *b);
+    if (!b) return TIDE_ENOMEM;
+    b->refs = 1;
+    b->layout = layout;
+    tide_antichain_init(&b->lower);
+    tide_antichain_init(&b->upper);
+    tide_antichain_init(&b->since);
+    if (copy_frontier(&b->lower, lower) < 0 || copy_frontier(&b->upper, upper) < 0 ||
+        copy_frontier(&b->since, since) < 0)
+        goto fail;
+    if (col_init(&b->keys, layout.key_width, nkeys, kheap) < 0) goto fail;
+    if (col_init(&b->vals, layout.val_width, nvals, vheap) < 0) goto fail;
+    b->key_vals = tide_alloc(((size_t)nkeys + 1) * sizeof *b->key_vals);
+    b->val_upds = tide_alloc(((size_t)nvals + 1) * sizeof *b->val_upds);
+    b->upds = tide_alloc((size_t)nupds * sizeof *b->upds);
+    if (!b->key_vals || !b->val_upds || !b->upds) goto fail;
+    b->key_vals[0] = 0;
+    b->val_upds[0] = 0;
+    bl->b = b;
+    bl->kheap_cap = (uint32_t)kheap;
+    bl->vheap_cap = (uint32_t)vheap;
+    return TIDE_OK;
+fail:
+    batch_free(b);
+    return TIDE_ENOMEM;
+}
+
+static inline void col_put(tide_trace_col *c, uint32_t i, const uint8_t *p, uint32_t len)
+{
+    if (c->width != TIDE_VAR) {
+        assert(len == c->width);
+        if (len) memcpy(c->bytes + (size_t)i * len, p, len);
+        return;
+    }
+    uint32_t off = c->offs[i];
+    if (len) memcpy(c->bytes + off, p, len);
+    c->offs[i + 1] = off + len;
+}
+
+void tide__builder_key(tide__builder *bl, const uint8_t *key, uint32_t klen)
+{
+    assert(!bl->key_open);
+    assert(bl->b->keys.width != TIDE_VAR || bl->b->keys.offs[bl->b->nkeys] + klen <= bl->kheap_cap);
+    col_put(&bl->b->keys, bl->b->nkeys, key, klen);
+    bl->key_open = true;
+}
+
+void tide__builder_val(tide__builder *bl, const uint8_t *val, uint32_t vlen)
+{
+    assert(bl->key_open && !bl->val_open);
+    assert(bl->b->vals.width != TIDE_VAR || bl->b->vals.offs[bl->b->nvals] + vlen <= bl->vheap_cap);
+    col_put(&bl->b->vals, bl->b->nvals, val, vlen);
+    bl->val_open = true;
+}
+
+void tide__builder_end_val(tide__builder *bl, bool consolidate)
+{
+    tide_trace_batch *b = bl->b;
+    assert(bl->val_open);
+    uint32_t start = b->val_upds[b->nvals];
+    if (consolidate) b->nupds = start + tide__upds_consolidate(b->upds + start, b->nupds - start);
+    if (b->nupds > start) {
+        b->val_upds[b->nvals + 1] = b->nupds;
+        b->nvals++;
+    }
+    bl->val_open = false;
+}
+
+void tide__builder_end_key(tide__builder *bl)
+{
+    tide_trace_batch *b = bl->b;
+    assert(bl->key_open && !bl->val_open);
+    if (b->nvals > b->key_vals[b->nkeys]) {
+        b->key_vals[b->nkeys + 1] = b->nvals;
+        b->nkeys++;
+    }
+    bl->key_open = false;
+}
+
+static inline bool col_eq(const tide_trace_col *c, uint32_t i, const uint8_t *p, uint32_t len)
+{
+    uint32_t l;
+    const uint8_t *q = tide_trace_col_get(c, i, &l);
+    return l == len && (len == 0 || memcmp(p, q, len) == 0);
+}
+
+void tide__builder_push(tide__builder *bl, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                        uint32_t vlen, tide_time t, int64_t d)
+{
+    tide_trace_batch *b = bl->b;
+    if (bl->key_open && col_eq(&b->keys, b->nkeys, key, klen)) {
+        if (!col_eq(&b->vals, b->nvals, val, vlen)) {
+            tide__builder_end_val(bl, false);
+            tide__builder_val(bl, val, vlen);
+        }
+    } else {
+        if (bl->val_open) tide__builder_end_val(bl, false);
+        if (bl->key_open) tide__builder_end_key(bl);
+        tide__builder_key(bl, key, klen);
+        tide__builder_val(bl, val, vlen);
+    }
+    assert(b->nupds == b->val_upds[b->nvals] || tide_time_cmp(b->upds[b->nupds - 1].time, t) < 0);
+    tide__builder_upd(bl, t, d);
+}
+
+/* Give back the tail of an array when less than 3/4 of it is used. A failed
+ * shrink keeps the larger block, which is harmless. */
+static void shrink(void **p, size_t used, size_t cap)
+{
+    if (used * 4 >= cap * 3) return;
+    void *q = tide_realloc(*p, used);
+    if (q) *p = q;
+}
+
+tide_trace_batch *tide__builder_finish(tide__builder *bl)
+{
+    if (bl->val_open) tide__builder_end_val(bl, false);
+    if (bl->key_open) tide__builder_end_key(bl);
+    tide_trace_batch *b = bl->b;
+    bl->b = NULL;
+    return b;
+}
+
+void tide__builder_abort(tide__builder *bl)
+{
+    batch_free(bl->b);
+    bl->b = NULL;
+}
+
+/* Trim a finished batch whose arrays were sized for @cap_* records. */
+static void trim(tide_trace_batch *b, uint32_t kcap, uint32_t vcap, uint32_t ucap, uint64_t kheap,
+                 uint64_t vheap)
+{
+    size_t us = sizeof *b->upds;
+    shrink((void **)&b->upds, (size_t)b->nupds * us, (size_t)ucap * us);
+    shrink((void **)&b->val_upds, ((size_t)b->nvals + 1) * 4, ((size_t)vcap + 1) * 4);
+    shrink((void **)&b->key_vals, ((size_t)b->nkeys + 1) * 4, ((size_t)kcap + 1) * 4);
+    if (b->keys.width == TIDE_VAR) {
+        shrink((void **)&b->keys.offs, ((size_t)b->nkeys + 1) * 4, ((size_t)kcap + 1) * 4);
+        shrink((void **)&b->keys.bytes, b->keys.offs[b->nkeys], kheap);
+    } else {
+        size_t w = b->keys.width;
+        shrink((void **)&b->keys.bytes, b->nkeys * w, kcap * w);
+    }
+    if (b->vals.width == TIDE_VAR) {
+        shrink((void **)&b->vals.offs, ((size_t)b->nvals + 1) * 4, ((size_t)vcap + 1) * 4);
+        shrink((void **)&b->vals.bytes, b->vals.offs[b->nvals], vheap);
+    } else {
+        size_t w = b->vals.width;
+        shrink((void **)&b->vals.bytes, b->nvals * w, vcap * w);
+    }
+}
+
+/* ======================================================================== */
+/* Construction                                                             */
+/* ======================================================================== */
+
+int tide_trace_batch_empty(tide_layout layout, const tide_antichain *lower,
+                           const tide_antichain *upper, const tide_antichain *since,
+                           tide_trace_batch **out)
+{
+    tide__builder bl;
+    *out = NULL;
+    TIDE_TRY(tide__builder_init(&bl, layout, 0, 0, 0, 0, 0, lower, upper, since));
+    *out = tide__builder_finish(&bl);
+    return TIDE_OK;
+}
+
+int tide_trace_batch_from_updates(const tide_batch *src, const tide_antichain *lower,
+                                  const tide_antichain *upper, const tide_antichain *since,
+                                  tide_trace_batch **out)
+{
+    *out = NULL;
+    if (!(src->flags & TIDE_BATCH_UPDATES)) return TIDE_EINVAL;
+    uint32_t n = src->len;
+    uint64_t kheap = src->key.width == TIDE_VAR ? src->key.offs[n] : 0;
+    uint64_t vheap = src->val.width == TIDE_VAR ? src->val.offs[n] : 0;
+    tide__builder bl;
+    TIDE_TRY(tide__builder_init(&bl, src->layout, n, n, n, kheap, vheap, lower, upper, since));
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t kl, vl;
+        const uint8_t *k = tide_batch_key(src, i, &kl);
+        const uint8_t *v = tide_batch_val(src, i, &vl);
+        if (src->diffs[i] == 0) continue;
+        tide__builder_push(&bl, k, kl, v, vl, src->times[i], src->diffs[i]);
+    }
+    tide_trace_batch *b = tide__builder_finish(&bl);
+    trim(b, n, n, n, kheap, vheap);
+    *out = b;
+    return TIDE_OK;
+}
+
+/* ======================================================================== */
+/* Merge                                                                    */
+/* ======================================================================== */
+
+/* Append the updates of val @j of @x, advanced by @since. */
+static inline void put_upds(tide__builder *bl, const tide_trace_batch *x, uint32_t j,
+                            const tide_antichain *since, bool advance)
+{
+    for (uint32_t u = x->val_upds[j]; u < x->val_upds[j + 1]; u++) {
+        tide_time t = advance ? tide__advance_by(x->upds[u].time, since) : x->upds[u].time;
+        tide__builder_upd(bl, t, x->upds[u].delta);
+    }
+}
+
+/* Append vals [v0, v1) of @x, all of them under the currently open key. */
+static void put_vals(tide__builder *bl, const tide_trace_batch *x, uint32_t v0, uint32_t v1,
+                     const tide_antichain *since, bool advance)
+{
+    for (uint32_t j = v0; j < v1; j++) {
+        uint32_t vl;
+        const uint8_t *v = tide_trace_batch_val(x, j, &vl);
+        tide__builder_val(bl, v, vl);
+        put_upds(bl, x, j, since, advance);
+        tide__builder_end_val(bl, advance);
+    }
+}
+
+int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
+                      const tide_antichain *since, tide_trace_batch **out)
+{
+    *out = NULL;
+    uint32_t kcap = a->nkeys + b->nkeys, vcap = a->nvals + b->nvals, ucap = a->nupds + b->nupds;
+    uint64_t kheap = tide__key_heap(a) + tide__key_heap(b);
+    uint64_t vheap = tide__val_heap(a) + tide__val_heap(b);
+    tide__builder bl;
+    TIDE_TRY(tide__builder_init(&bl, a->layout, kcap, vcap, ucap, kheap, vheap, &a->lower,
+                                &b->upper, since));
+    bool advance = !tide__frontier_is_zero(since);
+
+    uint32_t i = 0, j = 0;
+    while (i < a->nkeys || j < b->nkeys) {
+        uint32_t al = 0, bl_ = 0;
+        const uint8_t *ak = i < a->nkeys ? tide_trace_batch_key(a, i, &al) : NULL;
+        const uint8_t *bk = j < b->nkeys ? tide_trace_batch_key(b, j, &bl_) : NULL;
+        int c = !ak ? 1 : !bk ? -1 : tide_bytes_cmp(ak, al, bk, bl_);
+        if (c < 0) {
+            tide__builder_key(&bl, ak, al);
+            put_vals(&bl, a, a->key_vals[i], a->key_vals[i + 1], since, advance);
+            tide__builder_end_key(&bl);
+            i++;
+            continue;
+        }
+        if (c > 0) {
+            tide__builder_key(&bl, bk, bl_);
+            put_vals(&bl, b, b->key_vals[j], b->key_vals[j + 1], since, advance);
+            tide__builder_end_key(&bl);
+            j++;
+            continue;
+        }
+        /* Same key: merge the two val lists. */
+        tide__builder_key(&bl, ak, al);
+        uint32_t x = a->key_vals[i], xe = a->key_vals[i + 1];
+        uint32_t y = b->key_vals[j], ye = b->key_vals[j + 1];
+        while (x < xe || y < ye) {
+            uint32_t xl = 0, yl = 0;
+            const uint8_t *xv = x < xe ? tide_trace_batch_val(a, x, &xl) : NULL;
+            const uint8_t *yv = y < ye ? tide_trace_batch_val(b, y, &yl) : NULL;
+            int cv = x >= xe ? 1 : y >= ye ? -1 : tide_bytes_cmp(xv, xl, yv, yl);
+            if (cv < 0) {
+                put_vals(&bl, a, x, x + 1, since, advance);
+                x++;
+            } else if (cv > 0) {
+                put_vals(&bl, b, y, y + 1, since, advance);
+                y++;
+            } else {
+                tide__builder_val(&bl, xv, xl);
+                put_upds(&bl, a, x, since, advance);
+                put_upds(&bl, b, y, since, advance);
+                tide__builder_end_val(&bl, true);
+                x++;
+                y++;
+            }
+        }
+        tide__builder_end_key(&bl);
+        i++;
+        j++;
+    }
+    tide_trace_batch *m = tide__builder_finish(&bl);
+    trim(m, kcap, vcap, ucap, kheap, vheap);
+    *out = m;
+    return TIDE_OK;
+}

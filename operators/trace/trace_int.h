@@ -1,0 +1,137 @@
+/*
+ * trace_int.h - internals shared by the files of operators/trace: the trie builder,
+ * time advancement, and the spine's fields (which cursors read).
+ *
+ * The builder fills a tide_trace_batch whose arrays were sized up front for
+ * the worst case, so every push is infallible and an allocation failure can
+ * only happen in tide__builder_init (nothing to undo) - the property that
+ * keeps seal, merge and insert all-or-nothing under TIDE_ENOMEM.
+ */
+#ifndef TIDE_TRACE_INT_H
+#define TIDE_TRACE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tide/trace.h"
+
+/* ------------------------------------------------------------------------ */
+/* Time advancement                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * tide__advance_by - advance @t by frontier @f: the meet over f in F of
+ * join(t, f), the least time that is beyond F and behaves like t at every
+ * time beyond F. The empty frontier leaves @t unchanged.
+ */
+static inline tide_time tide__advance_by(tide_time t, const tide_antichain *f)
+{
+    if (f->len == 0) return t;
+    tide_time r = tide_time_join(t, f->elems[0]);
+    for (uint32_t i = 1; i < f->len; i++) r = tide_time_meet(r, tide_time_join(t, f->elems[i]));
+    return r;
+}
+
+/* tide__frontier_is_zero - @f is {TIDE_TIME_ZERO}: advancing is the identity. */
+static inline bool tide__frontier_is_zero(const tide_antichain *f)
+{
+    return f->len == 1 && tide_time_eq(f->elems[0], TIDE_TIME_ZERO);
+}
+
+/* tide__frontier_le - frontier @a <= frontier @b: every element of @b is
+ * beyond @a (the empty frontier is the greatest). */
+bool tide__frontier_le(const tide_antichain *a, const tide_antichain *b);
+
+/* tide__frontier_zero - set @a to {TIDE_TIME_ZERO}. TIDE_OK / TIDE_ENOMEM. */
+int tide__frontier_zero(tide_antichain *a);
+
+/* tide__upds_consolidate - sort @n updates by time, sum equal times, drop
+ * zeros; returns the new count. */
+uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Trie builder                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Usage: init with upper bounds; then for each key in order: key(), then for
+ * each val in order: val(), upd()..., end_val(); end_key(). A val whose
+ * updates consolidate to nothing is dropped, and so is a key left without
+ * vals. push() does the same for a flat sorted stream of updates.
+ */
+typedef struct tide__builder {
+    tide_trace_batch *b; /* being filled; NULL after finish/abort */
+    bool key_open;       /* a key has been written at index b->nkeys */
+    bool val_open;       /* a val has been written at index b->nvals */
+    uint32_t kheap_cap;  /* variable keys: heap capacity (asserts) */
+    uint32_t vheap_cap;  /* variable vals: heap capacity (asserts) */
+} tide__builder;
+
+/*
+ * tide__builder_init - allocate a batch able to hold @nkeys keys, @nvals
+ * vals, @nupds updates, @kheap / @vheap bytes of variable keys / vals, with
+ * description [@lower, @upper) since @since (NULL: {ZERO}).
+ * @return TIDE_OK or TIDE_ENOMEM (nothing left allocated).
+ */
+int tide__builder_init(tide__builder *bl, tide_layout layout, uint32_t nkeys, uint32_t nvals,
+                       uint32_t nupds, uint64_t kheap, uint64_t vheap, const tide_antichain *lower,
+                       const tide_antichain *upper, const tide_antichain *since);
+
+void tide__builder_key(tide__builder *bl, const uint8_t *key, uint32_t klen);
+void tide__builder_val(tide__builder *bl, const uint8_t *val, uint32_t vlen);
+static inline void tide__builder_upd(tide__builder *bl, tide_time t, int64_t d)
+{
+    tide_trace_batch *b = bl->b;
+    b->upds[b->nupds].time = t;
+    b->upds[b->nupds].delta = d;
+    b->nupds++;
+}
+/* Close the open val. @consolidate: its updates may be unsorted, repeated or
+ * zero (after advancing times) and must be consolidated first. */
+void tide__builder_end_val(tide__builder *bl, bool consolidate);
+void tide__builder_end_key(tide__builder *bl);
+
+/* tide__builder_push - append one update of a stream sorted by (key, val,
+ * time) with distinct triples; opens and closes keys and vals as needed. */
+void tide__builder_push(tide__builder *bl, const uint8_t *key, uint32_t klen, const uint8_t *val,
+                        uint32_t vlen, tide_time t, int64_t d);
+
+/* tide__builder_finish - close what is open, trim slack, return the batch
+ * (one reference). Infallible. */
+tide_trace_batch *tide__builder_finish(tide__builder *bl);
+
+/* tide__builder_abort - free the partial batch. */
+void tide__builder_abort(tide__builder *bl);
+
+/* tide__key_heap / tide__val_heap - bytes of variable keys / vals in @b (0
+ * when fixed). */
+uint64_t tide__key_heap(const tide_trace_batch *b);
+uint64_t tide__val_heap(const tide_trace_batch *b);
+
+/*
+ * tide__batch_merge - merge adjacent batches @a then @b (a->upper == b->lower)
+ * into a new batch [a->lower, b->upper) whose times are advanced by @since.
+ * @return TIDE_OK or TIDE_ENOMEM.
+ */
+int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
+                      const tide_antichain *since, tide_trace_batch **out);
+
+/* ------------------------------------------------------------------------ */
+/* Spine fields                                                             */
+/* ------------------------------------------------------------------------ */
+
+struct tide_spine {
+    tide_layout layout;
+    tide_trace_batch **batches; /* len batches, oldest first, contiguous */
+    uint32_t len, cap;
+    tide_antichain lower;    /* lower of batches[0] ({ZERO}) */
+    tide_antichain upper;    /* upper of the newest batch, or lower when none */
+    tide_antichain logical;  /* since: merges advance times by it */
+    tide_antichain physical; /* batches with upper not <= it never merge */
+    uint64_t nupds;          /* sum of batch sizes */
+};
+
+/* tide__cursor_new - a cursor over @n batches (takes a reference on each). */
+int tide__cursor_new(tide_trace_batch *const *batches, uint32_t n, tide_cursor **out);
+
+#endif /* TIDE_TRACE_INT_H */

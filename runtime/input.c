@@ -1,0 +1,123 @@
+/*
+ * input.c - feeding records into a dataflow from the worker's own code.
+ *
+ * An input is an operator with no inputs that holds one capability: at its
+ * current epoch. Records are staged in the operator's output and leave when
+ * a batch fills up or the epoch advances; advancing downgrades the
+ * capability, closing drops it. All of this happens between steps, on the
+ * worker thread; the progress changes go out with the next step.
+ */
+#include "tide/alloc.h"
+#include "worker.h"
+
+struct tide_input {
+    tide__input_fast fast; /* first: read by tide_input_send_fixed */
+    tide_op *op;
+    uint64_t epoch;
+    bool closed;
+    bool updates; /* UPDATES layout */
+};
+
+static void input_schedule(tide_op *op, void *state) { (void)op, (void)state; }
+
+tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, tide_stream **out)
+{
+    if (s->depth != 0) {
+        tide__worker_fail(s->df->w, TIDE_EINVAL, "dataflow '%s': inputs belong in the root scope",
+                          s->df->name);
+        return NULL;
+    }
+    tide_input *in = tide_calloc(1, sizeof *in);
+    if (in == NULL) {
+        tide__worker_fail(s->df->w, TIDE_ENOMEM, "out of memory creating an input");
+        return NULL;
+    }
+    tide_op_desc d = {.name = "input",
+                      .noutputs = 1,
+                      .outputs = &layout,
+                      .out_flags = &flags,
+                      .schedule = input_schedule,
+                      .state = in,
+                      .state_free = tide_free,
+                      .initial_capability = true};
+    in->op = tide_op_build(s, &d);
+    if (in->op == NULL) {
+        tide_free(in);
+        return NULL;
+    }
+    in->updates = (flags & TIDE_BATCH_UPDATES) != 0;
+    in->fast.slot = &in->op->out[0].staged;
+    if (!in->updates && layout.key_width != TIDE_VAR && layout.val_width != TIDE_VAR &&
+        layout.key_width > 0) {
+        in->fast.kw = layout.key_width;
+        in->fast.vw = layout.val_width;
+    }
+    if (out) *out = tide_op_output(in->op, 0);
+    return in;
+}
+
+static int check_open(tide_input *in)
+{
+    if (in->closed)
+        return tide_op_fail(in->op, TIDE_ECLOSED, "send after close");
+    return TIDE_OK;
+}
+
+int tide_input_send(tide_input *in, const void *key, uint32_t klen, const void *val, uint32_t vlen)
+{
+    TIDE_TRY(check_open(in));
+    if (in->updates) return tide_input_update(in, key, klen, val, vlen, 1);
+    tide_time t = tide_time_epoch(in->epoch);
+    int rc = tide_out_push(in->op, 0, t, key, klen, val, vlen);
+    if (rc == 0 && tide_batch_full(in->op->out[0].staged)) rc = tide_out_flush(in->op);
+    return rc;
+}
+
+int tide_input_update(tide_input *in, const void *key, uint32_t klen, const void *val,
+                      uint32_t vlen, int64_t diff)
+{
+    TIDE_TRY(check_open(in));
+    if (!in->updates) return tide_op_fail(in->op, TIDE_EINVAL, "update on a plain input");
+    tide_time t = tide_time_epoch(in->epoch);
+    int rc = tide_out_push_update(in->op, 0, t, key, klen, val, vlen, t, diff);
+    if (rc == 0 && tide_batch_full(in->op->out[0].staged)) rc = tide_out_flush(in->op);
+    return rc;
+}
+
+int tide_input_give(tide_input *in, tide_batch *b)
+{
+    int rc = check_open(in);
+    if (rc < 0) {
+        tide_batch_unref(b);
+        return rc;
+    }
+    TIDE_TRY(tide_out_flush(in->op)); /* keep staged records ahead of @b */
+    b->time = tide_time_epoch(in->epoch);
+    if (in->updates && b->times)
+        for (uint32_t i = 0; i < b->len; i++) b->times[i] = b->time;
+    return tide_out_give(in->op, 0, b);
+}
+
+int tide_input_advance_to(tide_input *in, uint64_t epoch)
+{
+    TIDE_TRY(check_open(in));
+    if (epoch < in->epoch)
+        return tide_op_fail(in->op, TIDE_EINVAL, "advance_to(%llu) is before epoch %llu",
+                            (unsigned long long)epoch, (unsigned long long)in->epoch);
+    if (epoch == in->epoch) return TIDE_OK;
+    TIDE_TRY(tide_out_flush(in->op));
+    TIDE_TRY(tide_op_downgrade(in->op, tide_time_epoch(in->epoch), tide_time_epoch(epoch)));
+    in->epoch = epoch;
+    return TIDE_OK;
+}
+
+int tide_input_close(tide_input *in)
+{
+    if (in->closed) return TIDE_OK;
+    TIDE_TRY(tide_out_flush(in->op));
+    TIDE_TRY(tide_op_drop(in->op, tide_time_epoch(in->epoch)));
+    in->closed = true;
+    return TIDE_OK;
+}
+
+uint64_t tide_input_epoch(const tide_input *in) { return in->epoch; }
