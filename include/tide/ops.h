@@ -28,8 +28,7 @@ typedef struct tide_input tide_input;
 tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, tide_stream **out);
 
 /* Send a record at the current epoch. */
-int tide_input_send(tide_input *in, const void *key, uint32_t klen, const void *val,
-                    uint32_t vlen);
+int tide_input_send(tide_input *in, const void *key, uint32_t klen, const void *val, uint32_t vlen);
 
 /* The first fields of every tide_input: what the inline send path needs.
  * Internal: read only by tide_input_send_fixed. */
@@ -99,18 +98,18 @@ int tide_worker_step_until(tide_worker *w, const tide_probe *p, tide_time t);
 typedef struct tide_emitter {
     tide_op *op;
     uint32_t port;
-    tide_time cap;   /* capability time of the record being processed */
-    tide_time time;  /* UPDATES streams: the record's time */
-    int64_t diff;    /* UPDATES streams: the record's diff */
-    bool updates;    /* the output is an UPDATES stream */
-    int rc;          /* first error while emitting */
+    tide_time cap;  /* capability time of the record being processed */
+    tide_time time; /* UPDATES streams: the record's time */
+    int64_t diff;   /* UPDATES streams: the record's diff */
+    bool updates;   /* the output is an UPDATES stream */
+    int rc;         /* first error while emitting */
 } tide_emitter;
 
 /* Emit (key, val) at the current record's time (and diff, for updates). */
 int tide_emit(tide_emitter *em, const void *key, uint32_t klen, const void *val, uint32_t vlen);
 /* UPDATES streams: emit with an explicit diff multiplier (e.g. negate). */
-int tide_emit_diff(tide_emitter *em, const void *key, uint32_t klen, const void *val,
-                   uint32_t vlen, int64_t diff);
+int tide_emit_diff(tide_emitter *em, const void *key, uint32_t klen, const void *val, uint32_t vlen,
+                   int64_t diff);
 
 /* A record function: called once per input record; emits 0..n records. */
 typedef void (*tide_record_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,

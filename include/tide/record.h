@@ -66,7 +66,10 @@ typedef struct tide_rowbuf {
 
 void tide_rowbuf_init(tide_rowbuf *rb);
 void tide_rowbuf_fini(tide_rowbuf *rb);
-static inline void tide_rowbuf_clear(tide_rowbuf *rb) { rb->len = 0; }
+static inline void tide_rowbuf_clear(tide_rowbuf *rb)
+{
+    rb->len = 0;
+}
 
 /* Append one field. Each returns TIDE_OK or TIDE_ENOMEM. */
 int tide_row_put_u64(tide_rowbuf *rb, uint64_t v);
