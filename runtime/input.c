@@ -54,6 +54,7 @@ tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, ti
         layout.key_width > 0) {
         in->fast.kw = layout.key_width;
         in->fast.vw = layout.val_width;
+        if (layout.key_width == 8 && layout.val_width == 0) in->fast.room_u64 = TIDE_BATCH_RECORDS;
     }
     if (out) *out = tide_op_output(in->op, 0);
     return in;

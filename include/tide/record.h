@@ -111,8 +111,10 @@ static inline int tide_bytes_cmp(const void *a, uint32_t alen, const void *b, ui
     return alen < blen ? -1 : alen > blen;
 }
 
-/* tide_hash - the record hash (XXH3-64 of the bytes). Every placement
- * decision (exchange, arrangement shards) uses this one function. */
+/* tide_hash - the record hash: XXH3-64 of the bytes, except that exactly
+ * 8 bytes get murmur3's fmix64 finalizer (cheaper, as good for integer
+ * keys). Every placement decision (exchange, arrangement shards, processes)
+ * uses this one function. */
 uint64_t tide_hash(const void *p, size_t n);
 
 /* tide_hash_owner - the worker in [0, peers) that owns hash @h. */
