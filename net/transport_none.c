@@ -23,6 +23,9 @@ int tide__transport_broadcast(tide__transport *t, uint32_t src_local, tide__msg 
     return TIDE_ENET;
 }
 
-int tide__transport_flush(tide__transport *t, uint32_t src_local) { return TIDE_OK; }
+int tide__transport_flush(tide__transport *t, uint32_t src_local)
+{
+    return TIDE_OK;
+}
 
 void tide__transport_free(tide__transport *t) {}

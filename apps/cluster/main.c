@@ -183,9 +183,11 @@ int main(int argc, char **argv)
     if (mine == NULL) return usage_error("%s", "out of memory");
     memcpy(mine, argv, (size_t)dd * sizeof *mine);
     tide_config_init(&cfg);
-    if (tide_config_parse(&cfg, &ours, mine, &e) < 0) return usage_error("%s", e.msg);
-    if (ours > 1) return usage_error("unrecognized argument '%s'", mine[1]);
+    int prc = tide_config_parse(&cfg, &ours, mine, &e);
+    const char *stray = ours > 1 ? mine[1] : NULL;
     free(mine);
+    if (prc < 0) return usage_error("%s", e.msg);
+    if (stray) return usage_error("unrecognized argument '%s'", stray);
 
     /* Child argv: PROGRAM ARGS, with our flags before any "--" of ARGS. */
     int nargs = argc - dd - 1, extra = 16;
@@ -225,7 +227,10 @@ int main(int argc, char **argv)
 
     int n = (int)cfg.processes;
     child *c = calloc((size_t)n, sizeof *c);
-    if (c == NULL) return usage_error("%s", "out of memory");
+    if (c == NULL) {
+        free(cargv);
+        return usage_error("%s", "out of memory");
+    }
     fflush(NULL);
     int started = 0, first_fail = -1;
     for (int i = 0; i < n; i++) {
@@ -269,7 +274,8 @@ int main(int argc, char **argv)
     struct pollfd *pfd = calloc((size_t)(2 * n + 1), sizeof *pfd);
     int *owner = calloc((size_t)(2 * n + 1), sizeof *owner);
     if (pfd == NULL || owner == NULL) {
-        signal_all(c, started, SIGTERM);
+        fprintf(stderr, PROG ": out of memory\n");
+        signal_all(c, started, SIGKILL);
         return 1;
     }
     for (;;) {

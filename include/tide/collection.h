@@ -125,8 +125,8 @@ int tide_reduce_push(tide_reduce_out *out, const void *val, uint32_t len, int64_
 /* Given a key and its input values (sorted by value, each with its
  * accumulated multiplicity at the time being computed), push the output
  * values. Must be a pure function of its arguments. */
-typedef void (*tide_reduce_fn)(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
-                               uint32_t n, tide_reduce_out *out);
+typedef void (*tide_reduce_fn)(void *ctx, const uint8_t *key, uint32_t klen,
+                               const tide_val_diff *in, uint32_t n, tide_reduce_out *out);
 
 /* Group-wise reduction of an arrangement: the output collection (key,
  * output value) changes by exactly the difference between @fn applied to
