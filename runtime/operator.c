@@ -298,7 +298,7 @@ int tide_out_give(tide_op *op, uint32_t port, tide_batch *b)
 {
     tide__outport *out = &op->out[port];
     tide_dataflow *df = op->df;
-    if (b->len == 0 || out->nchannels == 0) {
+    if ((b->len == 0 && b->ext == NULL) || out->nchannels == 0) {
         tide_batch_unref(b);
         return TIDE_OK;
     }
