@@ -18,4 +18,12 @@ double baseline_exchange(uint64_t n, uint32_t peers);
 uint64_t baseline_bfs(uint64_t nodes, const uint64_t *src, const uint64_t *dst, uint64_t nedges,
                       uint64_t root, uint32_t *dist);
 
+/* Group-wise count (@op 0) or max (@op 1) of @n events (keys[i] < @nkeys,
+ * vals[i]) arriving in @epochs equal epochs, maintained incrementally in a
+ * flat table; after each epoch the changed (key, new value) pairs are
+ * emitted into a buffer. Returns the number emitted; *@checksum gets the sum
+ * over keys of the final values. */
+uint64_t baseline_reduce(const uint64_t *keys, const uint64_t *vals, uint64_t n, uint32_t nkeys,
+                         uint32_t epochs, int op, uint64_t *checksum);
+
 #endif
