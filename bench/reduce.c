@@ -2,8 +2,8 @@
  * reduce.c - group-wise count and max with tide (arrange + reduce) against
  * the hand-written single-threaded baseline (bench/baseline_reduce.c).
  *
- *   bench_reduce [-w W] [EVENTS] [KEYS] [VALS] [RUNS]
- *       default 10^7 events, 10^4 keys, values in [0, 1000), 5 runs
+ *   bench_reduce [-w W] [EVENTS] [KEYS] [VALS] [RUNS] [count|max]
+ *       default 10^7 events, 10^4 keys, values in [0, 1000), 5 runs, both ops
  *
  * Events (key, val) arrive in 100 epochs; each worker feeds every W-th
  * event. Phase count: tide_count; phase max: tide_max; each is a separate
@@ -96,6 +96,7 @@ int main(int argc, char **argv)
     uint32_t nkeys = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 10000;
     uint32_t nvals = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 1000;
     int runs = argc > 4 ? atoi(argv[4]) : 5;
+    const char *only = argc > 5 ? argv[5] : NULL;
     if (runs < 1 || runs > 64 || nkeys == 0 || nvals == 0 || n < EPOCHS) {
         fprintf(stderr, "usage: bench_reduce [-w W] [EVENTS>=100] [KEYS] [VALS] [RUNS<=64]\n");
         return 2;
@@ -109,6 +110,7 @@ int main(int argc, char **argv)
     }
     static const char *names[2] = {"count", "max"};
     for (int op = 0; op < 2; op++) {
+        if (only && strcmp(only, names[op]) != 0) continue;
         double tide_ms[64], base_ms[64];
         uint64_t base_sum = 0, base_out = 0, tide_updates = 0;
         for (int r = -1; r < runs; r++) { /* r = -1: warm-up */

@@ -52,6 +52,15 @@ int tide__reduce_build(tide_stream *ann, tide_trace *in_trace, uint32_t trace_de
 int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_antichain *caps,
                       const tide_antichain *upper, tide_batch *upd);
 
+/*
+ * tide__total_build - count (@count true) or threshold (@fn; NULL: distinct)
+ * of arrangement @a for totally ordered times (a root scope), without an
+ * output trace (total.c). Output: (key, i64 count) or (key, empty) with the
+ * output multiplicity, a plain collection. NULL on error (worker error set).
+ */
+tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count,
+                               tide_threshold_fn fn, void *ctx);
+
 /* A stand-alone reduction output, so that oracles can call a tide_reduce_fn
  * the way the operator does: _new (NULL on ENOMEM), _clear, _len, _get
  * (borrowed value, valid until the next push or clear), _rc (first push

@@ -10,9 +10,12 @@
  *   variable key, fixed val: key ++ val        split val_width from the end
  *   both variable:         key ++ val ++ u32 big-endian key length
  * Negative multiplicities reach fn as they are; distinct keeps a record
- * (once) only while its multiplicity is positive.
+ * (once) only while its multiplicity is positive. In the root scope the
+ * reduction is total.c's (totally ordered times).
  */
 #include "reduce.h"
+
+#include "arrange.h"
 
 #include <string.h>
 
@@ -97,8 +100,13 @@ static tide_stream *build(tide_stream *c, const char *name, tide_threshold_fn fn
     tide_layout pl = tide_layout_make(pair_width(t->orig), 0);
     tide_stream *pairs = tide_map(c, "to_pair", pl, to_pair, t);
     tide_arranged *a = pairs ? tide_arrange(pairs, name) : NULL;
-    tide_arranged *r = a ? tide_reduce(a, name, 0, thr_fn, t) : NULL;
-    tide_stream *s = r ? tide_arranged_stream(r) : NULL;
+    tide_stream *s;
+    if (a && tide_scope_depth(a->scope) == 0) {
+        s = tide__total_build(a, name, false, fn, ctx);
+    } else {
+        tide_arranged *r = a ? tide_reduce(a, name, 0, thr_fn, t) : NULL;
+        s = r ? tide_arranged_stream(r) : NULL;
+    }
     return s ? tide_map(s, "from_pair", t->orig, from_pair, t) : NULL;
 }
 

@@ -1,0 +1,214 @@
+/*
+ * total.c - count and threshold for totally ordered times (the root scope),
+ * as differential's count_total / threshold_total.
+ *
+ * Depends on arrangements (arrange.h: announcements, readers) and the trace
+ * cursor. Used by tide_count, tide_distinct and tide_threshold when the
+ * arrangement's scope is the root (depth 0); loops take the general reduce.
+ *
+ * With totally ordered times the accumulation of a key at any time of a new
+ * batch is its accumulation before the batch (the trace cut at the batch's
+ * lower) plus the batch's own updates up to that time. So per key of each
+ * announced batch: one seek for the old multiplicity m, then a walk over the
+ * batch's updates in time order, emitting f(m_new) - f(m_old) at each time
+ * where the output changes. No interesting times, no value sorting, no
+ * output trace: the output is a plain collection, produced in the activation
+ * that receives the batch, at the announcement's time (<= its updates), so
+ * no capability is ever held.
+ *
+ * Compaction: only totals before a batch are ever read, and compaction
+ * preserves totals, so the reader's logical frontier follows the input
+ * frontier; its physical frontier stays at the upper of the last processed
+ * batch, where the next cut will be made (as join does).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arrange.h"
+#include "reduce.h"
+#include "tide/alloc.h"
+#include "tide/record.h"
+
+typedef struct total_state {
+    tide_arranged *in;
+    tide_trace_reader *reader; /* NULL once the input is complete */
+    tide_antichain ack;        /* upper of the last processed batch */
+    tide_antichain proj;       /* scratch: the projected input frontier */
+    bool count;                /* count (i64 value per key), else threshold */
+    tide_threshold_fn fn;      /* threshold's function; NULL: distinct */
+    void *ctx;
+    tide_time_delta *upd;      /* scratch: one key's updates in the batch */
+    uint32_t nupd, cap;
+} total_state;
+
+static void total_free(void *p)
+{
+    total_state *st = p;
+    if (st == NULL) return;
+    tide_trace_reader_free(st->reader);
+    tide_antichain_fini(&st->ack);
+    tide_antichain_fini(&st->proj);
+    tide_free(st->upd);
+    tide_free(st);
+}
+
+static int td_cmp(const void *a, const void *b)
+{
+    return tide_time_cmp(((const tide_time_delta *)a)->time, ((const tide_time_delta *)b)->time);
+}
+
+static void sum_time(void *ctx, tide_time t, int64_t diff)
+{
+    *(int64_t *)ctx += diff;
+}
+
+/* The output multiplicity of a record whose input multiplicity is @m. */
+static inline int64_t thr_out(const total_state *st, int64_t m)
+{
+    if (m == 0) return 0;
+    return st->fn ? st->fn(st->ctx, m) : (m > 0 ? 1 : 0);
+}
+
+/* Emit the change of key @key's output at time @t from input multiplicity
+ * @old to @now. */
+static int emit_change(tide_op *op, total_state *st, tide_time cap, const uint8_t *key,
+                       uint32_t kl, tide_time t, int64_t old, int64_t now)
+{
+    if (st->count) {
+        uint8_t v[TIDE_I64_SIZE];
+        if (old != 0) {
+            tide_i64_store(v, old);
+            TIDE_TRY(tide_out_push_update(op, 0, cap, key, kl, v, sizeof v, t, -1));
+        }
+        if (now != 0) {
+            tide_i64_store(v, now);
+            TIDE_TRY(tide_out_push_update(op, 0, cap, key, kl, v, sizeof v, t, 1));
+        }
+        return TIDE_OK;
+    }
+    int64_t d = thr_out(st, now) - thr_out(st, old);
+    return d ? tide_out_push_update(op, 0, cap, key, kl, NULL, 0, t, d) : TIDE_OK;
+}
+
+static int grow_upd(total_state *st, size_t need)
+{
+    if (need <= st->cap) return TIDE_OK;
+    size_t n = st->cap ? st->cap : 64;
+    while (n < need) n *= 2;
+    if (n > UINT32_MAX) return TIDE_ENOMEM;
+    tide_time_delta *u = tide_realloc(st->upd, n * sizeof *u);
+    if (u == NULL) return TIDE_ENOMEM;
+    st->upd = u;
+    st->cap = (uint32_t)n;
+    return TIDE_OK;
+}
+
+/* Process announced batch @tb at capability @cap. */
+static int total_batch(tide_op *op, total_state *st, tide_time cap, const tide_trace_batch *tb)
+{
+    if (tb->nupds == 0) return TIDE_OK;
+    tide_cursor *c = NULL;
+    int rc = tide_trace_reader_cursor_through(st->reader, &tb->lower, &c);
+    if (rc < 0)
+        return tide_op_fail(op, rc, "cutting the trace at a batch's lower: %s", tide_strerror(rc));
+    for (uint32_t k = 0; k < tb->nkeys && rc == TIDE_OK; k++) {
+        uint32_t kl, ckl;
+        const uint8_t *key = tide_trace_batch_key(tb, k, &kl);
+        /* The multiplicity before the batch. */
+        int64_t m = 0;
+        tide_cursor_seek_key(c, key, kl);
+        if (tide_cursor_key_valid(c)) {
+            const uint8_t *ck = tide_cursor_key(c, &ckl);
+            if (tide_bytes_cmp(ck, ckl, key, kl) == 0)
+                for (; tide_cursor_val_valid(c); tide_cursor_step_val(c))
+                    tide_cursor_map_times(c, sum_time, &m);
+        }
+        /* The batch's updates of the key, in time order. One value (count
+         * and threshold arrange empty values) is already in order. */
+        uint32_t v0 = tb->key_vals[k], v1 = tb->key_vals[k + 1];
+        const tide_time_delta *u = tb->upds + tb->val_upds[v0];
+        uint32_t n = tb->val_upds[v1] - tb->val_upds[v0];
+        if (v1 - v0 > 1) {
+            if ((rc = grow_upd(st, n)) < 0) break;
+            memcpy(st->upd, u, (size_t)n * sizeof *u);
+            qsort(st->upd, n, sizeof *st->upd, td_cmp);
+            u = st->upd;
+        }
+        for (uint32_t i = 0; i < n && rc == TIDE_OK;) {
+            tide_time t = u[i].time;
+            int64_t d = 0;
+            for (; i < n && tide_time_eq(u[i].time, t); i++) d += u[i].delta;
+            if (d != 0) rc = emit_change(op, st, cap, key, kl, t, m, m + d);
+            m += d;
+        }
+    }
+    tide_cursor_free(c);
+    if (rc < 0) return tide_op_fail(op, rc, "out of memory counting");
+    return TIDE_OK;
+}
+
+static void total_schedule(tide_op *op, void *state)
+{
+    total_state *st = state;
+    tide_batch *m;
+    while ((m = tide_op_pull(op, 0)) != NULL) {
+        const tide_trace_batch *tb = tide__arranged_batch(m);
+        int rc = TIDE_OK;
+        if (tb && st->reader) {
+            rc = total_batch(op, st, m->time, tb);
+            if (rc == TIDE_OK && tide_antichain_copy(&st->ack, &tb->upper) < 0)
+                rc = tide_op_fail(op, TIDE_ENOMEM, "out of memory");
+        }
+        tide_batch_unref(m);
+        if (rc < 0) return;
+    }
+    if (st->reader == NULL) return;
+    const tide_antichain *f = tide_op_frontier(op, 0);
+    if (f->len == 0) {
+        /* Complete: nothing will read the trace again. */
+        tide_trace_reader_free(st->reader);
+        st->reader = NULL;
+        return;
+    }
+    if (tide__frontier_project(f, st->in->trace_depth, &st->proj) < 0 ||
+        tide__reader_advance(st->reader, &st->proj, &st->ack) < 0)
+        tide_op_fail(op, TIDE_ENOMEM, "out of memory compacting");
+}
+
+tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count,
+                               tide_threshold_fn fn, void *ctx)
+{
+    tide_worker *w = a->scope->df->w;
+    total_state *st = tide_calloc(1, sizeof *st);
+    if (st == NULL) goto nomem;
+    st->in = a;
+    st->count = count;
+    st->fn = fn;
+    st->ctx = ctx;
+    tide_antichain_init(&st->ack);
+    tide_antichain_init(&st->proj);
+    if (tide_antichain_insert(&st->ack, TIDE_TIME_ZERO) < 0) goto nomem_st;
+    if (tide__arranged_reader(a, &st->reader) < 0) goto nomem_st;
+    tide_layout out = tide_layout_make(a->layout.key_width, count ? TIDE_I64_SIZE : 0);
+    uint32_t flags = TIDE_BATCH_UPDATES;
+    tide_op_desc d = {.name = name,
+                      .ninputs = 1,
+                      .inputs = &a->stream,
+                      .noutputs = 1,
+                      .outputs = &out,
+                      .out_flags = &flags,
+                      .schedule = total_schedule,
+                      .state = st,
+                      .state_free = total_free};
+    tide_op *op = tide_op_build(a->scope, &d);
+    if (op == NULL) {
+        total_free(st);
+        return NULL;
+    }
+    return tide_op_output(op, 0);
+nomem_st:
+    total_free(st);
+nomem:
+    tide__worker_fail(w, TIDE_ENOMEM, "out of memory building '%s'", name);
+    return NULL;
+}
