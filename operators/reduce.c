@@ -70,7 +70,19 @@ static int time_cmp_q(const void *a, const void *b)
 static uint32_t times_sort_unique(tide_time *t, uint32_t n)
 {
     if (n < 2) return n;
-    qsort(t, n, sizeof *t, time_cmp_q);
+    if (n <= 16) {
+        for (uint32_t i = 1; i < n; i++) {
+            tide_time x = t[i];
+            uint32_t j = i;
+            while (j > 0 && tide_time_cmp(t[j - 1], x) > 0) {
+                t[j] = t[j - 1];
+                j--;
+            }
+            t[j] = x;
+        }
+    } else {
+        qsort(t, n, sizeof *t, time_cmp_q);
+    }
     uint32_t m = 1;
     for (uint32_t i = 1; i < n; i++)
         if (!tide_time_eq(t[i], t[m - 1])) t[m++] = t[i];
@@ -156,19 +168,38 @@ int tide__reduce_out_rc(const tide_reduce_out *o) { return o->rc; }
 /* Operator state                                                           */
 /* ======================================================================== */
 
-/* A pending (key, time): the key's bytes live in the pending heap. */
+/* A pending (key, time): the key's bytes live in the pending heap; kpre is
+ * their first 8 bytes (big-endian, zero-padded), which decides most
+ * comparisons when sorting. */
 typedef struct pend {
     uint32_t koff, klen;
     tide_time t;
+    uint64_t kpre;
 } pend;
 
-/* A value seen through a cursor (or emitted this round), with its updates
- * [u0, u1) in the matching update array. */
+/* A value of the current key in one trace batch, with its updates (borrowed
+ * from the batch). After gathering, the ranges of a key are sorted by value;
+ * @cont marks a range whose value equals the previous range's (the same
+ * value in another batch). */
 typedef struct vrange {
     const uint8_t *p;
     uint32_t len;
-    uint32_t u0, u1;
+    uint32_t n;             /* updates at u[0 .. n) */
+    const tide_time_delta *u;
+    uint64_t pre;           /* first 8 bytes of the value, big-endian, zero-padded */
+    bool cont;
 } vrange;
+
+/* A snapshot of a trace for one round: its non-empty batches (one reference
+ * each) and, per batch, the first key not yet passed. Keys are visited in
+ * increasing order, so each batch is searched forward from where the
+ * previous key left it (galloping): a round costs O(k log(n / k)) per batch
+ * for k keys, not k full searches. */
+typedef struct snap {
+    tide_trace_batch **b;
+    uint32_t *ki;
+    uint32_t n, cap;
+} snap;
 
 /* A value with a multiplicity (pointer-based, for merging). */
 typedef struct vdiff {
@@ -207,11 +238,14 @@ typedef struct reduce_state {
     uint32_t npend, pend_cap, npend2, pend2_cap;
     uint8_t *heap, *heap2;
     uint32_t heap_len, heap_cap, heap2_len, heap2_cap;
+    snap isnap, osnap;             /* this round's input and output traces */
     /* Per-key scratch. */
-    vrange *ivals, *ovals;
-    uint32_t nivals, ivals_cap, novals, ovals_cap;
-    tide_time_delta *iupd, *oupd;
-    uint32_t niupd, iupd_cap, noupd, oupd_cap;
+    vrange *ivals, *ovals, *vtmp;
+    uint32_t nivals, ivals_cap, novals, ovals_cap, vtmp_cap;
+    uint32_t *runs;               /* scratch: where each batch's ranges start */
+    uint32_t runs_cap;
+    tide_time meet;               /* meet of the key's ready times (when has_meet) */
+    bool has_meet;
     tide_time *etimes;            /* times of the key's updates and pending */
     uint32_t netimes, etimes_cap;
     tide_time *ready;             /* the key's pending times not beyond F */
@@ -230,6 +264,74 @@ typedef struct reduce_state {
     tide_reduce_out rout;
 } reduce_state;
 
+/* ======================================================================== */
+/* Trace snapshots                                                          */
+/* ======================================================================== */
+
+static void snap_drop(snap *s)
+{
+    for (uint32_t i = 0; i < s->n; i++) tide_trace_batch_unref(s->b[i]);
+    s->n = 0;
+}
+
+/* snap_take - the non-empty batches of @r's trace, searches at their start. */
+static int snap_take(snap *s, tide_trace_reader *r)
+{
+    snap_drop(s);
+    tide_spine *sp = tide_trace_spine(tide_trace_reader_trace(r));
+    uint32_t n = tide_spine_batches(sp);
+    if (n > s->cap) {
+        tide_trace_batch **b = tide_realloc(s->b, (size_t)n * sizeof *b);
+        if (b == NULL) return TIDE_ENOMEM;
+        s->b = b;
+        uint32_t *ki = tide_realloc(s->ki, (size_t)n * sizeof *ki);
+        if (ki == NULL) return TIDE_ENOMEM;
+        s->ki = ki;
+        s->cap = n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        tide_trace_batch *b = tide_spine_batch(sp, i);
+        if (b->nkeys == 0) continue;
+        s->b[s->n] = tide_trace_batch_ref(b);
+        s->ki[s->n++] = 0;
+    }
+    return TIDE_OK;
+}
+
+static inline int key_cmp(const tide_trace_col *c, uint32_t i, const uint8_t *p, uint32_t len)
+{
+    uint32_t l;
+    const uint8_t *q = tide_trace_col_get(c, i, &l);
+    return tide_bytes_cmp(q, l, p, len);
+}
+
+/* First key index in [lo, b->nkeys) whose key is >= (@p, @len), galloping
+ * from lo. */
+static uint32_t gallop_key(const tide_trace_batch *b, uint32_t lo, const uint8_t *p,
+                           uint32_t len)
+{
+    const tide_trace_col *c = &b->keys;
+    uint32_t hi = b->nkeys;
+#define KCMP(i) key_cmp(c, (i), p, len)
+    if (lo >= hi || KCMP(lo) >= 0) return lo;
+    uint32_t step = 1;
+    while (lo + step < hi && KCMP(lo + step) < 0) {
+        lo += step;
+        step <<= 1;
+    }
+    uint32_t h = lo + step < hi ? lo + step : hi; /* key(lo) < p <= key(h) (or h == hi) */
+    lo++;
+    while (lo < h) {
+        uint32_t mid = lo + (h - lo) / 2;
+        if (KCMP(mid) < 0)
+            lo = mid + 1;
+        else
+            h = mid;
+    }
+#undef KCMP
+    return lo;
+}
+
 static void state_free(void *p)
 {
     reduce_state *st = p;
@@ -244,10 +346,16 @@ static void state_free(void *p)
     tide_free(st->pend2);
     tide_free(st->heap);
     tide_free(st->heap2);
+    snap_drop(&st->isnap);
+    snap_drop(&st->osnap);
+    tide_free(st->isnap.b);
+    tide_free(st->isnap.ki);
+    tide_free(st->osnap.b);
+    tide_free(st->osnap.ki);
     tide_free(st->ivals);
     tide_free(st->ovals);
-    tide_free(st->iupd);
-    tide_free(st->oupd);
+    tide_free(st->vtmp);
+    tide_free(st->runs);
     tide_free(st->etimes);
     tide_free(st->itimes);
     tide_free(st->ready);
@@ -336,23 +444,31 @@ static int tset_add(tset *s, tide_time t)
 /* Pending (key, time) pairs                                                */
 /* ======================================================================== */
 
+static inline uint64_t key_prefix(const uint8_t *p, uint32_t len)
+{
+    if (len >= 8) return tide_u64_load(p);
+    uint8_t buf[8] = {0};
+    if (len) memcpy(buf, p, len);
+    return tide_u64_load(buf);
+}
+
 static int pend_push(reduce_state *st, const uint8_t *key, uint32_t klen, tide_time t)
 {
     if (grow(&st->pend, &st->pend_cap, sizeof *st->pend, (size_t)st->npend + 1) < 0 ||
         grow(&st->heap, &st->heap_cap, 1, (size_t)st->heap_len + klen) < 0)
         return TIDE_ENOMEM;
     if (klen) memcpy(st->heap + st->heap_len, key, klen);
-    st->pend[st->npend++] = (pend){st->heap_len, klen, t};
+    st->pend[st->npend++] = (pend){st->heap_len, klen, t, key_prefix(key, klen)};
     st->heap_len += klen;
     return TIDE_OK;
 }
 
 /* Pending pairs of the next round, with one copy of each key. */
-static int pend2_push(reduce_state *st, uint32_t koff, uint32_t klen, tide_time t)
+static int pend2_push(reduce_state *st, uint32_t koff, uint32_t klen, tide_time t, uint64_t kpre)
 {
     if (grow(&st->pend2, &st->pend2_cap, sizeof *st->pend2, (size_t)st->npend2 + 1) < 0)
         return TIDE_ENOMEM;
-    st->pend2[st->npend2++] = (pend){koff, klen, t};
+    st->pend2[st->npend2++] = (pend){koff, klen, t, kpre};
     return TIDE_OK;
 }
 
@@ -366,12 +482,64 @@ static int pend2_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint32
     return TIDE_OK;
 }
 
-static int pend_cmp(const void *a, const void *b, void *heap)
+static inline int pend_cmp(const pend *x, const pend *y, const uint8_t *h)
 {
-    const pend *x = a, *y = b;
-    const uint8_t *h = heap;
+    if (x->kpre != y->kpre) return x->kpre < y->kpre ? -1 : 1;
     int c = tide_bytes_cmp(h + x->koff, x->klen, h + y->koff, y->klen);
     return c ? c : tide_time_cmp(x->t, y->t);
+}
+
+static void pend_swap(pend *a, pend *b)
+{
+    pend t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Sort pending pairs by (key, time): quicksort (median of three, smaller
+ * side recursed) with insertion sort below 16. Already sorted input (one
+ * announced batch, the common case) costs one pass. */
+static void pend_sort(pend *a, size_t n, const uint8_t *h)
+{
+    size_t i0 = 1;
+    while (i0 < n && pend_cmp(&a[i0 - 1], &a[i0], h) <= 0) i0++;
+    if (i0 >= n) return;
+    while (n > 16) {
+        size_t m = n / 2;
+        if (pend_cmp(&a[m], &a[0], h) < 0) pend_swap(&a[m], &a[0]);
+        if (pend_cmp(&a[n - 1], &a[m], h) < 0) {
+            pend_swap(&a[n - 1], &a[m]);
+            if (pend_cmp(&a[m], &a[0], h) < 0) pend_swap(&a[m], &a[0]);
+        }
+        pend pivot = a[m];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (pend_cmp(&a[i], &pivot, h) < 0) i++;
+            while (pend_cmp(&pivot, &a[j], h) < 0) j--;
+            if (i >= j) break;
+            pend_swap(&a[i], &a[j]);
+            i++;
+            j--;
+        }
+        size_t left = j + 1;
+        if (left < n - left) {
+            pend_sort(a, left, h);
+            a += left;
+            n -= left;
+        } else {
+            pend_sort(a + left, n - left, h);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        pend x = a[i];
+        size_t j = i;
+        while (j > 0 && pend_cmp(&a[j - 1], &x, h) > 0) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
 }
 
 /* Add every (key, time) of trace batch @tb to the pending pairs. */
@@ -408,72 +576,132 @@ static int pend_add_records(reduce_state *st, const tide_batch *b)
 /* Processing one key                                                       */
 /* ======================================================================== */
 
-typedef struct gather_ctx {
-    tide_time_delta **upd;
-    uint32_t *n, *cap;
-    int rc;
-} gather_ctx;
-
-static void gather_time(void *p, tide_time t, int64_t diff)
+/* Value order; the prefixes decide unless they tie, and a tie of two
+ * values of equal length <= 8 is equality. */
+static inline int vr_cmp(const vrange *a, const vrange *b)
 {
-    gather_ctx *g = p;
-    if (g->rc) return;
-    if (grow(g->upd, g->cap, sizeof **g->upd, (size_t)*g->n + 1) < 0) {
-        g->rc = TIDE_ENOMEM;
-        return;
-    }
-    (*g->upd)[(*g->n)++] = (tide_time_delta){t, diff};
+    if (a->pre != b->pre) return a->pre < b->pre ? -1 : 1;
+    if (a->len == b->len && a->len <= 8) return 0;
+    return tide_bytes_cmp(a->p, a->len, b->p, b->len);
 }
 
-/* gather - every value and update of @key under cursor @c into @vals/@upd,
- * and the update times into st->etimes. */
-static int gather(reduce_state *st, tide_cursor *c, const uint8_t *key, uint32_t klen,
-                  vrange **vals, uint32_t *nvals, uint32_t *vcap, tide_time_delta **upd,
-                  uint32_t *nupd, uint32_t *ucap)
+/* vr_merge_runs - sort @n ranges made of @nruns sorted runs starting at
+ * @run[0..nruns) (run[nruns] == n) by value: merge adjacent runs pairwise,
+ * O(n log nruns), ping-ponging between @a and @tmp (room for @n). Returns
+ * the buffer that holds the result. Stable, so equal values keep their
+ * batch order. */
+static vrange *vr_merge_runs(vrange *a, vrange *tmp, uint32_t n, uint32_t *run, uint32_t nruns)
 {
-    *nvals = 0;
-    *nupd = 0;
-    if (c == NULL) return TIDE_OK;
-    tide_cursor_seek_key(c, key, klen);
-    if (!tide_cursor_key_valid(c)) return TIDE_OK;
-    uint32_t cl;
-    const uint8_t *ck = tide_cursor_key(c, &cl);
-    if (tide_bytes_cmp(ck, cl, key, klen) != 0) return TIDE_OK;
-    gather_ctx g = {upd, nupd, ucap, 0};
-    for (; tide_cursor_val_valid(c); tide_cursor_step_val(c)) {
-        uint32_t vl;
-        const uint8_t *v = tide_cursor_val(c, &vl);
-        uint32_t u0 = *nupd;
-        tide_cursor_map_times(c, gather_time, &g);
-        if (g.rc) return g.rc;
-        if (*nupd == u0) continue;
-        TIDE_TRY(grow(vals, vcap, sizeof **vals, (size_t)*nvals + 1));
-        (*vals)[(*nvals)++] = (vrange){v, vl, u0, *nupd};
+    while (nruns > 1) {
+        uint32_t w = 0;
+        for (uint32_t r = 0; r < nruns; r += 2) {
+            uint32_t lo = run[r], mid = run[r + 1], hi = r + 2 <= nruns ? run[r + 2] : mid;
+            if (r + 1 >= nruns) {
+                memcpy(tmp + lo, a + lo, (size_t)(mid - lo) * sizeof *a);
+            } else {
+                uint32_t i = lo, j = mid, k = lo;
+                while (i < mid && j < hi) tmp[k++] = vr_cmp(&a[j], &a[i]) < 0 ? a[j++] : a[i++];
+                while (i < mid) tmp[k++] = a[i++];
+                while (j < hi) tmp[k++] = a[j++];
+            }
+            run[w++] = lo;
+        }
+        run[w] = n;
+        nruns = w;
+        vrange *t = a;
+        a = tmp, tmp = t;
     }
-    TIDE_TRY(grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes,
-                  (size_t)st->netimes + *nupd));
-    for (uint32_t i = 0; i < *nupd; i++) st->etimes[st->netimes++] = (*upd)[i].time;
+    return a;
+}
+
+/* gather - every value range of @key in the batches of @s into @vals
+ * (sorted by value; equal values from several batches adjacent, marked
+ * cont), and the update times not below the meet of the ready times into
+ * st->etimes (joining partners: a time <= that meet is <= every interesting
+ * time, so joining with it changes nothing; with totally ordered times that
+ * is nearly every old time). */
+static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, vrange **vals,
+                  uint32_t *nvals, uint32_t *vcap)
+{
+    uint32_t n = 0, hit = 0;
+    TIDE_TRY(grow(&st->runs, &st->runs_cap, sizeof *st->runs, (size_t)s->n + 1));
+    for (uint32_t i = 0; i < s->n; i++) {
+        const tide_trace_batch *b = s->b[i];
+        uint32_t ki = s->ki[i] = gallop_key(b, s->ki[i], key, klen);
+        if (ki >= b->nkeys) continue;
+        uint32_t l;
+        const uint8_t *k = tide_trace_batch_key(b, ki, &l);
+        if (tide_bytes_cmp(k, l, key, klen) != 0) continue;
+        st->runs[hit++] = n;
+        uint32_t v0 = b->key_vals[ki], v1 = b->key_vals[ki + 1];
+        uint32_t u0 = b->val_upds[v0], u1 = b->val_upds[v1];
+        TIDE_TRY(grow(vals, vcap, sizeof **vals, (size_t)n + (v1 - v0)));
+        TIDE_TRY(grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes,
+                      (size_t)st->netimes + (u1 - u0)));
+        for (uint32_t v = v0; v < v1; v++) {
+            vrange *r = &(*vals)[n++];
+            r->p = tide_trace_batch_val(b, v, &r->len);
+            r->pre = key_prefix(r->p, r->len);
+            r->n = b->val_upds[v + 1] - b->val_upds[v];
+            r->u = b->upds + b->val_upds[v];
+            r->cont = false;
+        }
+        for (uint32_t u = u0; u < u1; u++)
+            if (!st->has_meet || !tide_time_le(b->upds[u].time, st->meet))
+                st->etimes[st->netimes++] = b->upds[u].time;
+    }
+    *nvals = n;
+    if (hit > 1 && n > 1) {
+        TIDE_TRY(grow(&st->vtmp, &st->vtmp_cap, sizeof *st->vtmp, n));
+        st->runs[hit] = n;
+        vrange *sorted = vr_merge_runs(*vals, st->vtmp, n, st->runs, hit);
+        if (sorted != *vals) {
+            /* The result is in the scratch buffer: trade buffers. */
+            st->vtmp = *vals;
+            *vals = sorted;
+            uint32_t c = st->vtmp_cap;
+            st->vtmp_cap = *vcap, *vcap = c;
+        }
+        for (uint32_t i = 1; i < n; i++) (*vals)[i].cont = vr_cmp(&(*vals)[i], &(*vals)[i - 1]) == 0;
+    }
     return TIDE_OK;
+}
+
+static inline int vdiff_cmp_i(const vdiff *x, const vdiff *y)
+{
+    return tide_bytes_cmp(x->p, x->len, y->p, y->len);
 }
 
 static int vdiff_cmp(const void *a, const void *b)
 {
-    const vdiff *x = a, *y = b;
-    return tide_bytes_cmp(x->p, x->len, y->p, y->len);
+    return vdiff_cmp_i(a, b);
 }
 
-/* Sort @n entries by value, sum equal values, drop zeros; the new count. */
+/* Sort @n entries by value, sum equal values, drop zeros; the new count.
+ * The lists are short (a few output values): insertion sort below 16. */
 static uint32_t vdiff_consolidate(vdiff *v, uint32_t n)
 {
     if (n == 0) return 0;
-    qsort(v, n, sizeof *v, vdiff_cmp);
+    if (n <= 16) {
+        for (uint32_t i = 1; i < n; i++) {
+            vdiff x = v[i];
+            uint32_t j = i;
+            while (j > 0 && vdiff_cmp_i(&v[j - 1], &x) > 0) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+    } else {
+        qsort(v, n, sizeof *v, vdiff_cmp);
+    }
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (m > 0 && vdiff_cmp(&v[m - 1], &v[i]) == 0)
+        if (m > 0 && vdiff_cmp_i(&v[m - 1], &v[i]) == 0)
             v[m - 1].d += v[i].d;
         else
             v[m++] = v[i];
-        if (m > 0 && v[m - 1].d == 0 && (i + 1 == n || vdiff_cmp(&v[m - 1], &v[i + 1]) != 0))
+        if (m > 0 && v[m - 1].d == 0 && (i + 1 == n || vdiff_cmp_i(&v[m - 1], &v[i + 1]) != 0))
             m--;
     }
     return m;
@@ -485,6 +713,13 @@ static uint32_t vdiff_consolidate(vdiff *v, uint32_t n)
 static int closure(reduce_state *st, const tide_time *ready, uint32_t nready)
 {
     st->nitimes = 0;
+    if (st->netimes == 0) {
+        /* No partner: the ready times themselves (distinct already). */
+        TIDE_TRY(grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes, nready));
+        memcpy(st->itimes, ready, (size_t)nready * sizeof *ready);
+        st->nitimes = nready;
+        return TIDE_OK;
+    }
     TIDE_TRY(tset_reset(&st->seen, nready + st->netimes));
     for (uint32_t i = 0; i < nready; i++) {
         int r = tset_add(&st->seen, ready[i]);
@@ -510,12 +745,12 @@ static int closure(reduce_state *st, const tide_time *ready, uint32_t nready)
     return TIDE_OK;
 }
 
-/* Sum of the updates [u0, u1) of @upd at times <= @t. */
-static int64_t acc_at(const tide_time_delta *upd, uint32_t u0, uint32_t u1, tide_time t)
+/* Sum of the @n updates @u at times <= @t. */
+static inline int64_t acc_at(const tide_time_delta *u, uint32_t n, tide_time t)
 {
     int64_t s = 0;
-    for (uint32_t u = u0; u < u1; u++)
-        if (tide_time_le(upd[u].time, t)) s += upd[u].delta;
+    for (uint32_t i = 0; i < n; i++)
+        if (tide_time_le(u[i].time, t)) s += u[i].delta;
     return s;
 }
 
@@ -524,12 +759,14 @@ static int64_t acc_at(const tide_time_delta *upd, uint32_t u0, uint32_t u1, tide
 static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tide_time t,
                         tide_batch *ob)
 {
-    /* Input accumulation at t. */
+    /* Input accumulation at t, per value (summed over its ranges). */
     TIDE_TRY(grow(&st->vd, &st->vd_cap, sizeof *st->vd, st->nivals));
     uint32_t nvd = 0;
-    for (uint32_t i = 0; i < st->nivals; i++) {
+    for (uint32_t i = 0; i < st->nivals;) {
         const vrange *v = &st->ivals[i];
-        int64_t s = acc_at(st->iupd, v->u0, v->u1, t);
+        int64_t s = acc_at(v->u, v->n, t);
+        for (i++; i < st->nivals && st->ivals[i].cont; i++)
+            s += acc_at(st->ivals[i].u, st->ivals[i].n, t);
         if (s != 0) st->vd[nvd++] = (tide_val_diff){v->p, v->len, s};
     }
     /* Desired output. */
@@ -546,15 +783,17 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
     /* Output accumulated at t: the trace, plus this round's emissions. */
     TIDE_TRY(grow(&st->cur, &st->cur_cap, sizeof *st->cur, (size_t)st->novals + st->nlem));
     uint32_t ncur = 0;
-    for (uint32_t i = 0; i < st->novals; i++) {
+    for (uint32_t i = 0; i < st->novals;) {
         const vrange *v = &st->ovals[i];
-        int64_t s = acc_at(st->oupd, v->u0, v->u1, t);
+        int64_t s = acc_at(v->u, v->n, t);
+        for (i++; i < st->novals && st->ovals[i].cont; i++)
+            s += acc_at(st->ovals[i].u, st->ovals[i].n, t);
         if (s != 0) st->cur[ncur++] = (vdiff){v->p, v->len, s};
     }
     for (uint32_t i = 0; i < st->nlem; i++)
         if (tide_time_le(st->lem[i].t, t))
             st->cur[ncur++] = (vdiff){st->lheap + st->lem[i].off, st->lem[i].len, st->lem[i].d};
-    ncur = vdiff_consolidate(st->cur, ncur);
+    if (st->nlem > 0) ncur = vdiff_consolidate(st->cur, ncur);
     /* Emit desired - current, merging the two sorted lists. The emitted
      * values are copied to lheap first: des/cur may point into it, and it
      * may move, so stage the differences in des' spare room. */
@@ -597,24 +836,26 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
  * process_key - key @key with pending times @pt[0..n) (sorted, distinct):
  * process its interesting times not beyond @f, keep the others pending.
  */
-static int process_key(reduce_state *st, tide_cursor *ic, tide_cursor *oc, const uint8_t *key,
-                       uint32_t klen, const tide_time *pt, uint32_t n, const tide_antichain *f,
-                       tide_batch *ob)
+static int process_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint64_t kpre,
+                       const tide_time *pt, uint32_t n, const tide_antichain *f, tide_batch *ob)
 {
-    st->netimes = 0;
-    TIDE_TRY(gather(st, ic, key, klen, &st->ivals, &st->nivals, &st->ivals_cap, &st->iupd,
-                    &st->niupd, &st->iupd_cap));
-    TIDE_TRY(gather(st, oc, key, klen, &st->ovals, &st->novals, &st->ovals_cap, &st->oupd,
-                    &st->noupd, &st->oupd_cap));
-    /* Joining partners: update times and every pending time. */
-    TIDE_TRY(grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes, (size_t)st->netimes + n));
-    for (uint32_t i = 0; i < n; i++) st->etimes[st->netimes++] = pt[i];
-    st->netimes = times_sort_unique(st->etimes, st->netimes);
-    /* Ready pending times: those not beyond the frontier. */
+    /* Ready pending times: those not beyond the frontier, and their meet. */
     TIDE_TRY(grow(&st->ready, &st->ready_cap, sizeof *st->ready, n));
     uint32_t nready = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (!tide_antichain_less_equal(f, pt[i])) st->ready[nready++] = pt[i];
+        if (!tide_antichain_less_equal(f, pt[i])) {
+            st->meet = nready ? tide_time_meet(st->meet, pt[i]) : pt[i];
+            st->ready[nready++] = pt[i];
+        }
+    st->has_meet = nready > 0;
+    st->netimes = 0;
+    TIDE_TRY(gather(st, &st->isnap, key, klen, &st->ivals, &st->nivals, &st->ivals_cap));
+    TIDE_TRY(gather(st, &st->osnap, key, klen, &st->ovals, &st->novals, &st->ovals_cap));
+    /* Joining partners: update times and pending times (above the meet). */
+    TIDE_TRY(grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes, (size_t)st->netimes + n));
+    for (uint32_t i = 0; i < n; i++)
+        if (!st->has_meet || !tide_time_le(pt[i], st->meet)) st->etimes[st->netimes++] = pt[i];
+    st->netimes = times_sort_unique(st->etimes, st->netimes);
     TIDE_TRY(closure(st, st->ready, nready));
     /* Interesting times beyond the frontier, and pending ones, stay. */
     uint32_t koff = 0;
@@ -626,7 +867,7 @@ static int process_key(reduce_state *st, tide_cursor *ic, tide_cursor *oc, const
             TIDE_TRY(pend2_key(st, key, klen, &koff));
             keyed = true;
         }
-        TIDE_TRY(pend2_push(st, koff, klen, t));
+        TIDE_TRY(pend2_push(st, koff, klen, t, kpre));
     }
     /* Process the complete ones in an order extending the partial order. */
     uint32_t m = 0;
@@ -774,12 +1015,10 @@ out:
 static int round_run(tide_op *op, reduce_state *st, const tide_antichain *f)
 {
     int rc = TIDE_OK;
-    tide_cursor *ic = NULL, *oc = NULL;
     tide_batch *ob = NULL;
-    if (st->npend > 1)
-        qsort_r(st->pend, st->npend, sizeof *st->pend, pend_cmp, st->heap);
-    if ((rc = tide_trace_reader_cursor(st->in_reader, &ic)) < 0) goto out;
-    if ((rc = tide_trace_reader_cursor(st->out_reader, &oc)) < 0) goto out;
+    pend_sort(st->pend, st->npend, st->heap);
+    if ((rc = snap_take(&st->isnap, st->in_reader)) < 0) goto out;
+    if ((rc = snap_take(&st->osnap, st->out_reader)) < 0) goto out;
     ob = tide_batch_new(st->out_layout, TIDE_BATCH_UPDATES, 1024);
     if (ob == NULL) {
         rc = TIDE_ENOMEM;
@@ -792,11 +1031,12 @@ static int round_run(tide_op *op, reduce_state *st, const tide_antichain *f)
     for (uint32_t a = 0; a < st->npend;) {
         const uint8_t *key = st->heap + st->pend[a].koff;
         uint32_t klen = st->pend[a].klen;
+        uint64_t kpre = st->pend[a].kpre;
         uint32_t b = a;
         bool ready = false;
         uint32_t n = 0;
-        for (; b < st->npend && tide_bytes_cmp(st->heap + st->pend[b].koff, st->pend[b].klen,
-                                                key, klen) == 0;
+        for (; b < st->npend && st->pend[b].kpre == kpre &&
+               tide_bytes_cmp(st->heap + st->pend[b].koff, st->pend[b].klen, key, klen) == 0;
              b++) {
             tide_time t = st->pend[b].t;
             if (n > 0 && tide_time_eq(pt[n - 1], t)) continue;
@@ -806,11 +1046,12 @@ static int round_run(tide_op *op, reduce_state *st, const tide_antichain *f)
         }
         if (rc < 0) break;
         if (ready) {
-            rc = process_key(st, ic, oc, key, klen, pt, n, f, ob);
+            rc = process_key(st, key, klen, kpre, pt, n, f, ob);
         } else {
             uint32_t koff;
             rc = pend2_key(st, key, klen, &koff);
-            for (uint32_t i = 0; i < n && rc == 0; i++) rc = pend2_push(st, koff, klen, pt[i]);
+            for (uint32_t i = 0; i < n && rc == 0; i++)
+                rc = pend2_push(st, koff, klen, pt[i], kpre);
         }
         if (rc < 0) break;
         a = b;
@@ -830,9 +1071,8 @@ static int round_run(tide_op *op, reduce_state *st, const tide_antichain *f)
         st->heap_cap = st->heap2_cap, st->heap2_cap = tc;
         st->heap_len = st->heap2_len;
     }
-    tide_cursor_free(ic);
-    tide_cursor_free(oc);
-    ic = oc = NULL;
+    snap_drop(&st->isnap);
+    snap_drop(&st->osnap);
     if (ob->len > 0 && (rc = tide_batch_consolidate(ob)) < 0) goto out;
     rc = tide__reduce_emit(op, 0, st->out_trace, &st->caps, f, ob);
     ob = NULL;
@@ -841,8 +1081,8 @@ static int round_run(tide_op *op, reduce_state *st, const tide_antichain *f)
     if ((rc = reader_advance(st, st->in_reader, f, st->trace_depth)) < 0) goto out;
     rc = reader_advance(st, st->out_reader, f, 2);
 out:
-    tide_cursor_free(ic);
-    tide_cursor_free(oc);
+    snap_drop(&st->isnap);
+    snap_drop(&st->osnap);
     tide_batch_unref(ob);
     return rc;
 }
