@@ -497,13 +497,9 @@ static void pend_swap(pend *a, pend *b)
 }
 
 /* Sort pending pairs by (key, time): quicksort (median of three, smaller
- * side recursed) with insertion sort below 16. Already sorted input (one
- * announced batch, the common case) costs one pass. */
-static void pend_sort(pend *a, size_t n, const uint8_t *h)
+ * side recursed) with insertion sort below 16. */
+static void pend_qsort(pend *a, size_t n, const uint8_t *h)
 {
-    size_t i0 = 1;
-    while (i0 < n && pend_cmp(&a[i0 - 1], &a[i0], h) <= 0) i0++;
-    if (i0 >= n) return;
     while (n > 16) {
         size_t m = n / 2;
         if (pend_cmp(&a[m], &a[0], h) < 0) pend_swap(&a[m], &a[0]);
@@ -523,11 +519,11 @@ static void pend_sort(pend *a, size_t n, const uint8_t *h)
         }
         size_t left = j + 1;
         if (left < n - left) {
-            pend_sort(a, left, h);
+            pend_qsort(a, left, h);
             a += left;
             n -= left;
         } else {
-            pend_sort(a + left, n - left, h);
+            pend_qsort(a + left, n - left, h);
             n = left;
         }
     }
@@ -542,6 +538,52 @@ static void pend_sort(pend *a, size_t n, const uint8_t *h)
     }
 }
 
+/* pend_sort - sort st->pend. Pending pairs arrive as a few sorted runs
+ * (those kept from the last round, then one per announced batch), so runs
+ * are found first and, when there are few, merged pairwise (through
+ * st->pend2 as scratch); many runs fall back to quicksort. */
+static int pend_sort(reduce_state *st)
+{
+    pend *a = st->pend;
+    uint32_t n = st->npend, runs[17], nr = 0;
+    for (uint32_t i = 1; i < n && nr < 16; i++)
+        if (pend_cmp(&a[i - 1], &a[i], st->heap) > 0) runs[++nr] = i;
+    if (nr == 0) return TIDE_OK;
+    if (nr >= 16) {
+        pend_qsort(a, n, st->heap);
+        return TIDE_OK;
+    }
+    runs[0] = 0;
+    runs[++nr] = n;
+    TIDE_TRY(grow(&st->pend2, &st->pend2_cap, sizeof *st->pend2, n));
+    pend *src = a, *dst = st->pend2;
+    while (nr > 1) {
+        uint32_t w = 0;
+        for (uint32_t r = 0; r < nr; r += 2) {
+            uint32_t lo = runs[r], mid = runs[r + 1], hi = r + 2 <= nr ? runs[r + 2] : mid;
+            uint32_t i = lo, j = mid, k = lo;
+            if (r + 1 < nr)
+                while (i < mid && j < hi)
+                    dst[k++] = pend_cmp(&src[j], &src[i], st->heap) < 0 ? src[j++] : src[i++];
+            while (i < mid) dst[k++] = src[i++];
+            while (j < hi && r + 1 < nr) dst[k++] = src[j++];
+            runs[w++] = lo;
+        }
+        runs[w] = n;
+        nr = w;
+        pend *t = src;
+        src = dst, dst = t;
+    }
+    if (src != st->pend) {
+        /* The result is in pend2: trade the buffers. */
+        st->pend2 = st->pend;
+        st->pend = src;
+        uint32_t c = st->pend_cap;
+        st->pend_cap = st->pend2_cap, st->pend2_cap = c;
+    }
+    return TIDE_OK;
+}
+
 /* Add every (key, time) of trace batch @tb to the pending pairs. */
 static int pend_add_batch(reduce_state *st, const tide_trace_batch *tb)
 {
@@ -549,13 +591,25 @@ static int pend_add_batch(reduce_state *st, const tide_trace_batch *tb)
         uint32_t klen;
         const uint8_t *key = tide_trace_batch_key(tb, k, &klen);
         uint32_t first = st->npend;
-        for (uint32_t v = tb->key_vals[k]; v < tb->key_vals[k + 1]; v++)
-            for (uint32_t u = tb->val_upds[v]; u < tb->val_upds[v + 1]; u++) {
-                tide_time t = tb->upds[u].time;
-                /* Cheap dedup of the common "one time per key" case. */
-                if (st->npend > first && tide_time_eq(st->pend[st->npend - 1].t, t)) continue;
-                TIDE_TRY(pend_push(st, key, klen, t));
+        uint32_t u0 = tb->val_upds[tb->key_vals[k]], u1 = tb->val_upds[tb->key_vals[k + 1]];
+        /* One copy of the key for all its times. */
+        TIDE_TRY(pend_push(st, key, klen, tb->upds[u0].time));
+        TIDE_TRY(grow(&st->pend, &st->pend_cap, sizeof *st->pend, (size_t)st->npend + (u1 - u0)));
+        pend *p0 = &st->pend[first];
+        for (uint32_t u = u0 + 1; u < u1; u++) {
+            tide_time t = tb->upds[u].time;
+            /* Cheap dedup of the common "one time per key" case. */
+            if (tide_time_eq(st->pend[st->npend - 1].t, t)) continue;
+            pend x = *p0;
+            x.t = t;
+            /* Keep the key's times sorted (several values interleave them). */
+            uint32_t j = st->npend++;
+            while (j > first && tide_time_cmp(st->pend[j - 1].t, t) > 0) {
+                st->pend[j] = st->pend[j - 1];
+                j--;
             }
+            st->pend[j] = x;
+        }
     }
     return TIDE_OK;
 }
@@ -868,6 +922,15 @@ static int process_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint
             keyed = true;
         }
         TIDE_TRY(pend2_push(st, koff, klen, t, kpre));
+        /* Keep the key's kept times sorted, so that the next round's
+         * pending pairs form few sorted runs. */
+        for (uint32_t j = st->npend2 - 1;
+             j > 0 && st->pend2[j - 1].koff == koff && tide_time_cmp(st->pend2[j - 1].t, t) > 0;
+             j--) {
+            pend x = st->pend2[j];
+            st->pend2[j] = st->pend2[j - 1];
+            st->pend2[j - 1] = x;
+        }
     }
     /* Process the complete ones in an order extending the partial order. */
     uint32_t m = 0;
@@ -1016,7 +1079,7 @@ static int round_run(tide_op *op, reduce_state *st, const tide_antichain *f)
 {
     int rc = TIDE_OK;
     tide_batch *ob = NULL;
-    pend_sort(st->pend, st->npend, st->heap);
+    if ((rc = pend_sort(st)) < 0) goto out;
     if ((rc = snap_take(&st->isnap, st->in_reader)) < 0) goto out;
     if ((rc = snap_take(&st->osnap, st->out_reader)) < 0) goto out;
     ob = tide_batch_new(st->out_layout, TIDE_BATCH_UPDATES, 1024);
