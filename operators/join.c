@@ -33,13 +33,18 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "trace/trace_int.h"
 #include "tide/alloc.h"
 
-/* One val of the other side's current key, with its updates in otimes. */
+/* One val of the other side's current key in one of its batches, with its
+ * updates (borrowed from the batch). The same val may appear once per
+ * batch: its updates are not summed across batches, which changes the
+ * output's updates but not the collection they add up to. */
 typedef struct oval {
-    const uint8_t *v; /* borrowed from the cursor's batches */
+    const uint8_t *v;
     uint32_t vl;
-    uint32_t t0, tn; /* otimes[t0 .. t0 + tn) */
+    uint32_t n;               /* updates u[0 .. n) */
+    const tide_time_delta *u;
 } oval;
 
 typedef struct join_state {
@@ -51,9 +56,9 @@ typedef struct join_state {
     void *ctx;
     oval *ovals; /* scratch: the other side's vals for one key */
     uint32_t novals, ovals_cap;
-    tide_time_delta *otimes; /* scratch: their updates */
-    uint32_t notimes, otimes_cap;
-    bool oom; /* collect_time failed to grow otimes */
+    tide_trace_batch **cut; /* scratch: the other trace's batches through its ack */
+    uint32_t *cki;          /* per cut batch: first key not yet passed */
+    uint32_t ncut, cut_cap;
 } join_state;
 
 static void join_state_free(void *p)
@@ -66,68 +71,71 @@ static void join_state_free(void *p)
     }
     tide_antichain_fini(&st->proj);
     tide_free(st->ovals);
-    tide_free(st->otimes);
+    tide_free(st->cut);
+    tide_free(st->cki);
     tide_free(st);
 }
 
-static void collect_time(void *ctx, tide_time t, int64_t d)
+/* cut_take - the non-empty batches of @r's trace whose upper is <= @upper
+ * (the spine cut there; one reference each), searches at their start.
+ * TIDE_EINVAL when no batch boundary is @upper (as the cursor's cut). */
+static int cut_take(join_state *st, tide_trace_reader *r, const tide_antichain *upper)
 {
-    join_state *st = ctx;
-    if (st->notimes == st->otimes_cap) {
-        uint32_t c = st->otimes_cap ? st->otimes_cap * 2 : 64;
-        tide_time_delta *n = tide_realloc(st->otimes, c * sizeof *n);
-        if (n == NULL) {
-            st->oom = true;
-            return;
-        }
-        st->otimes = n;
-        st->otimes_cap = c;
+    tide_spine *sp = tide_trace_spine(tide_trace_reader_trace(r));
+    uint32_t n = tide_spine_batches(sp);
+    while (n > 0 && !tide_antichain_eq(&tide_spine_batch(sp, n - 1)->upper, upper)) n--;
+    if (n == 0 && tide_spine_batches(sp) > 0 &&
+        !tide_antichain_eq(&tide_spine_batch(sp, 0)->lower, upper))
+        return TIDE_EINVAL;
+    if (n > st->cut_cap) {
+        tide_trace_batch **b = tide_realloc(st->cut, (size_t)n * sizeof *b);
+        if (b == NULL) return TIDE_ENOMEM;
+        st->cut = b;
+        uint32_t *ki = tide_realloc(st->cki, (size_t)n * sizeof *ki);
+        if (ki == NULL) return TIDE_ENOMEM;
+        st->cki = ki;
+        st->cut_cap = n;
     }
-    st->otimes[st->notimes].time = t;
-    st->otimes[st->notimes++].delta = d;
+    st->ncut = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        tide_trace_batch *b = tide_spine_batch(sp, i);
+        if (b->nkeys == 0) continue;
+        st->cut[st->ncut] = tide_trace_batch_ref(b);
+        st->cki[st->ncut++] = 0;
+    }
+    return TIDE_OK;
 }
 
-static int td_cmp(const void *a, const void *b)
+static void cut_drop(join_state *st)
 {
-    return tide_time_cmp(((const tide_time_delta *)a)->time, ((const tide_time_delta *)b)->time);
+    for (uint32_t i = 0; i < st->ncut; i++) tide_trace_batch_unref(st->cut[i]);
+    st->ncut = 0;
 }
 
-/* Gather the vals and updates of the cursor's current key into scratch,
- * each val's updates consolidated (several batches may hold equal times). */
-static int gather(join_state *st, tide_cursor *c)
+/* gather - the vals of @key in the cut batches into st->ovals (each batch
+ * searched forward from the previous key's position). */
+static int gather(join_state *st, const uint8_t *key, uint32_t kl)
 {
-    st->novals = st->notimes = 0;
-    for (; tide_cursor_val_valid(c); tide_cursor_step_val(c)) {
-        if (st->novals == st->ovals_cap) {
-            uint32_t n = st->ovals_cap ? st->ovals_cap * 2 : 16;
-            oval *o = tide_realloc(st->ovals, n * sizeof *o);
+    st->novals = 0;
+    for (uint32_t i = 0; i < st->ncut; i++) {
+        const tide_trace_batch *b = st->cut[i];
+        uint32_t ki = st->cki[i] = tide__batch_seek_key(b, st->cki[i], key, kl);
+        if (ki >= b->nkeys || tide__col_cmp(&b->keys, ki, key, kl) != 0) continue;
+        uint32_t v0 = b->key_vals[ki], v1 = b->key_vals[ki + 1];
+        if (st->novals + (v1 - v0) > st->ovals_cap) {
+            uint32_t n = st->ovals_cap ? st->ovals_cap : 16;
+            while (n < st->novals + (v1 - v0)) n *= 2;
+            oval *o = tide_realloc(st->ovals, (size_t)n * sizeof *o);
             if (o == NULL) return TIDE_ENOMEM;
             st->ovals = o;
             st->ovals_cap = n;
         }
-        oval *o = &st->ovals[st->novals];
-        o->v = tide_cursor_val(c, &o->vl);
-        o->t0 = st->notimes;
-        tide_cursor_map_times(c, collect_time, st);
-        if (st->oom) return TIDE_ENOMEM;
-        uint32_t n = st->notimes - o->t0;
-        /* Consolidate: sort by time, sum equal times, drop zeros. */
-        tide_time_delta *u = st->otimes + o->t0;
-        if (n > 1) qsort(u, n, sizeof *u, td_cmp);
-        uint32_t w = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            if (w > 0 && tide_time_eq(u[w - 1].time, u[i].time)) {
-                u[w - 1].delta += u[i].delta;
-                continue;
-            }
-            if (w > 0 && u[w - 1].delta == 0) w--;
-            u[w++] = u[i];
+        for (uint32_t v = v0; v < v1; v++) {
+            oval *o = &st->ovals[st->novals++];
+            o->v = tide_trace_batch_val(b, v, &o->vl);
+            o->n = b->val_upds[v + 1] - b->val_upds[v];
+            o->u = b->upds + b->val_upds[v];
         }
-        if (w > 0 && u[w - 1].delta == 0) w--;
-        n = w;
-        st->notimes = o->t0 + n;
-        o->tn = n;
-        if (n > 0) st->novals++;
     }
     return TIDE_OK;
 }
@@ -139,33 +147,26 @@ static int join_batch(tide_op *op, join_state *st, int side, tide_time cap,
 {
     int other = 1 - side;
     if (tb->nupds == 0 || st->reader[other] == NULL) return TIDE_OK;
-    tide_cursor *c;
-    int rc = tide_trace_reader_cursor_through(st->reader[other], &st->ack[other], &c);
-    if (rc < 0)
+    int rc = cut_take(st, st->reader[other], &st->ack[other]);
+    if (rc < 0) {
+        cut_drop(st);
         return tide_op_fail(op, rc, "cutting input %d's trace at its acknowledged upper: %s",
                             other, tide_strerror(rc));
+    }
     tide_emitter em = {.op = op, .port = 0, .cap = cap, .updates = true};
-    for (uint32_t k = 0; k < tb->nkeys && tide_cursor_key_valid(c) && em.rc == 0; k++) {
-        uint32_t kl, ckl;
+    for (uint32_t k = 0; k < tb->nkeys && st->ncut > 0 && em.rc == 0; k++) {
+        uint32_t kl;
         const uint8_t *key = tide_trace_batch_key(tb, k, &kl);
-        tide_cursor_seek_key(c, key, kl);
-        if (!tide_cursor_key_valid(c)) break;
-        const uint8_t *ck = tide_cursor_key(c, &ckl);
-        if (tide_bytes_cmp(ck, ckl, key, kl) != 0) continue;
-        tide_cursor_rewind_vals(c);
-        if (gather(st, c) < 0) {
-            rc = TIDE_ENOMEM;
-            break;
-        }
+        if ((rc = gather(st, key, kl)) < 0) break;
         for (uint32_t v = tb->key_vals[k]; v < tb->key_vals[k + 1] && em.rc == 0; v++) {
             uint32_t vl;
             const uint8_t *val = tide_trace_batch_val(tb, v, &vl);
             for (uint32_t o = 0; o < st->novals && em.rc == 0; o++) {
                 const oval *ov = &st->ovals[o];
                 for (uint32_t u = tb->val_upds[v]; u < tb->val_upds[v + 1]; u++) {
-                    for (uint32_t x = ov->t0; x < ov->t0 + ov->tn; x++) {
-                        em.time = tide_time_join(tb->upds[u].time, st->otimes[x].time);
-                        em.diff = tb->upds[u].delta * st->otimes[x].delta;
+                    for (uint32_t x = 0; x < ov->n; x++) {
+                        em.time = tide_time_join(tb->upds[u].time, ov->u[x].time);
+                        em.diff = tb->upds[u].delta * ov->u[x].delta;
                         if (side == 0)
                             st->fn(st->ctx, key, kl, val, vl, ov->v, ov->vl, &em);
                         else
@@ -175,7 +176,7 @@ static int join_batch(tide_op *op, join_state *st, int side, tide_time cap,
             }
         }
     }
-    tide_cursor_free(c);
+    cut_drop(st);
     if (rc < 0) return tide_op_fail(op, rc, "out of memory joining");
     return em.rc;
 }

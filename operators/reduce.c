@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "trace/trace_int.h"
 #include "tide/alloc.h"
 #include "worker.h"
 
@@ -296,40 +297,6 @@ static int snap_take(snap *s, tide_trace_reader *r)
         s->ki[s->n++] = 0;
     }
     return TIDE_OK;
-}
-
-static inline int key_cmp(const tide_trace_col *c, uint32_t i, const uint8_t *p, uint32_t len)
-{
-    uint32_t l;
-    const uint8_t *q = tide_trace_col_get(c, i, &l);
-    return tide_bytes_cmp(q, l, p, len);
-}
-
-/* First key index in [lo, b->nkeys) whose key is >= (@p, @len), galloping
- * from lo. */
-static uint32_t gallop_key(const tide_trace_batch *b, uint32_t lo, const uint8_t *p,
-                           uint32_t len)
-{
-    const tide_trace_col *c = &b->keys;
-    uint32_t hi = b->nkeys;
-#define KCMP(i) key_cmp(c, (i), p, len)
-    if (lo >= hi || KCMP(lo) >= 0) return lo;
-    uint32_t step = 1;
-    while (lo + step < hi && KCMP(lo + step) < 0) {
-        lo += step;
-        step <<= 1;
-    }
-    uint32_t h = lo + step < hi ? lo + step : hi; /* key(lo) < p <= key(h) (or h == hi) */
-    lo++;
-    while (lo < h) {
-        uint32_t mid = lo + (h - lo) / 2;
-        if (KCMP(mid) < 0)
-            lo = mid + 1;
-        else
-            h = mid;
-    }
-#undef KCMP
-    return lo;
 }
 
 static void state_free(void *p)
@@ -681,7 +648,7 @@ static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, 
     TIDE_TRY(grow(&st->runs, &st->runs_cap, sizeof *st->runs, (size_t)s->n + 1));
     for (uint32_t i = 0; i < s->n; i++) {
         const tide_trace_batch *b = s->b[i];
-        uint32_t ki = s->ki[i] = gallop_key(b, s->ki[i], key, klen);
+        uint32_t ki = s->ki[i] = tide__batch_seek_key(b, s->ki[i], key, klen);
         if (ki >= b->nkeys) continue;
         uint32_t l;
         const uint8_t *k = tide_trace_batch_key(b, ki, &l);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tide/record.h"
 #include "tide/trace.h"
 
 /* ------------------------------------------------------------------------ */
@@ -48,6 +49,47 @@ int tide__frontier_zero(tide_antichain *a);
 /* tide__upds_consolidate - sort @n updates by time, sum equal times, drop
  * zeros; returns the new count. */
 uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Searching a batch                                                        */
+/* ------------------------------------------------------------------------ */
+
+static inline int tide__col_cmp(const tide_trace_col *c, uint32_t i, const uint8_t *p,
+                                uint32_t len)
+{
+    uint32_t l;
+    const uint8_t *q = tide_trace_col_get(c, i, &l);
+    return tide_bytes_cmp(q, l, p, len);
+}
+
+/*
+ * tide__batch_seek_key - the first key index in [@lo, b->nkeys) whose key
+ * is >= (@p, @len): an exponential probe from @lo, then a binary search, so
+ * O(log d) comparisons for a distance d. For readers that visit keys in
+ * increasing order and keep one position per batch (reduce, join).
+ */
+static inline uint32_t tide__batch_seek_key(const tide_trace_batch *b, uint32_t lo,
+                                            const uint8_t *p, uint32_t len)
+{
+    const tide_trace_col *c = &b->keys;
+    uint32_t hi = b->nkeys;
+    if (lo >= hi || tide__col_cmp(c, lo, p, len) >= 0) return lo;
+    uint32_t step = 1;
+    while (lo + step < hi && tide__col_cmp(c, lo + step, p, len) < 0) {
+        lo += step;
+        step <<= 1;
+    }
+    uint32_t h = lo + step < hi ? lo + step : hi; /* key(lo) < p <= key(h) (or h == hi) */
+    lo++;
+    while (lo < h) {
+        uint32_t mid = lo + (h - lo) / 2;
+        if (tide__col_cmp(c, mid, p, len) < 0)
+            lo = mid + 1;
+        else
+            h = mid;
+    }
+    return lo;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Trie builder                                                             */
