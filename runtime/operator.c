@@ -117,7 +117,7 @@ tide_op *tide_op_build(tide_scope *s, const tide_op_desc *d)
         return NULL;
     }
     tide_op *op = tide_calloc(1, sizeof *op);
-    if (op == NULL) goto nomem;
+    if (op == NULL) goto nomem_op;
     size_t nl = strlen(d->name ? d->name : "op") + 1;
     op->name = tide_alloc(nl);
     op->in = tide_calloc(d->ninputs + 1, sizeof *op->in);
@@ -156,7 +156,7 @@ tide_op *tide_op_build(tide_scope *s, const tide_op_desc *d)
     for (uint32_t i = 0; i < d->ninputs; i++) {
         if (d->inputs == NULL || d->inputs[i] == NULL) continue;
         if (tide_op_connect(op, i, d->inputs[i], d->pacts ? d->pacts[i] : TIDE_PIPELINE) < 0)
-            return NULL;
+            goto disown; /* the worker has the error */
     }
     if (d->initial_capability && tide_change_batch_update(&op->held, TIDE_TIME_ZERO, 1) < 0)
         goto nomem;
@@ -166,8 +166,15 @@ nomem_op:
         op->state_free = NULL; /* the caller still owns the state */
         tide__op_free(op);
     }
+    op_fail_nomem(df, d->name);
+    return NULL;
 nomem:
     op_fail_nomem(df, d->name);
+disown:
+    /* The operator stays in the (now failed) dataflow, inert; the state
+     * goes back to the caller, who frees it as on every other failure. */
+    op->state = NULL;
+    op->state_free = NULL;
     return NULL;
 }
 
@@ -303,8 +310,12 @@ int tide_out_give(tide_op *op, uint32_t port, tide_batch *b)
         return TIDE_OK;
     }
     for (uint32_t c = 0; c < out->nchannels; c++) {
-        tide_batch *ref = c + 1 == out->nchannels ? b : tide_batch_ref(b);
-        TIDE_TRY(tide__channel_send(df, df->chans[out->channels[c]], ref));
+        bool last = c + 1 == out->nchannels;
+        int rc = tide__channel_send(df, df->chans[out->channels[c]], last ? b : tide_batch_ref(b));
+        if (rc < 0) {
+            if (!last) tide_batch_unref(b); /* our reference, never handed on */
+            return rc;
+        }
     }
     return TIDE_OK;
 }
