@@ -320,6 +320,14 @@ int tide_out_give(tide_op *op, uint32_t port, tide_batch *b)
     return TIDE_OK;
 }
 
+/* The staged batch of @port can take one more record at time @t. */
+static inline bool staged_ready(const tide__outport *out, tide_time t)
+{
+    const tide_batch *b = out->staged;
+    return b && tide_time_eq(b->time, t) && b->len < TIDE_BATCH_RECORDS &&
+           (size_t)b->key.heap_len + b->val.heap_len < TIDE_BATCH_BYTES;
+}
+
 static int stage(tide_op *op, uint32_t port, tide_time t)
 {
     tide__outport *out = &op->out[port];
@@ -333,6 +341,12 @@ static int stage(tide_op *op, uint32_t port, tide_time t)
          * grow it (and tide_input_send_fixed can write in place). */
         bool fixed = out->layout.key_width != TIDE_VAR && out->layout.val_width != TIDE_VAR;
         out->staged = tide_batch_new(out->layout, out->flags, fixed ? TIDE_BATCH_RECORDS : 1024);
+        /* Variable heaps start at a useful size rather than doubling up
+         * from nothing, record by record. */
+        if (out->staged && !fixed && tide_batch_reserve(out->staged, 0, 16384) < 0) {
+            tide_batch_unref(out->staged);
+            out->staged = NULL;
+        }
         if (out->staged == NULL)
             return tide__worker_fail(op->df->w, TIDE_ENOMEM, "out of memory in '%s'", op->name);
         out->staged->time = t;
@@ -343,7 +357,7 @@ static int stage(tide_op *op, uint32_t port, tide_time t)
 int tide_out_push(tide_op *op, uint32_t port, tide_time t, const void *key, uint32_t klen,
                   const void *val, uint32_t vlen)
 {
-    TIDE_TRY(stage(op, port, t));
+    if (!staged_ready(&op->out[port], t)) TIDE_TRY(stage(op, port, t));
     int rc = tide_batch_push(op->out[port].staged, key, klen, val, vlen);
     if (rc < 0) return tide_op_fail(op, rc, "output %u: %s", port, tide_strerror(rc));
     return TIDE_OK;
@@ -352,7 +366,7 @@ int tide_out_push(tide_op *op, uint32_t port, tide_time t, const void *key, uint
 int tide_out_push_update(tide_op *op, uint32_t port, tide_time t, const void *key, uint32_t klen,
                          const void *val, uint32_t vlen, tide_time rt, int64_t diff)
 {
-    TIDE_TRY(stage(op, port, t));
+    if (!staged_ready(&op->out[port], t)) TIDE_TRY(stage(op, port, t));
     int rc = tide_batch_push_update(op->out[port].staged, key, klen, val, vlen, rt, diff);
     if (rc < 0) return tide_op_fail(op, rc, "output %u: %s", port, tide_strerror(rc));
     return TIDE_OK;
