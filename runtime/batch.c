@@ -455,6 +455,41 @@ static int append_all(tide_batch *o, const tide_batch *src)
     return TIDE_OK;
 }
 
+/*
+ * One pass, no counting: when every output already has room for all of
+ * @src (the exchange channel sizes its stages so), each record is hashed
+ * and stored straight at its destination's end.
+ */
+static ALWAYS_INLINE void part_direct(const tide_batch *src, tide_batch **outs, uint32_t peers,
+                                      const uint32_t kw, const uint32_t vw, const bool upd)
+{
+    uint32_t pos[PART_STACK_PEERS];
+    for (uint32_t w = 0; w < peers; w++) pos[w] = outs[w]->len;
+    const uint8_t *sk = src->key.bytes, *sv = src->val.bytes;
+    for (uint32_t i = 0; i < src->len; i++) {
+        const uint8_t *k = sk + (size_t)i * kw;
+        uint32_t w = tide_hash_owner(tide__hash(k, kw), peers);
+        tide_batch *o = outs[w];
+        uint32_t j = pos[w]++;
+        memcpy(o->key.bytes + (size_t)j * kw, k, kw);
+        if (vw) memcpy(o->val.bytes + (size_t)j * vw, sv + (size_t)i * vw, vw);
+        if (upd) {
+            o->times[j] = src->times[i];
+            o->diffs[j] = src->diffs[i];
+        }
+    }
+    for (uint32_t w = 0; w < peers; w++) outs[w]->len = pos[w];
+}
+
+/* Can part_direct run: fixed widths, every output present with room. */
+static bool direct_ok(const tide_batch *src, tide_batch **outs, uint32_t peers)
+{
+    if (peers > PART_STACK_PEERS || src->key.width == VAR || src->val.width == VAR) return false;
+    for (uint32_t w = 0; w < peers; w++)
+        if (!outs[w] || outs[w]->cap - outs[w]->len < src->len) return false;
+    return true;
+}
+
 int tide_batch_partition(const tide_batch *src, tide_batch **outs, uint32_t peers)
 {
     if (!peers) return TIDE_EINVAL;
@@ -465,6 +500,18 @@ int tide_batch_partition(const tide_batch *src, tide_batch **outs, uint32_t peer
     }
     if (!src->len) return TIDE_OK;
     if (peers == 1) return outs[0] ? append_all(outs[0], src) : TIDE_OK;
+    if (direct_ok(src, outs, peers)) {
+        uint32_t kw = src->key.width, vw = src->val.width;
+        bool upd = src->flags & TIDE_BATCH_UPDATES;
+        /* clang-format off */
+        if      (kw == 8 && vw == 0 && !upd) part_direct(src, outs, peers, 8, 0, false);
+        else if (kw == 8 && vw == 0)         part_direct(src, outs, peers, 8, 0, true);
+        else if (kw == 8 && vw == 8 && !upd) part_direct(src, outs, peers, 8, 8, false);
+        else if (kw == 8 && vw == 8)         part_direct(src, outs, peers, 8, 8, true);
+        else                                 part_direct(src, outs, peers, kw, vw, upd);
+        /* clang-format on */
+        return TIDE_OK;
+    }
 
     part_peer stack_pp[PART_STACK_PEERS], *pp = stack_pp;
     if (peers > PART_STACK_PEERS) {
