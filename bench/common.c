@@ -30,7 +30,10 @@ double bench_percentile(double *v, size_t n, double p)
     return v[i < n ? i : n - 1];
 }
 
-double bench_median(double *v, size_t n) { return bench_percentile(v, n, 0.5); }
+double bench_median(double *v, size_t n)
+{
+    return bench_percentile(v, n, 0.5);
+}
 
 const char *bench_machine(void)
 {

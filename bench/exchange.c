@@ -38,11 +38,7 @@ static int worker_main(tide_worker *w, void *arg)
     uint64_t base = (uint64_t)tide_worker_index(w) << 40;
     uint64_t t0 = bench_now_ns();
     for (uint64_t r = 0; r < j->rounds; r++) {
-        uint8_t k[8];
-        for (uint64_t i = 0; i < j->batch; i++) {
-            tide_u64_store(k, base + i);
-            TIDE_TRY(tide_input_send_fixed(in, k, NULL));
-        }
+        for (uint64_t i = 0; i < j->batch; i++) TIDE_TRY(tide_input_send_u64(in, base + i));
         TIDE_TRY(tide_input_advance_to(in, r + 1));
         TIDE_TRY(tide_worker_step_until(w, p, tide_time_epoch(r)));
     }

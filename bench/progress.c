@@ -57,7 +57,8 @@ static void barrier_schedule(tide_op *op, void *state)
     while ((m = tide_op_pull(op, 0)) != NULL) tide_batch_unref(m);
     tide_time t;
     while (tide_notificator_next(&b->n, op, tide_op_frontier(op, 0), &t)) {
-        if (t.epoch + 1 < b->rounds) tide_notificator_notify_at(&b->n, op, tide_time_epoch(t.epoch + 1));
+        if (t.epoch + 1 < b->rounds)
+            tide_notificator_notify_at(&b->n, op, tide_time_epoch(t.epoch + 1));
     }
 }
 
@@ -79,16 +80,23 @@ static int barrier_main(tide_worker *w, void *arg)
     barrier *b = calloc(1, sizeof *b);
     tide_notificator_init(&b->n);
     b->rounds = j->rounds;
-    tide_op_desc d = {.name = "barrier", .ninputs = 1, .inputs = &fed, .noutputs = 1,
-                      .outputs = &l, .schedule = barrier_schedule, .state = b,
-                      .state_free = barrier_free, .initial_capability = true};
+    tide_op_desc d = {.name = "barrier",
+                      .ninputs = 1,
+                      .inputs = &fed,
+                      .noutputs = 1,
+                      .outputs = &l,
+                      .schedule = barrier_schedule,
+                      .state = b,
+                      .state_free = barrier_free,
+                      .initial_capability = true};
     tide_op *op = tide_op_build(root, &d);
     if (op == NULL) return tide_worker_error(w)->code;
     TIDE_TRY(tide_feedback_connect(fb, tide_op_output(op, 0)));
     TIDE_TRY(tide_dataflow_seal(df));
     uint64_t t0 = bench_now_ns();
     int rc;
-    while ((rc = tide_worker_step(w)) > 0) {}
+    while ((rc = tide_worker_step(w)) > 0) {
+    }
     if (tide_worker_index(w) == 0) j->barrier_us = (bench_now_ns() - t0) / 1e3 / j->rounds;
     return rc;
 }

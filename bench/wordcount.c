@@ -19,8 +19,8 @@ typedef struct job {
     const char *text;
     uint32_t *line_starts; /* nlines + 1 */
     uint32_t nlines;
-    uint64_t counted;      /* words counted, over all workers (atomic) */
-    uint64_t distinct;     /* distinct words, over all workers (atomic) */
+    uint64_t counted;  /* words counted, over all workers (atomic) */
+    uint64_t distinct; /* distinct words, over all workers (atomic) */
 } job;
 
 static void split(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
@@ -74,14 +74,20 @@ static int worker_main(tide_worker *w, void *arg)
     job *j = arg;
     tide_dataflow *df = tide_dataflow_new(w, "wordcount");
     tide_stream *lines;
-    tide_input *in = tide_input_new(tide_dataflow_root(df), tide_layout_make(TIDE_VAR, 0), 0, &lines);
+    tide_input *in =
+        tide_input_new(tide_dataflow_root(df), tide_layout_make(TIDE_VAR, 0), 0, &lines);
     tide_stream *words = tide_flat_map(lines, "split", tide_layout_make(TIDE_VAR, 0), split, NULL);
     counter *c = calloc(1, sizeof *c);
     bench_wordtab_init(&c->tab);
     c->j = j;
     tide_pact pact = TIDE_EXCHANGE;
-    tide_op_desc d = {.name = "count", .ninputs = 1, .inputs = &words, .pacts = &pact,
-                      .schedule = count_schedule, .state = c, .state_free = counter_free,
+    tide_op_desc d = {.name = "count",
+                      .ninputs = 1,
+                      .inputs = &words,
+                      .pacts = &pact,
+                      .schedule = count_schedule,
+                      .state = c,
+                      .state_free = counter_free,
                       .disconnected = true};
     if (tide_op_build(tide_dataflow_root(df), &d) == NULL) return tide_worker_error(w)->code;
     TIDE_TRY(tide_dataflow_seal(df));
@@ -119,8 +125,13 @@ int main(int argc, char **argv)
     j.line_starts[0] = 0;
     for (size_t i = 0; i < len; i++) {
         if (text[i] != '\n') continue;
-        if (j.nlines + 2 > cap) j.line_starts = realloc(j.line_starts, (cap *= 2) * sizeof(uint32_t));
+        if (j.nlines + 2 > cap)
+            j.line_starts = realloc(j.line_starts, (cap *= 2) * sizeof(uint32_t));
         j.line_starts[++j.nlines] = (uint32_t)(i + 1);
+    }
+    if (j.line_starts[j.nlines] < len) { /* a last line without its newline */
+        if (j.nlines + 2 > cap) j.line_starts = realloc(j.line_starts, (cap *= 2) * sizeof(uint32_t));
+        j.line_starts[++j.nlines] = (uint32_t)(len + 1);
     }
     enum { RUNS = 5 };
     double tide_ms[RUNS], base_ms[RUNS];
@@ -141,9 +152,11 @@ int main(int argc, char **argv)
         }
         uint64_t t3 = bench_now_ns();
         if (j.counted != base_words || j.distinct != base_distinct) {
-            fprintf(stderr, "bench_wordcount: tide counted %llu words (%llu distinct), baseline %llu (%llu)\n",
-                    (unsigned long long)j.counted, (unsigned long long)j.distinct,
-                    (unsigned long long)base_words, (unsigned long long)base_distinct);
+            fprintf(
+                stderr,
+                "bench_wordcount: tide counted %llu words (%llu distinct), baseline %llu (%llu)\n",
+                (unsigned long long)j.counted, (unsigned long long)j.distinct,
+                (unsigned long long)base_words, (unsigned long long)base_distinct);
             return 1;
         }
         if (r < 0) continue;

@@ -37,8 +37,17 @@ void *tide_realloc(void *p, size_t n)
     return realloc(p, n ? n : 1);
 }
 
-void tide_free(void *p) { free(p); }
+void tide_free(void *p)
+{
+    free(p);
+}
 
-void tide_alloc_fail_after(long n) { __atomic_store_n(&fail_countdown, n, __ATOMIC_RELAXED); }
+void tide_alloc_fail_after(long n)
+{
+    __atomic_store_n(&fail_countdown, n, __ATOMIC_RELAXED);
+}
 
-long tide_alloc_failures(void) { return __atomic_load_n(&fail_count, __ATOMIC_RELAXED); }
+long tide_alloc_failures(void)
+{
+    return __atomic_load_n(&fail_count, __ATOMIC_RELAXED);
+}

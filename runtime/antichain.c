@@ -171,7 +171,7 @@ static int rebuild(tide_mutable_antichain *m, tide_change_batch *changes)
         else
             j++;
     }
-    memmove(f->elems, f->elems + k, (size_t)n * sizeof *f->elems);
+    if (n) memmove(f->elems, f->elems + k, (size_t)n * sizeof *f->elems);
     f->len = n;
     return TIDE_OK;
 }

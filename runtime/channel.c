@@ -64,10 +64,9 @@ static int exchange(tide_dataflow *df, tide__channel *ch, tide_batch *b)
                 s->time = b->time;
         }
         if (ch->stage[d] == NULL) {
-            /* Room for this batch's share and then some: a full share
-             * leaves at once instead of growing. */
-            uint32_t cap = b->len / peers + b->len / (4 * peers) + 16;
-            ch->stage[d] = tide_batch_new(b->layout, b->flags, cap);
+            /* A stage leaves once it holds TIDE_BATCH_RECORDS, and one input
+             * batch adds at most as many: twice that never has to grow. */
+            ch->stage[d] = tide_batch_new(b->layout, b->flags, 2 * TIDE_BATCH_RECORDS);
             if (ch->stage[d] == NULL) goto nomem;
             ch->stage[d]->time = b->time;
         }

@@ -75,8 +75,7 @@ tide_dataflow *tide_dataflow_new(tide_worker *w, const char *name)
     df->name = dupstr(name);
     tide__reach_builder_init(&df->rb);
     if (df->name == NULL || scope_new(df, NULL, "root") == NULL) goto fail_df;
-    if (grow((void **)&w->dfs, &w->dfs_cap, w->ndfs + 1, sizeof(tide_dataflow *)) < 0)
-        goto fail_df;
+    if (grow((void **)&w->dfs, &w->dfs_cap, w->ndfs + 1, sizeof(tide_dataflow *)) < 0) goto fail_df;
     w->dfs[w->ndfs++] = df;
     return df;
 fail_df:
@@ -87,7 +86,10 @@ fail:
     return NULL;
 }
 
-tide_scope *tide_dataflow_root(tide_dataflow *df) { return df->scopes[0]; }
+tide_scope *tide_dataflow_root(tide_dataflow *df)
+{
+    return df->scopes[0];
+}
 
 tide_scope *tide_scope_child(tide_scope *parent, const char *name)
 {
@@ -108,11 +110,26 @@ tide_scope *tide_scope_child(tide_scope *parent, const char *name)
     return s;
 }
 
-uint32_t tide_scope_depth(const tide_scope *s) { return s->depth; }
-tide_worker *tide_scope_worker(const tide_scope *s) { return s->df->w; }
-tide_scope *tide_stream_scope(const tide_stream *s) { return s->scope; }
-tide_layout tide_stream_layout(const tide_stream *s) { return s->layout; }
-bool tide_dataflow_complete(const tide_dataflow *df) { return df->complete; }
+uint32_t tide_scope_depth(const tide_scope *s)
+{
+    return s->depth;
+}
+tide_worker *tide_scope_worker(const tide_scope *s)
+{
+    return s->df->w;
+}
+tide_scope *tide_stream_scope(const tide_stream *s)
+{
+    return s->scope;
+}
+tide_layout tide_stream_layout(const tide_stream *s)
+{
+    return s->layout;
+}
+bool tide_dataflow_complete(const tide_dataflow *df)
+{
+    return df->complete;
+}
 
 /* ---- progress bookkeeping ------------------------------------------------------ */
 
@@ -150,11 +167,12 @@ int tide__df_apply(tide_dataflow *df, const tide__pointstamp *ps, uint32_t n)
                                      "dataflow '%s': progress update for unknown operator %u",
                                      df->name, p->node);
         }
-        int rc = p->is_source
-                     ? tide__tracker_update_source(df->tracker, p->node, p->port, p->time, p->delta)
-                     : tide__tracker_update_target(df->tracker, p->node, p->port, p->time, p->delta);
-        if (rc < 0) return tide__worker_fail(df->w, rc, "dataflow '%s': bad progress update",
-                                             df->name);
+        int rc =
+            p->is_source
+                ? tide__tracker_update_source(df->tracker, p->node, p->port, p->time, p->delta)
+                : tide__tracker_update_target(df->tracker, p->node, p->port, p->time, p->delta);
+        if (rc < 0)
+            return tide__worker_fail(df->w, rc, "dataflow '%s': bad progress update", df->name);
     }
     return TIDE_OK;
 }
@@ -193,7 +211,8 @@ int tide__df_broadcast(tide_dataflow *df)
     if (n == 0) return TIDE_OK;
     if (w->peers > 1) {
         tide__progress *p = tide__progress_new(n);
-        if (p == NULL) return tide__worker_fail(w, TIDE_ENOMEM, "out of memory broadcasting progress");
+        if (p == NULL)
+            return tide__worker_fail(w, TIDE_ENOMEM, "out of memory broadcasting progress");
         memcpy(p->updates, df->changes, n * sizeof *p->updates);
         for (uint32_t l = 0; l < rt->threads; l++) {
             if (l == w->local) continue;
@@ -211,7 +230,8 @@ int tide__df_broadcast(tide_dataflow *df)
             int rc = tide__transport_broadcast(rt->tp, w->local, &m);
             if (rc < 0) {
                 tide__progress_unref(p);
-                return tide__worker_fail(w, rc, "worker %u: broadcasting progress failed", w->index);
+                return tide__worker_fail(w, rc, "worker %u: broadcasting progress failed",
+                                         w->index);
             }
         }
         tide__progress_unref(p);
@@ -230,17 +250,18 @@ int tide_dataflow_seal(tide_dataflow *df)
         tide_op *op = df->ops[i];
         for (uint32_t p = 0; p < op->ninputs; p++)
             if (!op->in[p].connected)
-                return tide__worker_fail(w, TIDE_EINVAL,
-                                         "dataflow '%s': input %u of operator '%s' is not connected",
-                                         df->name, p, op->name);
+                return tide__worker_fail(
+                    w, TIDE_EINVAL, "dataflow '%s': input %u of operator '%s' is not connected",
+                    df->name, p, op->name);
     }
     df->tracker = tide__tracker_new(&df->rb, &w->err);
-    if (df->tracker == NULL) return tide__worker_fail(w, w->err.code ? w->err.code : TIDE_ENOMEM,
-                                                      "dataflow '%s': %s", df->name, w->err.msg);
+    if (df->tracker == NULL)
+        return tide__worker_fail(w, w->err.code ? w->err.code : TIDE_ENOMEM, "dataflow '%s': %s",
+                                 df->name, w->err.msg);
     tide__reach_builder_fini(&df->rb);
     df->active = tide_calloc((df->nops + 63) / 64 + 1, sizeof(uint64_t));
-    if (df->active == NULL) return tide__worker_fail(w, TIDE_ENOMEM, "out of memory sealing '%s'",
-                                                     df->name);
+    if (df->active == NULL)
+        return tide__worker_fail(w, TIDE_ENOMEM, "out of memory sealing '%s'", df->name);
     /* Initial capabilities: every worker's, counted here, never broadcast. */
     for (uint32_t i = 0; i < df->nops; i++) {
         tide_op *op = df->ops[i];
@@ -285,8 +306,8 @@ static int run_active(tide_dataflow *df)
 static int propagate(tide_dataflow *df)
 {
     int rc = tide__tracker_propagate(df->tracker);
-    if (rc < 0) return tide__worker_fail(df->w, rc, "dataflow '%s': progress tracking failed",
-                                         df->name);
+    if (rc < 0)
+        return tide__worker_fail(df->w, rc, "dataflow '%s': progress tracking failed", df->name);
     uint32_t n;
     const tide__frontier_change *ch = tide__tracker_changes(df->tracker, &n);
     for (uint32_t i = 0; i < n; i++) tide__df_activate(df, ch[i].node);

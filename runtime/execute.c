@@ -42,7 +42,10 @@ static void net_deliver(void *ctx, uint32_t dst_local, tide__msg *m)
     tide__worker_wake(&rt->workers[dst_local]);
 }
 
-static void net_fail(void *ctx, const tide_error *e) { runtime_fail(ctx, e); }
+static void net_fail(void *ctx, const tide_error *e)
+{
+    runtime_fail(ctx, e);
+}
 
 static hwloc_topology_t topo;
 
@@ -73,7 +76,8 @@ static void *worker_thread(void *arg)
     if (rc < 0 && w->rc == 0)
         tide__worker_fail(w, rc, "worker %u: main returned %s", w->index, tide_err_name(rc));
     if (w->rc == 0) {
-        while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
+        while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
+        }
     }
     if (w->rc) runtime_fail(rt, &w->err);
     return NULL;
@@ -82,7 +86,8 @@ static void *worker_thread(void *arg)
 static void print_topology(const tide__runtime *rt)
 {
     if (topo == NULL) return;
-    fprintf(stderr, "tide: process %u of %u, %u worker(s) here, %u in all; %d core(s), %d PU(s)%s\n",
+    fprintf(stderr,
+            "tide: process %u of %u, %u worker(s) here, %u in all; %d core(s), %d PU(s)%s\n",
             rt->cfg.process, rt->cfg.processes, rt->threads, rt->peers,
             hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE),
             hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU), rt->cfg.pin ? ", pinning" : "");

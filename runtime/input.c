@@ -18,7 +18,10 @@ struct tide_input {
     bool updates; /* UPDATES layout */
 };
 
-static void input_schedule(tide_op *op, void *state) { (void)op, (void)state; }
+static void input_schedule(tide_op *op, void *state)
+{
+    (void)op, (void)state;
+}
 
 tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, tide_stream **out)
 {
@@ -51,6 +54,7 @@ tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, ti
         layout.key_width > 0) {
         in->fast.kw = layout.key_width;
         in->fast.vw = layout.val_width;
+        if (layout.key_width == 8 && layout.val_width == 0) in->fast.room_u64 = TIDE_BATCH_RECORDS;
     }
     if (out) *out = tide_op_output(in->op, 0);
     return in;
@@ -58,8 +62,7 @@ tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, ti
 
 static int check_open(tide_input *in)
 {
-    if (in->closed)
-        return tide_op_fail(in->op, TIDE_ECLOSED, "send after close");
+    if (in->closed) return tide_op_fail(in->op, TIDE_ECLOSED, "send after close");
     return TIDE_OK;
 }
 
@@ -120,4 +123,7 @@ int tide_input_close(tide_input *in)
     return TIDE_OK;
 }
 
-uint64_t tide_input_epoch(const tide_input *in) { return in->epoch; }
+uint64_t tide_input_epoch(const tide_input *in)
+{
+    return in->epoch;
+}

@@ -21,9 +21,9 @@ enum { TIDE__MSG_DATA = 1, TIDE__MSG_PROGRESS = 2 };
 
 /* One pointstamp count change at a location of a dataflow graph. */
 typedef struct tide__pointstamp {
-    uint32_t node;      /* operator index within the dataflow */
-    uint16_t port;      /* port index */
-    uint8_t is_source;  /* 1: output port (capability), 0: input port (message) */
+    uint32_t node;     /* operator index within the dataflow */
+    uint16_t port;     /* port index */
+    uint8_t is_source; /* 1: output port (capability), 0: input port (message) */
     uint8_t pad;
     tide_time time;
     int64_t delta;
@@ -36,7 +36,7 @@ typedef struct tide__progress {
 } tide__progress;
 
 typedef struct tide__msg {
-    uint16_t kind;     /* TIDE__MSG_* */
+    uint16_t kind; /* TIDE__MSG_* */
     uint16_t pad;
     uint32_t dataflow; /* dataflow index, identical on every worker */
     uint32_t channel;  /* DATA: channel index within the dataflow */

@@ -11,7 +11,10 @@ void tide_notificator_init(tide_notificator *n)
     n->has_current = false;
 }
 
-void tide_notificator_fini(tide_notificator *n) { tide_change_batch_fini(&n->pending); }
+void tide_notificator_fini(tide_notificator *n)
+{
+    tide_change_batch_fini(&n->pending);
+}
 
 int tide_notificator_notify_at(tide_notificator *n, tide_op *op, tide_time t)
 {

@@ -33,8 +33,7 @@ void tide__op_free(tide_op *op)
     if (op == NULL) return;
     for (uint32_t i = 0; i < op->ninputs; i++) {
         tide__inport *in = &op->in[i];
-        for (uint32_t k = 0; k < in->len; k++)
-            tide_batch_unref(in->ring[(in->head + k) % in->cap]);
+        for (uint32_t k = 0; k < in->len; k++) tide_batch_unref(in->ring[(in->head + k) % in->cap]);
         tide_free(in->ring);
     }
     for (uint32_t i = 0; i < op->noutputs; i++) {
@@ -94,8 +93,8 @@ int tide__op_connect_any(tide_op *op, uint32_t port, tide_stream *s, tide_pact p
         return tide__worker_fail(df->w, TIDE_ESTATE, "dataflow '%s' is sealed: cannot connect '%s'",
                                  df->name, op->name);
     if (port >= op->ninputs || op->in[port].connected)
-        return tide__worker_fail(df->w, TIDE_EINVAL, "operator '%s' has no free input %u",
-                                 op->name, port);
+        return tide__worker_fail(df->w, TIDE_EINVAL, "operator '%s' has no free input %u", op->name,
+                                 port);
     if (s == NULL || s->scope->df != df)
         return tide__worker_fail(df->w, TIDE_EINVAL,
                                  "operator '%s' input %u: no stream, or one of another dataflow",
@@ -176,8 +175,14 @@ tide_stream *tide_op_output(tide_op *op, uint32_t port)
 {
     return port < op->noutputs ? op->out[port].stream : NULL;
 }
-tide_scope *tide_op_scope(const tide_op *op) { return op->scope; }
-tide_worker *tide_op_worker(const tide_op *op) { return op->df->w; }
+tide_scope *tide_op_scope(const tide_op *op)
+{
+    return op->scope;
+}
+tide_worker *tide_op_worker(const tide_op *op)
+{
+    return op->df->w;
+}
 
 /* ---- inputs ------------------------------------------------------------------- */
 
@@ -263,17 +268,19 @@ int tide_op_downgrade(tide_op *op, tide_time from, tide_time to)
 {
     if (!tide_time_le(from, to)) {
         char a[64], b[64];
-        return tide__worker_fail(op->df->w, TIDE_EINVAL,
-                                 "operator '%s' downgrades a capability from %s to earlier %s",
-                                 op->name, tide_time_fmt(from, a, sizeof a),
-                                 tide_time_fmt(to, b, sizeof b));
+        return tide__worker_fail(
+            op->df->w, TIDE_EINVAL, "operator '%s' downgrades a capability from %s to earlier %s",
+            op->name, tide_time_fmt(from, a, sizeof a), tide_time_fmt(to, b, sizeof b));
     }
     if (tide_time_eq(from, to)) return TIDE_OK;
     TIDE_TRY(tide_op_hold(op, to));
     return tide_op_drop(op, from);
 }
 
-void tide_op_activate(tide_op *op) { tide__df_activate(op->df, op->index); }
+void tide_op_activate(tide_op *op)
+{
+    tide__df_activate(op->df, op->index);
+}
 
 int tide_op_fail(tide_op *op, int code, const char *fmt, ...)
 {
@@ -291,7 +298,7 @@ int tide_out_give(tide_op *op, uint32_t port, tide_batch *b)
 {
     tide__outport *out = &op->out[port];
     tide_dataflow *df = op->df;
-    if (b->len == 0 || out->nchannels == 0) {
+    if ((b->len == 0 && b->ext == NULL) || out->nchannels == 0) {
         tide_batch_unref(b);
         return TIDE_OK;
     }

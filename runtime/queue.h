@@ -24,8 +24,8 @@
 
 typedef struct tide__qchunk {
     tide__msg slots[TIDE__QUEUE_CHUNK];
-    uint32_t written;           /* slots published, atomic (release/acquire) */
-    struct tide__qchunk *next;  /* atomic; set once by the producer */
+    uint32_t written;          /* slots published, atomic (release/acquire) */
+    struct tide__qchunk *next; /* atomic; set once by the producer */
 } tide__qchunk;
 
 typedef struct tide__queue {

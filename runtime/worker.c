@@ -26,10 +26,22 @@
 #include "transport.h"
 #include "worker.h"
 
-uint32_t tide_worker_index(const tide_worker *w) { return w->index; }
-uint32_t tide_worker_peers(const tide_worker *w) { return w->peers; }
-const tide_config *tide_worker_config(const tide_worker *w) { return &w->rt->cfg; }
-const tide_error *tide_worker_error(const tide_worker *w) { return &w->err; }
+uint32_t tide_worker_index(const tide_worker *w)
+{
+    return w->index;
+}
+uint32_t tide_worker_peers(const tide_worker *w)
+{
+    return w->peers;
+}
+const tide_config *tide_worker_config(const tide_worker *w)
+{
+    return &w->rt->cfg;
+}
+const tide_error *tide_worker_error(const tide_worker *w)
+{
+    return &w->err;
+}
 
 int tide__worker_fail(tide_worker *w, int code, const char *fmt, ...)
 {
@@ -100,8 +112,9 @@ int tide__worker_send(tide_worker *w, uint32_t dst, tide__msg *m)
     if (dst >= rt->first && dst < rt->first + rt->threads) {
         uint32_t local = dst - rt->first;
         int rc = tide__queue_push(&rt->queues[w->local * rt->threads + local], m);
-        if (rc < 0) return tide__worker_fail(w, rc, "worker %u: out of memory queueing a message",
-                                             w->index);
+        if (rc < 0)
+            return tide__worker_fail(w, rc, "worker %u: out of memory queueing a message",
+                                     w->index);
         tide__worker_wake(&rt->workers[local]);
         return TIDE_OK;
     }
@@ -161,8 +174,7 @@ int tide__worker_deliver(tide_worker *w, tide__msg *m)
         rc = stash(w, m);
         if (rc < 0) {
             release_msg(m);
-            return tide__worker_fail(w, rc, "worker %u: out of memory holding a message",
-                                     w->index);
+            return tide__worker_fail(w, rc, "worker %u: out of memory holding a message", w->index);
         }
         return TIDE_OK;
     }

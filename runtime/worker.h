@@ -28,16 +28,16 @@ typedef struct tide__transport tide__transport;
 
 /* One edge of the graph: an output port to one input port, with a pact. */
 typedef struct tide__channel {
-    uint32_t id;            /* index in the dataflow, identical on all workers */
+    uint32_t id; /* index in the dataflow, identical on all workers */
     tide_pact pact;
     uint32_t dst_op, dst_port;
-    tide_batch **stage;     /* EXCHANGE: per destination worker, NULL until used */
+    tide_batch **stage; /* EXCHANGE: per destination worker, NULL until used */
 } tide__channel;
 
 /* ---- ports ---------------------------------------------------------------- */
 
 typedef struct tide__inport {
-    tide_batch **ring;     /* queued messages (one reference each) */
+    tide_batch **ring; /* queued messages (one reference each) */
     uint32_t head, len, cap;
     tide_layout layout;
     bool connected;
@@ -45,10 +45,10 @@ typedef struct tide__inport {
 
 typedef struct tide__outport {
     tide_layout layout;
-    uint32_t flags;          /* TIDE_BATCH_* of the records it carries */
-    uint32_t *channels;      /* channel ids fed by this port */
+    uint32_t flags;     /* TIDE_BATCH_* of the records it carries */
+    uint32_t *channels; /* channel ids fed by this port */
     uint32_t nchannels, chan_cap;
-    tide_batch *staged;      /* tide_out_push buffer, NULL when empty */
+    tide_batch *staged; /* tide_out_push buffer, NULL when empty */
     tide_stream *stream;
 } tide__outport;
 
@@ -63,7 +63,7 @@ struct tide_scope {
 
 struct tide_stream {
     tide_scope *scope;
-    uint32_t op, port;       /* the producing output port */
+    uint32_t op, port; /* the producing output port */
     tide_layout layout;
     uint32_t flags;
 };
@@ -88,7 +88,7 @@ struct tide_op {
 
 struct tide_dataflow {
     tide_worker *w;
-    uint32_t index;               /* identical on every worker */
+    uint32_t index; /* identical on every worker */
     char *name;
     tide_op **ops;
     uint32_t nops, ops_cap;
@@ -96,8 +96,8 @@ struct tide_dataflow {
     uint32_t nchans, chans_cap;
     tide_scope **scopes;
     uint32_t nscopes, scopes_cap;
-    tide__reach_builder rb;       /* until sealed */
-    tide__tracker *tracker;       /* after sealed */
+    tide__reach_builder rb; /* until sealed */
+    tide__tracker *tracker; /* after sealed */
     bool sealed;
     /* Local pointstamp changes not yet broadcast. */
     tide__pointstamp *changes;
@@ -115,35 +115,35 @@ struct tide_dataflow {
 
 struct tide_worker {
     tide__runtime *rt;
-    uint32_t index;     /* global */
-    uint32_t local;     /* within the process */
-    uint32_t peers;     /* all workers */
+    uint32_t index; /* global */
+    uint32_t local; /* within the process */
+    uint32_t peers; /* all workers */
     tide_dataflow **dfs;
     uint32_t ndfs, dfs_cap;
     /* Messages for dataflows not sealed here yet, by dataflow index. */
     struct tide__early *early;
     uint32_t nearly;
     tide_error err;
-    int rc;             /* sticky error code, 0 when fine */
+    int rc; /* sticky error code, 0 when fine */
     uint64_t steps;
     /* Parking: a futex word bumped by every producer that pushes to us. */
-    uint32_t wake_seq;  /* atomic */
-    uint32_t sleeping;  /* atomic: 1 while parked */
+    uint32_t wake_seq; /* atomic */
+    uint32_t sleeping; /* atomic: 1 while parked */
     pthread_t thread;
 };
 
 /* One process: the workers, their inboxes and the transport. */
 struct tide__runtime {
     tide_config cfg;
-    uint32_t threads;       /* local workers */
-    uint32_t peers;         /* all workers */
-    uint32_t first;         /* global index of local worker 0 */
-    tide_worker *workers;   /* threads entries */
-    tide__queue *queues;    /* [src_local * threads + dst_local] */
-    tide__queue *netq;      /* [dst_local]: from the transport, guarded by netlock */
+    uint32_t threads;     /* local workers */
+    uint32_t peers;       /* all workers */
+    uint32_t first;       /* global index of local worker 0 */
+    tide_worker *workers; /* threads entries */
+    tide__queue *queues;  /* [src_local * threads + dst_local] */
+    tide__queue *netq;    /* [dst_local]: from the transport, guarded by netlock */
     pthread_mutex_t netlock;
-    tide__transport *tp;    /* NULL in a single process */
-    uint32_t failed;        /* atomic: the cluster failed, stop everything */
+    tide__transport *tp; /* NULL in a single process */
+    uint32_t failed;     /* atomic: the cluster failed, stop everything */
     tide_error fail_err;
     pthread_mutex_t fail_lock;
     tide_worker_main main;

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine and run every test: plain, ASan+UBSan, TSan.
 # Usage: scripts/test.sh [plain|asan|tsan]...   (default: all three)
+#
+# Criterion runs each test in a child process and does not count a
+# sanitizer report as a failure, so the log is also searched for reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 flavours=("$@"); [ ${#flavours[@]} -gt 0 ] || flavours=(plain asan tsan)
+status=0
 for f in "${flavours[@]}"; do
     case $f in
     plain) args=() ;;
@@ -14,7 +18,14 @@ for f in "${flavours[@]}"; do
     esac
     echo "== tests: $f" >&2
     scripts/build.sh "build-$f" "${args[@]}"
-    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
-    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-    (cd "build-$f" && ctest --output-on-failure)
+    log="build-$f/test.log"
+    export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+    export TSAN_OPTIONS="second_deadlock_stack=1"
+    if ! (cd "build-$f" && ctest --output-on-failure) 2>&1 | tee "$log"; then status=1; fi
+    if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer" "$log"; then
+        echo "test.sh: sanitizer reports in the $f run:" >&2
+        grep -E -A12 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer" "$log" | head -80 >&2
+        status=1
+    fi
 done
+exit $status

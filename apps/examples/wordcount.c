@@ -144,8 +144,14 @@ static int worker_main(tide_worker *w, void *arg)
     tide_notificator_init(&c->notes);
     tide_pact pact = TIDE_EXCHANGE;
     tide_layout out = tide_layout_make(TIDE_VAR, 8);
-    tide_op_desc d = {.name = "count", .ninputs = 1, .inputs = &words, .pacts = &pact,
-                      .noutputs = 1, .outputs = &out, .schedule = count_schedule, .state = c,
+    tide_op_desc d = {.name = "count",
+                      .ninputs = 1,
+                      .inputs = &words,
+                      .pacts = &pact,
+                      .noutputs = 1,
+                      .outputs = &out,
+                      .schedule = count_schedule,
+                      .state = c,
                       .state_free = counter_free};
     tide_op *op = tide_op_build(root, &d);
     if (op == NULL) return tide_worker_error(w)->code;
@@ -228,7 +234,8 @@ int main(int argc, char **argv)
         return 1;
     }
     qsort(r.e, r.len, sizeof *r.e, by_count);
-    for (size_t i = 0; i < r.len; i++) printf("%s\t%llu\n", r.e[i].word, (unsigned long long)r.e[i].count);
+    for (size_t i = 0; i < r.len; i++)
+        printf("%s\t%llu\n", r.e[i].word, (unsigned long long)r.e[i].count);
     for (size_t i = 0; i < r.len; i++) free(r.e[i].word);
     for (size_t i = 0; i < r.nlines; i++) free(r.lines[i]);
     free(r.e);

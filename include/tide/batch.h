@@ -62,11 +62,11 @@ enum {
 };
 
 typedef struct tide_batch {
-    uint32_t refs;    /* atomic reference count */
-    uint32_t flags;   /* TIDE_BATCH_* */
-    uint32_t len;     /* records */
-    uint32_t cap;     /* record capacity of the fixed-size arrays */
-    tide_time time;   /* capability time of this message */
+    uint32_t refs;  /* atomic reference count */
+    uint32_t flags; /* TIDE_BATCH_* */
+    uint32_t len;   /* records */
+    uint32_t cap;   /* record capacity of the fixed-size arrays */
+    tide_time time; /* capability time of this message */
     tide_layout layout;
     tide_col key, val;
     tide_time *times; /* TIDE_BATCH_UPDATES only */
@@ -109,8 +109,7 @@ int tide_batch_reserve(tide_batch *b, uint32_t n, uint32_t heap);
  * @klen/@vlen must equal the layout's width for fixed columns (else
  * TIDE_EINVAL). @return TIDE_OK, TIDE_EINVAL, TIDE_ENOMEM.
  */
-int tide_batch_push(tide_batch *b, const void *key, uint32_t klen, const void *val,
-                    uint32_t vlen);
+int tide_batch_push(tide_batch *b, const void *key, uint32_t klen, const void *val, uint32_t vlen);
 
 /* tide_batch_push_update - append an update (UPDATES batch only). */
 int tide_batch_push_update(tide_batch *b, const void *key, uint32_t klen, const void *val,

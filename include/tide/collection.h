@@ -37,10 +37,14 @@
 tide_stream *tide_negate(tide_stream *c);
 
 /* Exchange by key, then sum the diffs of equal (key, val, time) and drop
- * zeros, emitting each time's updates once its time is complete. */
+ * zeros, emitting each time's updates once its time is complete (the
+ * operator holds capabilities for the times it still buffers). Each
+ * (key, val, time) leaves at most once, never with diff 0. */
 tide_stream *tide_consolidate(tide_stream *c);
 
-/* Call @fn for each update (time and diff included) at each worker. */
+/* Call @fn for each update (time and diff included) at each worker; the
+ * updates pass through unchanged. @ctx is borrowed (must outlive the
+ * dataflow). */
 typedef void (*tide_update_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
                                uint32_t vlen, tide_time t, int64_t diff);
 tide_stream *tide_inspect_updates(tide_stream *c, tide_update_fn fn, void *ctx);
@@ -50,7 +54,13 @@ tide_stream *tide_inspect_updates(tide_stream *c, tide_update_fn fn, void *ctx);
 typedef struct tide_arranged tide_arranged;
 
 /* Arrange @c by its key: records move to the worker owning their key, and
- * are kept as sorted, compacted batches in a shared trace. */
+ * are kept as sorted, compacted batches in a shared trace. Each time the
+ * input frontier advances, the completed updates are sealed into a trace
+ * batch, inserted, and announced downstream (see operators/arrange.h: an
+ * announcement is a 0-record message carrying the trace batch, for joins,
+ * reductions and tide_arranged_stream; it is not a collection by itself).
+ * The trace compacts as far as its readers allow; with no reader it
+ * compacts to the input frontier (its size stays that of the collection). */
 tide_arranged *tide_arrange(tide_stream *c, const char *name);
 
 /* The arranged updates as a collection again (each sealed batch, flattened). */
@@ -64,11 +74,16 @@ tide_layout tide_arranged_layout(const tide_arranged *a);
 tide_trace *tide_arranged_trace(tide_arranged *a);
 
 /* Use @a inside the child scope @child (e.g. a loop body): times enter
- * unchanged; the trace is shared, not copied. */
+ * unchanged (child coordinate 0); the trace is shared, not copied, and
+ * readers in @child state their frontiers with that coordinate reset. */
 tide_arranged *tide_arranged_enter(tide_arranged *a, tide_scope *child);
 
 /* Use @a, built by another dataflow of the same worker, in scope @s (a root
- * scope): a new reader of the same trace, replaying its history first. */
+ * scope): a new reader of the same trace. The first message replays the
+ * trace's contents as one batch (at time 0; times are as compacted, so
+ * accumulations are exact from the source's frontier at import on), then
+ * every batch the source seals follows. @a must come from tide_arrange in
+ * a root scope. */
 tide_arranged *tide_arranged_import(tide_arranged *a, tide_scope *s);
 
 /* ---- join --------------------------------------------------------------------------- */
@@ -80,12 +95,17 @@ typedef void (*tide_join_fn)(void *ctx, const uint8_t *key, uint32_t klen, const
                              uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em);
 
 /* Equi-join of two arrangements of the same scope by key, incremental in
- * both; output records of @out layout. */
+ * both; output records of @out layout. Each pair of input updates meets
+ * once: output time = tide_time_join of the two, diff = product. All output
+ * for an announced batch is produced in the activation that receives it.
+ * @ctx is borrowed (must outlive the dataflow). */
 tide_stream *tide_join(tide_arranged *a, tide_arranged *b, const char *name, tide_layout out,
                        tide_join_fn fn, void *ctx);
 
 /* The updates of @c whose key is present (semijoin) / absent (antijoin) in
- * @keys (an arrangement of keys with empty values, e.g. tide_distinct). */
+ * @keys (an arrangement of keys with empty values, e.g. tide_distinct).
+ * Diffs are multiplied by the key's multiplicity in @keys, so @keys should
+ * be distinct (multiplicity 1) for set semantics. antijoin = c - semijoin. */
 tide_stream *tide_semijoin(tide_stream *c, tide_arranged *keys);
 tide_stream *tide_antijoin(tide_stream *c, tide_arranged *keys);
 
@@ -105,8 +125,8 @@ int tide_reduce_push(tide_reduce_out *out, const void *val, uint32_t len, int64_
 /* Given a key and its input values (sorted by value, each with its
  * accumulated multiplicity at the time being computed), push the output
  * values. Must be a pure function of its arguments. */
-typedef void (*tide_reduce_fn)(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
-                               uint32_t n, tide_reduce_out *out);
+typedef void (*tide_reduce_fn)(void *ctx, const uint8_t *key, uint32_t klen,
+                               const tide_val_diff *in, uint32_t n, tide_reduce_out *out);
 
 /* Group-wise reduction of an arrangement: the output collection (key,
  * output value) changes by exactly the difference between @fn applied to
@@ -135,10 +155,14 @@ typedef struct tide_variable tide_variable;
 
 /* A variable in loop scope @inner (a child scope) starting from @initial
  * (a collection of @inner, usually tide_enter'ed); its stream is its
- * contents at each iteration. */
+ * contents at each iteration: initial at iteration 0, next(i) at i + 1.
+ * Several variables may share one loop scope (mutual recursion). */
 tide_variable *tide_variable_new(tide_scope *inner, tide_stream *initial);
 tide_stream *tide_variable_stream(tide_variable *v);
-/* Define the variable's next iteration as @next (exactly once). */
+/* Define the variable's next iteration as @next (exactly once; same scope
+ * and layout). The changes fed back (next - initial, one iteration later)
+ * are consolidated, so a loop stops once next(i) stops changing, whatever
+ * the body. TIDE_EINVAL / TIDE_ESTATE on misuse. */
 int tide_variable_set(tide_variable *v, tide_stream *next);
 
 /* Builds the loop body: given the loop scope and the variable's stream,
@@ -146,7 +170,9 @@ int tide_variable_set(tide_variable *v, tide_stream *next);
 typedef tide_stream *(*tide_iterate_fn)(void *ctx, tide_scope *inner, tide_stream *x);
 
 /* Iterate @fn from @c to a fixed point, per outer time; returns the fixed
- * point, left back in @c's scope. */
+ * point, left back in @c's scope and consolidated per outer time (the
+ * changes of every iteration sum up at the outer time). @fn is called once,
+ * while building; @ctx is only read then. */
 tide_stream *tide_iterate(tide_stream *c, tide_iterate_fn fn, void *ctx);
 
 #endif /* TIDE_COLLECTION_H */

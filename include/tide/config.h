@@ -21,7 +21,7 @@
 #include "tide/error.h"
 
 #define TIDE_MAX_PROCESSES 64
-#define TIDE_MAX_WORKERS 256 /* total over all processes */
+#define TIDE_MAX_WORKERS   256 /* total over all processes */
 
 typedef struct tide_config {
     uint32_t workers;         /* threads per process (-w) */

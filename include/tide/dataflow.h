@@ -174,7 +174,8 @@ int tide_op_fail(tide_op *op, int code, const char *fmt, ...) __attribute__((for
 
 /*
  * tide_out_give - send batch @b (taken) on output @port. b->time must be a
- * time the operator may send at. An empty batch is dropped.
+ * time the operator may send at. An empty batch is dropped, unless it
+ * carries an attachment (ext), e.g. an arrangement's announcement.
  */
 int tide_out_give(tide_op *op, uint32_t port, tide_batch *b);
 

@@ -66,7 +66,10 @@ typedef struct tide_rowbuf {
 
 void tide_rowbuf_init(tide_rowbuf *rb);
 void tide_rowbuf_fini(tide_rowbuf *rb);
-static inline void tide_rowbuf_clear(tide_rowbuf *rb) { rb->len = 0; }
+static inline void tide_rowbuf_clear(tide_rowbuf *rb)
+{
+    rb->len = 0;
+}
 
 /* Append one field. Each returns TIDE_OK or TIDE_ENOMEM. */
 int tide_row_put_u64(tide_rowbuf *rb, uint64_t v);
@@ -108,8 +111,10 @@ static inline int tide_bytes_cmp(const void *a, uint32_t alen, const void *b, ui
     return alen < blen ? -1 : alen > blen;
 }
 
-/* tide_hash - the record hash (XXH3-64 of the bytes). Every placement
- * decision (exchange, arrangement shards) uses this one function. */
+/* tide_hash - the record hash: XXH3-64 of the bytes, except that exactly
+ * 8 bytes get murmur3's fmix64 finalizer (cheaper, as good for integer
+ * keys). Every placement decision (exchange, arrangement shards, processes)
+ * uses this one function. */
 uint64_t tide_hash(const void *p, size_t n);
 
 /* tide_hash_owner - the worker in [0, peers) that owns hash @h. */

@@ -30,10 +30,16 @@ typedef struct tide_time {
 /* The least time (all coordinates 0). */
 #define TIDE_TIME_ZERO ((tide_time){0, {0, 0}})
 
-static inline tide_time tide_time_epoch(uint64_t e) { return (tide_time){e, {0, 0}}; }
+static inline tide_time tide_time_epoch(uint64_t e)
+{
+    return (tide_time){e, {0, 0}};
+}
 
 /* tide_time_get - coordinate @d (0..2) of @t, widened to u64. */
-static inline uint64_t tide_time_get(tide_time t, int d) { return d == 0 ? t.epoch : t.iter[d - 1]; }
+static inline uint64_t tide_time_get(tide_time t, int d)
+{
+    return d == 0 ? t.epoch : t.iter[d - 1];
+}
 
 /* tide_time_eq - equality. */
 static inline bool tide_time_eq(tide_time a, tide_time b)
@@ -210,8 +216,8 @@ int tide_change_batch_extend(tide_change_batch *dst, const tide_change_batch *sr
  * toward the frontier.
  */
 typedef struct tide_mutable_antichain {
-    tide_change_batch counts;  /* consolidated (time, count) pairs */
-    tide_antichain frontier;   /* minimal times with positive count */
+    tide_change_batch counts; /* consolidated (time, count) pairs */
+    tide_antichain frontier;  /* minimal times with positive count */
 } tide_mutable_antichain;
 
 void tide_mutable_antichain_init(tide_mutable_antichain *m);

@@ -15,8 +15,7 @@ static void pass_schedule(tide_op *op, void *state)
     }
 }
 
-static tide_stream *pass_build(const char *name, tide_stream *const *in, uint32_t n,
-                               tide_pact pact)
+static tide_stream *pass_build(const char *name, tide_stream *const *in, uint32_t n, tide_pact pact)
 {
     tide_pact pacts[n];
     for (uint32_t i = 0; i < n; i++) pacts[i] = pact;
@@ -46,4 +45,7 @@ tide_stream *tide_concat(tide_stream *const *streams, uint32_t n)
     return pass_build("concat", streams, n, TIDE_PIPELINE);
 }
 
-tide_stream *tide_exchange(tide_stream *s) { return pass_build("exchange", &s, 1, TIDE_EXCHANGE); }
+tide_stream *tide_exchange(tide_stream *s)
+{
+    return pass_build("exchange", &s, 1, TIDE_EXCHANGE);
+}

@@ -127,7 +127,8 @@ int tide_feedback_connect(tide_feedback *fb, tide_stream *s)
 tide_stream *tide_enter(tide_stream *s, tide_scope *child)
 {
     if (child->parent != s->scope) {
-        tide__worker_fail(child->df->w, TIDE_EINVAL, "enter: '%s' is not a child of the stream's scope",
+        tide__worker_fail(child->df->w, TIDE_EINVAL,
+                          "enter: '%s' is not a child of the stream's scope",
                           child->name ? child->name : "");
         return NULL;
     }

@@ -10,8 +10,8 @@ typedef struct map_state {
     void *ctx;
 } map_state;
 
-int tide_emit_diff(tide_emitter *em, const void *key, uint32_t klen, const void *val,
-                   uint32_t vlen, int64_t diff)
+int tide_emit_diff(tide_emitter *em, const void *key, uint32_t klen, const void *val, uint32_t vlen,
+                   int64_t diff)
 {
     int rc = em->updates ? tide_out_push_update(em->op, em->port, em->cap, key, klen, val, vlen,
                                                 em->time, diff)

@@ -38,12 +38,14 @@ static int probe_main(tide_worker *w, void *arg)
         if (f->len != 1 || !tide_time_eq(f->elems[0], tide_time_epoch(e))) {
             __atomic_add_fetch(&log->checks_failed, 1, __ATOMIC_RELAXED);
         }
-        if (tide_probe_less_than(p, tide_time_epoch(e)) || !tide_probe_less_equal(p, tide_time_epoch(e)))
+        if (tide_probe_less_than(p, tide_time_epoch(e)) ||
+            !tide_probe_less_equal(p, tide_time_epoch(e)))
             __atomic_add_fetch(&log->checks_failed, 1, __ATOMIC_RELAXED);
     }
     TIDE_TRY(tide_input_close(in));
     int rc;
-    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
+    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
+    }
     if (rc < 0) return rc;
     if (tide_probe_frontier(p)->len != 0 || !tide_dataflow_complete(df))
         __atomic_add_fetch(&log->checks_failed, 1, __ATOMIC_RELAXED);
@@ -59,9 +61,18 @@ static void probe_run(uint32_t workers)
     cr_assert_eq(log.checks_failed, 0, "%u frontier checks failed", log.checks_failed);
 }
 
-Test(probe, frontier_follows_slowest_worker_w1) { probe_run(1); }
-Test(probe, frontier_follows_slowest_worker_w2) { probe_run(2); }
-Test(probe, frontier_follows_slowest_worker_w4) { probe_run(4); }
+Test(probe, frontier_follows_slowest_worker_w1)
+{
+    probe_run(1);
+}
+Test(probe, frontier_follows_slowest_worker_w2)
+{
+    probe_run(2);
+}
+Test(probe, frontier_follows_slowest_worker_w4)
+{
+    probe_run(4);
+}
 
 /* A worker that holds its input open keeps every probe at its epoch, even
  * when the other workers have closed theirs. */
@@ -94,7 +105,8 @@ static int hold_main(tide_worker *w, void *arg)
         TIDE_TRY(tide_input_close(in));
     }
     int rc;
-    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
+    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
+    }
     if (rc == 0 && tide_probe_frontier(p)->len == 0)
         __atomic_add_fetch(&log->released, 1, __ATOMIC_RELAXED);
     return rc;

@@ -12,7 +12,7 @@
 #define NREC 20000
 
 typedef struct shared {
-    uint32_t *seen;     /* [NREC * workers] times record (origin,i) was seen */
+    uint32_t *seen; /* [NREC * workers] times record (origin,i) was seen */
     uint32_t workers;
     uint32_t misrouted; /* records that arrived at a worker not owning them */
     uint32_t wrong_time;
@@ -36,7 +36,8 @@ static void on_batch(void *ctx, const tide_batch *b)
         uint32_t owner = tide_hash_owner(tide_hash(k, kl), tide_worker_peers(c->w));
         if (sh->pact == TIDE_EXCHANGE && owner != tide_worker_index(c->w))
             __atomic_add_fetch(&sh->misrouted, 1, __ATOMIC_RELAXED);
-        if (b->time.epoch != v % sh->rounds) __atomic_add_fetch(&sh->wrong_time, 1, __ATOMIC_RELAXED);
+        if (b->time.epoch != v % sh->rounds)
+            __atomic_add_fetch(&sh->wrong_time, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&sh->seen[v], 1, __ATOMIC_RELAXED);
     }
 }
@@ -67,7 +68,8 @@ static int worker_main(tide_worker *w, void *arg)
     }
     TIDE_TRY(tide_input_close(in));
     int rc;
-    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
+    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
+    }
     free(ctx);
     return rc;
 }
@@ -93,8 +95,23 @@ static void run(uint32_t workers, tide_pact pact, uint64_t rounds)
     free(sh.seen);
 }
 
-Test(exchange, exactly_once_to_owner_w1) { run(1, TIDE_EXCHANGE, 3); }
-Test(exchange, exactly_once_to_owner_w2) { run(2, TIDE_EXCHANGE, 3); }
-Test(exchange, exactly_once_to_owner_w4) { run(4, TIDE_EXCHANGE, 5); }
-Test(exchange, broadcast_reaches_every_worker_w3) { run(3, TIDE_BROADCAST, 2); }
-Test(exchange, pipeline_keeps_records_w2) { run(2, TIDE_PIPELINE, 2); }
+Test(exchange, exactly_once_to_owner_w1)
+{
+    run(1, TIDE_EXCHANGE, 3);
+}
+Test(exchange, exactly_once_to_owner_w2)
+{
+    run(2, TIDE_EXCHANGE, 3);
+}
+Test(exchange, exactly_once_to_owner_w4)
+{
+    run(4, TIDE_EXCHANGE, 5);
+}
+Test(exchange, broadcast_reaches_every_worker_w3)
+{
+    run(3, TIDE_BROADCAST, 2);
+}
+Test(exchange, pipeline_keeps_records_w2)
+{
+    run(2, TIDE_PIPELINE, 2);
+}

@@ -13,7 +13,7 @@
 #include "tide/tide.h"
 #include "tide_test.h"
 
-#define NIDS 3000
+#define NIDS   3000
 #define EPOCHS 4
 
 typedef struct shared {
@@ -22,9 +22,18 @@ typedef struct shared {
     uint32_t inner_exits[NIDS];
 } shared;
 
-static uint64_t n0(uint64_t id) { return id % 13; }
-static uint64_t a0(uint64_t id) { return id % 4; }
-static uint64_t b0(uint64_t id) { return id % 5 + 1; }
+static uint64_t n0(uint64_t id)
+{
+    return id % 13;
+}
+static uint64_t a0(uint64_t id)
+{
+    return id % 4;
+}
+static uint64_t b0(uint64_t id)
+{
+    return id % 5 + 1;
+}
 
 /* ---- single loop ---------------------------------------------------------- */
 
@@ -90,7 +99,7 @@ static int loop_main(tide_worker *w, void *arg)
             tide_u64_store(v, n0(id));
             TIDE_TRY(tide_input_send(in, k, 8, v, 8));
         }
-        TIDE_TRY(tide_worker_step_until(w, probe, tide_time_epoch(e > 0 ? e - 1 : 0)));
+        if (e > 0) TIDE_TRY(tide_worker_step_until(w, probe, tide_time_epoch(e - 1)));
     }
     return tide_input_close(in);
 }
@@ -110,9 +119,18 @@ static void run_loop(uint32_t workers)
     cr_assert_eq(sh.bad, 0, "%u records at a wrong time", sh.bad);
 }
 
-Test(loop, terminates_with_results_w1) { run_loop(1); }
-Test(loop, terminates_with_results_w2) { run_loop(2); }
-Test(loop, terminates_with_results_w4) { run_loop(4); }
+Test(loop, terminates_with_results_w1)
+{
+    run_loop(1);
+}
+Test(loop, terminates_with_results_w2)
+{
+    run_loop(2);
+}
+Test(loop, terminates_with_results_w4)
+{
+    run_loop(4);
+}
 
 /* ---- nested loops ------------------------------------------------------------ */
 
@@ -219,6 +237,15 @@ static void run_nested(uint32_t workers)
     cr_assert_eq(sh.bad, 0, "%u records at a wrong time", sh.bad);
 }
 
-Test(loop, nested_two_levels_w1) { run_nested(1); }
-Test(loop, nested_two_levels_w2) { run_nested(2); }
-Test(loop, nested_two_levels_w4) { run_nested(4); }
+Test(loop, nested_two_levels_w1)
+{
+    run_nested(1);
+}
+Test(loop, nested_two_levels_w2)
+{
+    run_nested(2);
+}
+Test(loop, nested_two_levels_w4)
+{
+    run_nested(4);
+}

@@ -17,7 +17,8 @@
 static inline uint64_t tide_test_seed(const char *name, uint64_t salt)
 {
     const char *env = getenv("TIDE_SEED");
-    uint64_t s = env ? strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ULL ^ (salt * 0xff51afd7ed558ccdULL);
+    uint64_t s =
+        env ? strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ULL ^ (salt * 0xff51afd7ed558ccdULL);
     if (s == 0) s = 1;
     fprintf(stderr, "seed=%llu (%s) replay with TIDE_SEED=%llu\n", (unsigned long long)s, name,
             (unsigned long long)s);

@@ -1,0 +1,39 @@
+/*
+ * count.c - tide_count: per key, the sum of the multiplicities of all its
+ * records, as an i64 value (tide_i64_store), for keys where it is not 0.
+ *
+ * Built on tide_reduce: the value is dropped first (each record becomes
+ * (key, empty)), so the arrangement holds one value per key and the
+ * reduction reads one accumulated multiplicity instead of every value.
+ */
+#include "reduce.h"
+
+#include "tide/record.h"
+#include "worker.h"
+
+void tide__count_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
+                    uint32_t n, tide_reduce_out *out)
+{
+    int64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) sum += in[i].diff;
+    if (sum == 0) return;
+    uint8_t v[TIDE_I64_SIZE];
+    tide_i64_store(v, sum);
+    tide_reduce_push(out, v, sizeof v, 1);
+}
+
+static void drop_val(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                     tide_emitter *em)
+{
+    tide_emit(em, k, kl, NULL, 0);
+}
+
+tide_stream *tide_count(tide_stream *c)
+{
+    if (c == NULL) return NULL;
+    tide_layout keys = tide_layout_make(tide_stream_layout(c).key_width, 0);
+    tide_stream *k = tide_map(c, "count_keys", keys, drop_val, NULL);
+    tide_arranged *a = k ? tide_arrange(k, "count_arrange") : NULL;
+    tide_arranged *r = a ? tide_reduce(a, "count", TIDE_I64_SIZE, tide__count_fn, NULL) : NULL;
+    return r ? tide_arranged_stream(r) : NULL;
+}

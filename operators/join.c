@@ -1,0 +1,294 @@
+/*
+ * join.c - equi-join of two arrangements (differential's join_core), and
+ * semijoin / antijoin on top of it.
+ *
+ * Each input delivers announcements of sealed trace batches (arrange.h). A
+ * new batch of input 0 is joined with input 1's trace cut at the upper of
+ * the input-1 batches received so far ("acknowledged"), and a new batch of
+ * input 1 with input 0's trace cut at its acknowledged upper, which by then
+ * includes every input-0 batch received before. So each pair of batches
+ * meets exactly once: when the later of the two (in this operator's order
+ * of processing) arrives. Output updates get time join(t0, t1) and diff
+ * d0 * d1, and are sent at the announcing message's time (<= t0, t1), within
+ * the activation that received it: no capability is ever held.
+ *
+ * Compaction (why the readers' frontiers are set as they are):
+ *  - logical: input 1's trace is only ever read to join it with input-0
+ *    batches that have not arrived yet, whose update times are all beyond
+ *    the frontier F0 of input 0 (announcement times are <= their updates and
+ *    beyond F0). For t0 beyond F0, join(t0, advance_by(t1, F0)) equals
+ *    join(t0, t1), so input 1's trace may be advanced to F0 without changing
+ *    any output; symmetrically input 0's to F1. When F0 is empty no batch of
+ *    input 0 will come, and input 1's reader is released altogether.
+ *  - physical: we cut input 1's trace only at its acknowledged upper, so the
+ *    reader lets the spine merge up to that cut and no further.
+ *  An entered arrangement (tide_arranged_enter) holds times of the parent
+ *  scope: frontiers are projected (child coordinate reset to 0) first.
+ *
+ * Work: all output of a batch is produced in the activation that receives
+ * it. Differential spreads large joins over activations with "fuel"; that
+ * would bound step latency here too and is the natural next step.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arrange.h"
+#include "tide/alloc.h"
+
+/* One val of the other side's current key, with its updates in otimes. */
+typedef struct oval {
+    const uint8_t *v; /* borrowed from the cursor's batches */
+    uint32_t vl;
+    uint32_t t0, tn; /* otimes[t0 .. t0 + tn) */
+} oval;
+
+typedef struct join_state {
+    tide_arranged *in[2];
+    tide_trace_reader *reader[2]; /* reader of in[i]'s trace; NULL once released */
+    tide_antichain ack[2];        /* upper of the batches received from input i */
+    tide_antichain proj;          /* scratch: a projected frontier */
+    tide_join_fn fn;
+    void *ctx;
+    oval *ovals; /* scratch: the other side's vals for one key */
+    uint32_t novals, ovals_cap;
+    tide_time_delta *otimes; /* scratch: their updates */
+    uint32_t notimes, otimes_cap;
+    bool oom; /* collect_time failed to grow otimes */
+} join_state;
+
+static void join_state_free(void *p)
+{
+    join_state *st = p;
+    if (st == NULL) return;
+    for (int i = 0; i < 2; i++) {
+        tide_trace_reader_free(st->reader[i]);
+        tide_antichain_fini(&st->ack[i]);
+    }
+    tide_antichain_fini(&st->proj);
+    tide_free(st->ovals);
+    tide_free(st->otimes);
+    tide_free(st);
+}
+
+static void collect_time(void *ctx, tide_time t, int64_t d)
+{
+    join_state *st = ctx;
+    if (st->notimes == st->otimes_cap) {
+        uint32_t c = st->otimes_cap ? st->otimes_cap * 2 : 64;
+        tide_time_delta *n = tide_realloc(st->otimes, c * sizeof *n);
+        if (n == NULL) {
+            st->oom = true;
+            return;
+        }
+        st->otimes = n;
+        st->otimes_cap = c;
+    }
+    st->otimes[st->notimes].time = t;
+    st->otimes[st->notimes++].delta = d;
+}
+
+static int td_cmp(const void *a, const void *b)
+{
+    return tide_time_cmp(((const tide_time_delta *)a)->time, ((const tide_time_delta *)b)->time);
+}
+
+/* Gather the vals and updates of the cursor's current key into scratch,
+ * each val's updates consolidated (several batches may hold equal times). */
+static int gather(join_state *st, tide_cursor *c)
+{
+    st->novals = st->notimes = 0;
+    for (; tide_cursor_val_valid(c); tide_cursor_step_val(c)) {
+        if (st->novals == st->ovals_cap) {
+            uint32_t n = st->ovals_cap ? st->ovals_cap * 2 : 16;
+            oval *o = tide_realloc(st->ovals, n * sizeof *o);
+            if (o == NULL) return TIDE_ENOMEM;
+            st->ovals = o;
+            st->ovals_cap = n;
+        }
+        oval *o = &st->ovals[st->novals];
+        o->v = tide_cursor_val(c, &o->vl);
+        o->t0 = st->notimes;
+        tide_cursor_map_times(c, collect_time, st);
+        if (st->oom) return TIDE_ENOMEM;
+        uint32_t n = st->notimes - o->t0;
+        /* Consolidate: sort by time, sum equal times, drop zeros. */
+        tide_time_delta *u = st->otimes + o->t0;
+        if (n > 1) qsort(u, n, sizeof *u, td_cmp);
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (w > 0 && tide_time_eq(u[w - 1].time, u[i].time)) {
+                u[w - 1].delta += u[i].delta;
+                continue;
+            }
+            if (w > 0 && u[w - 1].delta == 0) w--;
+            u[w++] = u[i];
+        }
+        if (w > 0 && u[w - 1].delta == 0) w--;
+        n = w;
+        st->notimes = o->t0 + n;
+        o->tn = n;
+        if (n > 0) st->novals++;
+    }
+    return TIDE_OK;
+}
+
+/* Join trace batch @tb, of input @side, with the other input's trace cut
+ * at its acknowledged upper; output at capability @cap. */
+static int join_batch(tide_op *op, join_state *st, int side, tide_time cap,
+                      const tide_trace_batch *tb)
+{
+    int other = 1 - side;
+    if (tb->nupds == 0 || st->reader[other] == NULL) return TIDE_OK;
+    tide_cursor *c;
+    int rc = tide_trace_reader_cursor_through(st->reader[other], &st->ack[other], &c);
+    if (rc < 0)
+        return tide_op_fail(op, rc, "cutting input %d's trace at its acknowledged upper: %s",
+                            other, tide_strerror(rc));
+    tide_emitter em = {.op = op, .port = 0, .cap = cap, .updates = true};
+    for (uint32_t k = 0; k < tb->nkeys && tide_cursor_key_valid(c) && em.rc == 0; k++) {
+        uint32_t kl, ckl;
+        const uint8_t *key = tide_trace_batch_key(tb, k, &kl);
+        tide_cursor_seek_key(c, key, kl);
+        if (!tide_cursor_key_valid(c)) break;
+        const uint8_t *ck = tide_cursor_key(c, &ckl);
+        if (tide_bytes_cmp(ck, ckl, key, kl) != 0) continue;
+        tide_cursor_rewind_vals(c);
+        if (gather(st, c) < 0) {
+            rc = TIDE_ENOMEM;
+            break;
+        }
+        for (uint32_t v = tb->key_vals[k]; v < tb->key_vals[k + 1] && em.rc == 0; v++) {
+            uint32_t vl;
+            const uint8_t *val = tide_trace_batch_val(tb, v, &vl);
+            for (uint32_t o = 0; o < st->novals && em.rc == 0; o++) {
+                const oval *ov = &st->ovals[o];
+                for (uint32_t u = tb->val_upds[v]; u < tb->val_upds[v + 1]; u++) {
+                    for (uint32_t x = ov->t0; x < ov->t0 + ov->tn; x++) {
+                        em.time = tide_time_join(tb->upds[u].time, st->otimes[x].time);
+                        em.diff = tb->upds[u].delta * st->otimes[x].delta;
+                        if (side == 0)
+                            st->fn(st->ctx, key, kl, val, vl, ov->v, ov->vl, &em);
+                        else
+                            st->fn(st->ctx, key, kl, ov->v, ov->vl, val, vl, &em);
+                    }
+                }
+            }
+        }
+    }
+    tide_cursor_free(c);
+    if (rc < 0) return tide_op_fail(op, rc, "out of memory joining");
+    return em.rc;
+}
+
+static int compact(tide_op *op, join_state *st)
+{
+    for (int i = 0; i < 2; i++) {
+        int other = 1 - i;
+        if (st->reader[i] == NULL) continue;
+        const tide_antichain *f = tide_op_frontier(op, (uint32_t)other);
+        if (f->len == 0 && op->in[other].len == 0) {
+            /* No more batches of the other input: nothing will read trace i. */
+            tide_trace_reader_free(st->reader[i]);
+            st->reader[i] = NULL;
+            continue;
+        }
+        if (tide__frontier_project(f, st->in[i]->trace_depth, &st->proj) < 0 ||
+            tide__reader_advance(st->reader[i], &st->proj, &st->ack[i]) < 0)
+            return tide_op_fail(op, TIDE_ENOMEM, "out of memory compacting");
+    }
+    return TIDE_OK;
+}
+
+static void join_schedule(tide_op *op, void *state)
+{
+    join_state *st = state;
+    for (int side = 0; side < 2; side++) {
+        tide_batch *m;
+        while ((m = tide_op_pull(op, (uint32_t)side)) != NULL) {
+            const tide_trace_batch *tb = tide__arranged_batch(m);
+            int rc = TIDE_OK;
+            if (tb) {
+                rc = join_batch(op, st, side, m->time, tb);
+                if (rc == TIDE_OK && tide_antichain_copy(&st->ack[side], &tb->upper) < 0)
+                    rc = tide_op_fail(op, TIDE_ENOMEM, "out of memory");
+            }
+            tide_batch_unref(m);
+            if (rc < 0) return;
+        }
+    }
+    compact(op, st);
+}
+
+tide_stream *tide_join(tide_arranged *a, tide_arranged *b, const char *name, tide_layout out,
+                       tide_join_fn fn, void *ctx)
+{
+    if (a == NULL || b == NULL) return NULL;
+    tide_worker *w = a->scope->df->w;
+    name = name ? name : "join";
+    if (a->scope != b->scope) {
+        tide__worker_fail(w, TIDE_EINVAL, "%s: the arrangements live in different scopes", name);
+        return NULL;
+    }
+    if (a->layout.key_width != b->layout.key_width) {
+        tide__worker_fail(w, TIDE_EINVAL, "%s: key widths differ (%u and %u)", name,
+                          a->layout.key_width, b->layout.key_width);
+        return NULL;
+    }
+    join_state *st = tide_calloc(1, sizeof *st);
+    if (st == NULL) goto nomem;
+    st->in[0] = a;
+    st->in[1] = b;
+    st->fn = fn;
+    st->ctx = ctx;
+    tide_antichain_init(&st->proj);
+    for (int i = 0; i < 2; i++) {
+        tide_antichain_init(&st->ack[i]);
+        if (tide_antichain_insert(&st->ack[i], TIDE_TIME_ZERO) < 0) goto nomem;
+        if (tide__arranged_reader(st->in[i], &st->reader[i]) < 0) goto nomem;
+    }
+    tide_stream *ins[2] = {a->stream, b->stream};
+    uint32_t flags = TIDE_BATCH_UPDATES;
+    tide_op_desc d = {.name = name,
+                      .ninputs = 2,
+                      .inputs = ins,
+                      .noutputs = 1,
+                      .outputs = &out,
+                      .out_flags = &flags,
+                      .schedule = join_schedule,
+                      .state = st,
+                      .state_free = join_state_free};
+    tide_op *op = tide_op_build(a->scope, &d);
+    if (op == NULL) {
+        join_state_free(st);
+        return NULL;
+    }
+    return tide_op_output(op, 0);
+nomem:
+    join_state_free(st);
+    tide__worker_fail(w, TIDE_ENOMEM, "out of memory building '%s'", name);
+    return NULL;
+}
+
+/* ---- semijoin / antijoin -------------------------------------------------------- */
+
+static void semi_fn(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1, uint32_t l1,
+                    const uint8_t *v2, uint32_t l2, tide_emitter *em)
+{
+    tide_emit(em, key, klen, v1, l1);
+}
+
+tide_stream *tide_semijoin(tide_stream *c, tide_arranged *keys)
+{
+    if (c == NULL || keys == NULL) return NULL;
+    tide_arranged *a = tide_arrange(c, "semijoin_arrange");
+    if (a == NULL) return NULL;
+    return tide_join(a, keys, "semijoin", c->layout, semi_fn, NULL);
+}
+
+tide_stream *tide_antijoin(tide_stream *c, tide_arranged *keys)
+{
+    tide_stream *s = tide_negate(tide_semijoin(c, keys));
+    if (s == NULL) return NULL;
+    tide_stream *parts[2] = {c, s};
+    return tide_concat(parts, 2);
+}

@@ -1,0 +1,79 @@
+/*
+ * reduce.h - internals of the reduce family (reduce.c, count.c,
+ * threshold.c, topk.c).
+ *
+ * The reduce core reads an arrangement as announcements (0-record UPDATES
+ * batches whose ext is a sealed tide_trace_batch, see arrange.h) plus the
+ * shared input trace, and maintains its output as a trace of its own that
+ * it announces the same way. It never relies on the announcements' uppers:
+ * the input frontier alone tells which times are complete, because an
+ * update at time t is announced at a time <= t, so the frontier cannot pass
+ * t before its announcement has been consumed.
+ */
+#ifndef TIDE_REDUCE_H
+#define TIDE_REDUCE_H
+
+#include "tide/collection.h"
+
+/*
+ * tide__reduce_build - add a reduce operator to the scope of @ann.
+ * @ann: announcements of the input arrangement (PIPELINE).
+ * @in_trace: the input trace (borrowed; the operator keeps a reader, which
+ *            holds a reference).
+ * @trace_depth: depth of the scope whose times @in_trace holds (reader
+ *            frontiers are projected to it); the scope depth of @ann when
+ *            the arrangement was not entered.
+ * @in_layout: the arranged updates' layout (its key is the group key).
+ * @val_width: width of the output values (or TIDE_VAR).
+ * @fn, @ctx: the reduction (@ctx borrowed, must outlive the dataflow).
+ * @out: gets the output announcements (borrowed, live with the dataflow).
+ * @out_trace: gets the output trace (borrowed: the operator holds the owner
+ *            reference for the dataflow's lifetime; take a reference to keep
+ *            it longer).
+ * @return TIDE_OK or a negative code (detail on the worker).
+ */
+int tide__reduce_build(tide_stream *ann, tide_trace *in_trace, uint32_t trace_depth,
+                       tide_layout in_layout, const char *name, uint32_t val_width,
+                       tide_reduce_fn fn, void *ctx, tide_stream **out, tide_trace **out_trace);
+
+/*
+ * tide__reduce_emit - seal consolidated updates @upd (taken; sorted by key,
+ * val, time, all times not beyond @upper) into @trace as one or more trace
+ * batches covering [upper of @trace, @upper), and announce each on output
+ * @port of @op at the held capability it lies beyond.
+ * @caps: @op's held capabilities (borrowed). Each update's time must be >=
+ * one of them. A capability set of several incomparable times needs several
+ * batches: batch i holds the updates whose last capability (in @caps'
+ * order) below them is caps[i]; its upper is the antichain of @upper and the
+ * capabilities after i, so consecutive batches are contiguous.
+ * @return TIDE_OK, TIDE_ENOMEM, TIDE_ESTATE (an update below every
+ *         capability: a bug), with the detail on the worker.
+ */
+int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_antichain *caps,
+                      const tide_antichain *upper, tide_batch *upd);
+
+/* A stand-alone reduction output, so that oracles can call a tide_reduce_fn
+ * the way the operator does: _new (NULL on ENOMEM), _clear, _len, _get
+ * (borrowed value, valid until the next push or clear), _rc (first push
+ * error since the last clear), _free (NULL is fine). */
+tide_reduce_out *tide__reduce_out_new(uint32_t val_width);
+void tide__reduce_out_free(tide_reduce_out *o);
+void tide__reduce_out_clear(tide_reduce_out *o);
+uint32_t tide__reduce_out_len(const tide_reduce_out *o);
+const uint8_t *tide__reduce_out_get(const tide_reduce_out *o, uint32_t i, uint32_t *len,
+                                    int64_t *diff);
+int tide__reduce_out_rc(const tide_reduce_out *o);
+
+/* The reductions behind count, distinct, threshold, min, max and top_k,
+ * for tests that drive the core directly. */
+void tide__count_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
+                    uint32_t n, tide_reduce_out *out);
+void tide__min_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
+                  uint32_t n, tide_reduce_out *out);
+void tide__max_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
+                  uint32_t n, tide_reduce_out *out);
+/* @ctx points to a uint32_t k. */
+void tide__top_k_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
+                    uint32_t n, tide_reduce_out *out);
+
+#endif /* TIDE_REDUCE_H */
