@@ -157,7 +157,7 @@ static int loop_main(tide_worker *w, void *arg)
             tide_u64_store(v, n0(id));
             TIDE_TRY(tide_input_send(in, k, 8, v, 8));
         }
-        TIDE_TRY(tide_worker_step_until(w, probe, tide_time_epoch(e > 0 ? e - 1 : 0)));
+        if (e > 0) TIDE_TRY(tide_worker_step_until(w, probe, tide_time_epoch(e - 1)));
     }
     return tide_input_close(in);
 }
