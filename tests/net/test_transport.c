@@ -184,7 +184,8 @@ static void wait_count(rec *r, uint32_t want, uint32_t ms)
 
 /* ---- two real transports ------------------------------------------------------------ */
 
-TestSuite(transport, .timeout = 30);
+/* No criterion .timeout (see test_cluster_run.c): every wait has a deadline. */
+TestSuite(transport);
 
 Test(transport, data_and_progress_both_ways_in_order)
 {
@@ -337,8 +338,9 @@ static size_t hello_frame(uint8_t *buf, size_t cap, const tide_config *cfg)
 static void *raw_dealer(fake *f)
 {
     void *d = zmq_socket(f->ctx, ZMQ_DEALER);
-    int zero = 0;
+    int zero = 0, wait = 5000; /* no receive blocks for ever */
     zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &wait, sizeof wait);
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", f->port);
     cr_assert_eq(zmq_connect(d, ep), 0);
@@ -353,8 +355,9 @@ static void fake_start(fake *f, uint32_t timeout)
     f->port = tide_test_free_ports(2);
     f->ctx = zmq_ctx_new();
     f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
-    int zero = 0;
+    int zero = 0, wait = 5000;
     zmq_setsockopt(f->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(f->router, ZMQ_RCVTIMEO, &wait, sizeof wait);
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", f->port + 1);
     cr_assert_eq(zmq_bind(f->router, ep), 0);
@@ -409,7 +412,7 @@ static uint32_t wait_fails(rec *r, uint32_t want, uint32_t ms, tide_error *last)
     }
 }
 
-TestSuite(transport_fault, .timeout = 60);
+TestSuite(transport_fault);
 
 Test(transport_fault, peer_lost_without_bye)
 {
