@@ -49,6 +49,14 @@ Test(cluster_run, loop_n3_w2) { same_as_single("netcheck", loop_args, 3, 2); }
 Test(cluster_run, wordcount_n2_w1) { same_as_single("wordcount", NULL, 2, 1); }
 Test(cluster_run, wordcount_n3_w2) { same_as_single("wordcount", NULL, 3, 2); }
 
+/* Differential dataflows across processes: bfs (join, min per key, iterate)
+ * and reachability (join, distinct, iterate) print every change of their
+ * output per epoch; together the processes print the single-process lines. */
+Test(cluster_run, bfs_n2_w1) { same_as_single("bfs", NULL, 2, 1); }
+Test(cluster_run, bfs_n3_w2) { same_as_single("bfs", NULL, 3, 2); }
+Test(cluster_run, reachability_n2_w2) { same_as_single("reachability", NULL, 2, 2); }
+Test(cluster_run, reachability_n3_w1) { same_as_single("reachability", NULL, 3, 1); }
+
 Test(cluster_run, exchange_records_exactly_once)
 {
     int rc;
