@@ -18,7 +18,4 @@ for w in 1 2; do
     run "$b/bench_bfs" -w $w 1000000 2000000 10 20
     run "$b/bench_reduce" -w $w
 done
-if [ -x "$b/tide-cluster" ]; then
-    run "$b/tide-cluster" -n 2 -w 1 -- "$b/bench_exchange" 1000000 20
-    run "$b/tide-cluster" -n 2 -w 1 -- "$b/bench_progress" 20000
-fi
+run "$b/bench_net" 1000000 10 20000
