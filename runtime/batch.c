@@ -194,8 +194,68 @@ static void col_free_heap(tide_col *c)
 
 /* ======================== Lifecycle =============================== */
 
+/* ======================== Per-thread cache ======================= */
+
+/*
+ * Worker threads recycle the standard batches they free (fixed layouts,
+ * channel-sized, arrays never moved out of the block): an exchange frees
+ * on one worker what another allocated, record batch after record batch,
+ * and going through malloc each time costs page faults as the heap is
+ * trimmed and regrown. Only threads that enable the cache have one, and
+ * they drain it before they end, so nothing is left behind.
+ */
+#define POOL_MAX 64
+
+static __thread struct {
+    batch_impl *b[POOL_MAX];
+    uint32_t n;
+    bool on;
+} pool;
+
+void tide__batch_pool_enable(void)
+{
+    pool.on = true;
+}
+
+void tide__batch_pool_drain(void)
+{
+    for (uint32_t i = 0; i < pool.n; i++) tide_free(pool.b[i]);
+    pool.n = 0;
+    pool.on = false;
+}
+
+static bool pool_put(batch_impl *bi)
+{
+    const tide_batch *b = &bi->pub;
+    if (!pool.on || pool.n == POOL_MAX || bi->arrays != NULL || b->key.width == VAR ||
+        b->val.width == VAR || b->cap < 1024)
+        return false;
+    pool.b[pool.n++] = bi;
+    return true;
+}
+
+static tide_batch *pool_get(tide_layout layout, uint32_t flags, uint32_t cap)
+{
+    for (uint32_t i = pool.n; i-- > 0;) {
+        tide_batch *b = &pool.b[i]->pub;
+        if (b->cap != cap || b->flags != flags || !tide_layout_eq(b->layout, layout)) continue;
+        pool.b[i] = pool.b[--pool.n];
+        b->refs = 1;
+        b->len = 0;
+        b->time = TIDE_TIME_ZERO;
+        b->ext = NULL;
+        b->ext_free = NULL;
+        return b;
+    }
+    return NULL;
+}
+
 tide_batch *tide_batch_new(tide_layout layout, uint32_t flags, uint32_t cap)
 {
+    if (pool.n) {
+        tide_batch *b = pool_get(layout, flags, cap);
+        if (b) return b;
+    }
     size_t sz;
     if (arrays_size(layout, flags, cap, &sz) < 0) return NULL;
     batch_impl *bi = tide_alloc(HDR_SIZE + sz);
@@ -226,6 +286,7 @@ void tide_batch_unref(tide_batch *b)
     if (!b) return;
     if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (b->ext_free) b->ext_free(b->ext);
+    if (pool_put(impl(b))) return;
     col_free_heap(&b->key);
     col_free_heap(&b->val);
     tide_free(impl(b)->arrays);

@@ -72,6 +72,7 @@ static void *worker_thread(void *arg)
     tide_worker *w = arg;
     tide__runtime *rt = w->rt;
     pin(rt, w);
+    tide__batch_pool_enable();
     int rc = rt->main(w, rt->arg);
     if (rc < 0 && w->rc == 0)
         tide__worker_fail(w, rc, "worker %u: main returned %s", w->index, tide_err_name(rc));
@@ -80,6 +81,7 @@ static void *worker_thread(void *arg)
         }
     }
     if (w->rc) runtime_fail(rt, &w->err);
+    tide__batch_pool_drain();
     return NULL;
 }
 
