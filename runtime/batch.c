@@ -194,8 +194,68 @@ static void col_free_heap(tide_col *c)
 
 /* ======================== Lifecycle =============================== */
 
+/* ======================== Per-thread cache ======================= */
+
+/*
+ * Worker threads recycle the standard batches they free (fixed layouts,
+ * channel-sized, arrays never moved out of the block): an exchange frees
+ * on one worker what another allocated, record batch after record batch,
+ * and going through malloc each time costs page faults as the heap is
+ * trimmed and regrown. Only threads that enable the cache have one, and
+ * they drain it before they end, so nothing is left behind.
+ */
+#define POOL_MAX 64
+
+static __thread struct {
+    batch_impl *b[POOL_MAX];
+    uint32_t n;
+    bool on;
+} pool;
+
+void tide__batch_pool_enable(void)
+{
+    pool.on = true;
+}
+
+void tide__batch_pool_drain(void)
+{
+    for (uint32_t i = 0; i < pool.n; i++) tide_free(pool.b[i]);
+    pool.n = 0;
+    pool.on = false;
+}
+
+static bool pool_put(batch_impl *bi)
+{
+    const tide_batch *b = &bi->pub;
+    if (!pool.on || pool.n == POOL_MAX || bi->arrays != NULL || b->key.width == VAR ||
+        b->val.width == VAR || b->cap < 1024)
+        return false;
+    pool.b[pool.n++] = bi;
+    return true;
+}
+
+static tide_batch *pool_get(tide_layout layout, uint32_t flags, uint32_t cap)
+{
+    for (uint32_t i = pool.n; i-- > 0;) {
+        tide_batch *b = &pool.b[i]->pub;
+        if (b->cap != cap || b->flags != flags || !tide_layout_eq(b->layout, layout)) continue;
+        pool.b[i] = pool.b[--pool.n];
+        b->refs = 1;
+        b->len = 0;
+        b->time = TIDE_TIME_ZERO;
+        b->ext = NULL;
+        b->ext_free = NULL;
+        return b;
+    }
+    return NULL;
+}
+
 tide_batch *tide_batch_new(tide_layout layout, uint32_t flags, uint32_t cap)
 {
+    if (pool.n) {
+        tide_batch *b = pool_get(layout, flags, cap);
+        if (b) return b;
+    }
     size_t sz;
     if (arrays_size(layout, flags, cap, &sz) < 0) return NULL;
     batch_impl *bi = tide_alloc(HDR_SIZE + sz);
@@ -226,6 +286,7 @@ void tide_batch_unref(tide_batch *b)
     if (!b) return;
     if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (b->ext_free) b->ext_free(b->ext);
+    if (pool_put(impl(b))) return;
     col_free_heap(&b->key);
     col_free_heap(&b->val);
     tide_free(impl(b)->arrays);
@@ -455,6 +516,41 @@ static int append_all(tide_batch *o, const tide_batch *src)
     return TIDE_OK;
 }
 
+/*
+ * One pass, no counting: when every output already has room for all of
+ * @src (the exchange channel sizes its stages so), each record is hashed
+ * and stored straight at its destination's end.
+ */
+static ALWAYS_INLINE void part_direct(const tide_batch *src, tide_batch **outs, uint32_t peers,
+                                      const uint32_t kw, const uint32_t vw, const bool upd)
+{
+    uint32_t pos[PART_STACK_PEERS];
+    for (uint32_t w = 0; w < peers; w++) pos[w] = outs[w]->len;
+    const uint8_t *sk = src->key.bytes, *sv = src->val.bytes;
+    for (uint32_t i = 0; i < src->len; i++) {
+        const uint8_t *k = sk + (size_t)i * kw;
+        uint32_t w = tide_hash_owner(tide__hash(k, kw), peers);
+        tide_batch *o = outs[w];
+        uint32_t j = pos[w]++;
+        memcpy(o->key.bytes + (size_t)j * kw, k, kw);
+        if (vw) memcpy(o->val.bytes + (size_t)j * vw, sv + (size_t)i * vw, vw);
+        if (upd) {
+            o->times[j] = src->times[i];
+            o->diffs[j] = src->diffs[i];
+        }
+    }
+    for (uint32_t w = 0; w < peers; w++) outs[w]->len = pos[w];
+}
+
+/* Can part_direct run: fixed widths, every output present with room. */
+static bool direct_ok(const tide_batch *src, tide_batch **outs, uint32_t peers)
+{
+    if (peers > PART_STACK_PEERS || src->key.width == VAR || src->val.width == VAR) return false;
+    for (uint32_t w = 0; w < peers; w++)
+        if (!outs[w] || outs[w]->cap - outs[w]->len < src->len) return false;
+    return true;
+}
+
 int tide_batch_partition(const tide_batch *src, tide_batch **outs, uint32_t peers)
 {
     if (!peers) return TIDE_EINVAL;
@@ -465,6 +561,18 @@ int tide_batch_partition(const tide_batch *src, tide_batch **outs, uint32_t peer
     }
     if (!src->len) return TIDE_OK;
     if (peers == 1) return outs[0] ? append_all(outs[0], src) : TIDE_OK;
+    if (direct_ok(src, outs, peers)) {
+        uint32_t kw = src->key.width, vw = src->val.width;
+        bool upd = src->flags & TIDE_BATCH_UPDATES;
+        /* clang-format off */
+        if      (kw == 8 && vw == 0 && !upd) part_direct(src, outs, peers, 8, 0, false);
+        else if (kw == 8 && vw == 0)         part_direct(src, outs, peers, 8, 0, true);
+        else if (kw == 8 && vw == 8 && !upd) part_direct(src, outs, peers, 8, 8, false);
+        else if (kw == 8 && vw == 8)         part_direct(src, outs, peers, 8, 8, true);
+        else                                 part_direct(src, outs, peers, kw, vw, upd);
+        /* clang-format on */
+        return TIDE_OK;
+    }
 
     part_peer stack_pp[PART_STACK_PEERS], *pp = stack_pp;
     if (peers > PART_STACK_PEERS) {

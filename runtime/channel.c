@@ -58,10 +58,12 @@ static int exchange(tide_dataflow *df, tide__channel *ch, tide_batch *b)
     for (uint32_t d = 0; d < peers; d++) {
         tide_batch *s = ch->stage[d];
         if (s && !tide_time_eq(s->time, b->time)) {
-            if (s->len)
-                TIDE_TRY(flush_stage(df, ch, d));
-            else
+            if (s->len == 0) {
                 s->time = b->time;
+            } else if (flush_stage(df, ch, d) < 0) {
+                tide_batch_unref(b);
+                return df->w->rc;
+            }
         }
         if (ch->stage[d] == NULL) {
             /* A stage leaves once it holds TIDE_BATCH_RECORDS, and one input

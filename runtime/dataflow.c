@@ -269,8 +269,10 @@ int tide_dataflow_seal(tide_dataflow *df)
         tide_change_batch_compact(&op->held);
         for (uint32_t k = 0; k < op->held.len; k++)
             for (uint32_t p = 0; p < op->noutputs; p++)
-                TIDE_TRY(tide__tracker_update_source(df->tracker, i, p, op->held.updates[k].time,
-                                                     op->held.updates[k].delta * w->peers));
+                if (tide__tracker_update_source(df->tracker, i, p, op->held.updates[k].time,
+                                                op->held.updates[k].delta * w->peers) < 0)
+                    return tide__worker_fail(w, TIDE_ENOMEM, "out of memory sealing '%s'",
+                                             df->name);
     }
     /* Frontiers must reflect the initial capabilities before anyone looks. */
     if (tide__tracker_propagate(df->tracker) < 0)
@@ -307,7 +309,8 @@ static int propagate(tide_dataflow *df)
 {
     int rc = tide__tracker_propagate(df->tracker);
     if (rc < 0)
-        return tide__worker_fail(df->w, rc, "dataflow '%s': progress tracking failed", df->name);
+        return tide__worker_fail(df->w, rc, "dataflow '%s': progress tracking: %s", df->name,
+                                 tide_strerror(rc));
     uint32_t n;
     const tide__frontier_change *ch = tide__tracker_changes(df->tracker, &n);
     for (uint32_t i = 0; i < n; i++) tide__df_activate(df, ch[i].node);

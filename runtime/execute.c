@@ -72,6 +72,7 @@ static void *worker_thread(void *arg)
     tide_worker *w = arg;
     tide__runtime *rt = w->rt;
     pin(rt, w);
+    tide__batch_pool_enable();
     int rc = rt->main(w, rt->arg);
     if (rc < 0 && w->rc == 0)
         tide__worker_fail(w, rc, "worker %u: main returned %s", w->index, tide_err_name(rc));
@@ -80,6 +81,7 @@ static void *worker_thread(void *arg)
         }
     }
     if (w->rc) runtime_fail(rt, &w->err);
+    tide__batch_pool_drain();
     return NULL;
 }
 
@@ -96,7 +98,7 @@ static void print_topology(const tide__runtime *rt)
 static void runtime_free(tide__runtime *rt)
 {
     tide__transport_free(rt->tp);
-    for (uint32_t i = 0; i < rt->threads; i++) {
+    for (uint32_t i = 0; rt->workers && i < rt->threads; i++) {
         tide_worker *w = &rt->workers[i];
         for (uint32_t d = 0; d < w->ndfs; d++) tide__df_free(w->dfs[d]);
         tide_free(w->dfs);
@@ -116,6 +118,8 @@ static void runtime_free(tide__runtime *rt)
 
 static int runtime_init(tide__runtime *rt, const tide_config *cfg, tide_error *e)
 {
+    pthread_mutex_init(&rt->netlock, NULL);
+    pthread_mutex_init(&rt->fail_lock, NULL);
     if (cfg)
         rt->cfg = *cfg;
     else
@@ -126,8 +130,6 @@ static int runtime_init(tide__runtime *rt, const tide_config *cfg, tide_error *e
     rt->threads = rt->cfg.workers;
     rt->peers = rt->cfg.workers * rt->cfg.processes;
     rt->first = rt->cfg.process * rt->cfg.workers;
-    pthread_mutex_init(&rt->netlock, NULL);
-    pthread_mutex_init(&rt->fail_lock, NULL);
     rt->workers = tide_calloc(rt->threads, sizeof *rt->workers);
     rt->queues = tide_calloc((size_t)rt->threads * rt->threads, sizeof *rt->queues);
     if (rt->workers == NULL || rt->queues == NULL) goto nomem;

@@ -117,7 +117,7 @@ tide_op *tide_op_build(tide_scope *s, const tide_op_desc *d)
         return NULL;
     }
     tide_op *op = tide_calloc(1, sizeof *op);
-    if (op == NULL) goto nomem;
+    if (op == NULL) goto nomem_op;
     size_t nl = strlen(d->name ? d->name : "op") + 1;
     op->name = tide_alloc(nl);
     op->in = tide_calloc(d->ninputs + 1, sizeof *op->in);
@@ -156,7 +156,7 @@ tide_op *tide_op_build(tide_scope *s, const tide_op_desc *d)
     for (uint32_t i = 0; i < d->ninputs; i++) {
         if (d->inputs == NULL || d->inputs[i] == NULL) continue;
         if (tide_op_connect(op, i, d->inputs[i], d->pacts ? d->pacts[i] : TIDE_PIPELINE) < 0)
-            return NULL;
+            goto disown; /* the worker has the error */
     }
     if (d->initial_capability && tide_change_batch_update(&op->held, TIDE_TIME_ZERO, 1) < 0)
         goto nomem;
@@ -166,8 +166,15 @@ nomem_op:
         op->state_free = NULL; /* the caller still owns the state */
         tide__op_free(op);
     }
+    op_fail_nomem(df, d->name);
+    return NULL;
 nomem:
     op_fail_nomem(df, d->name);
+disown:
+    /* The operator stays in the (now failed) dataflow, inert; the state
+     * goes back to the caller, who frees it as on every other failure. */
+    op->state = NULL;
+    op->state_free = NULL;
     return NULL;
 }
 
@@ -303,10 +310,22 @@ int tide_out_give(tide_op *op, uint32_t port, tide_batch *b)
         return TIDE_OK;
     }
     for (uint32_t c = 0; c < out->nchannels; c++) {
-        tide_batch *ref = c + 1 == out->nchannels ? b : tide_batch_ref(b);
-        TIDE_TRY(tide__channel_send(df, df->chans[out->channels[c]], ref));
+        bool last = c + 1 == out->nchannels;
+        int rc = tide__channel_send(df, df->chans[out->channels[c]], last ? b : tide_batch_ref(b));
+        if (rc < 0) {
+            if (!last) tide_batch_unref(b); /* our reference, never handed on */
+            return rc;
+        }
     }
     return TIDE_OK;
+}
+
+/* The staged batch of @port can take one more record at time @t. */
+static inline bool staged_ready(const tide__outport *out, tide_time t)
+{
+    const tide_batch *b = out->staged;
+    return b && tide_time_eq(b->time, t) && b->len < TIDE_BATCH_RECORDS &&
+           (size_t)b->key.heap_len + b->val.heap_len < TIDE_BATCH_BYTES;
 }
 
 static int stage(tide_op *op, uint32_t port, tide_time t)
@@ -322,6 +341,12 @@ static int stage(tide_op *op, uint32_t port, tide_time t)
          * grow it (and tide_input_send_fixed can write in place). */
         bool fixed = out->layout.key_width != TIDE_VAR && out->layout.val_width != TIDE_VAR;
         out->staged = tide_batch_new(out->layout, out->flags, fixed ? TIDE_BATCH_RECORDS : 1024);
+        /* Variable heaps start at a useful size rather than doubling up
+         * from nothing, record by record. */
+        if (out->staged && !fixed && tide_batch_reserve(out->staged, 0, 16384) < 0) {
+            tide_batch_unref(out->staged);
+            out->staged = NULL;
+        }
         if (out->staged == NULL)
             return tide__worker_fail(op->df->w, TIDE_ENOMEM, "out of memory in '%s'", op->name);
         out->staged->time = t;
@@ -332,7 +357,7 @@ static int stage(tide_op *op, uint32_t port, tide_time t)
 int tide_out_push(tide_op *op, uint32_t port, tide_time t, const void *key, uint32_t klen,
                   const void *val, uint32_t vlen)
 {
-    TIDE_TRY(stage(op, port, t));
+    if (!staged_ready(&op->out[port], t)) TIDE_TRY(stage(op, port, t));
     int rc = tide_batch_push(op->out[port].staged, key, klen, val, vlen);
     if (rc < 0) return tide_op_fail(op, rc, "output %u: %s", port, tide_strerror(rc));
     return TIDE_OK;
@@ -341,7 +366,7 @@ int tide_out_push(tide_op *op, uint32_t port, tide_time t, const void *key, uint
 int tide_out_push_update(tide_op *op, uint32_t port, tide_time t, const void *key, uint32_t klen,
                          const void *val, uint32_t vlen, tide_time rt, int64_t diff)
 {
-    TIDE_TRY(stage(op, port, t));
+    if (!staged_ready(&op->out[port], t)) TIDE_TRY(stage(op, port, t));
     int rc = tide_batch_push_update(op->out[port].staged, key, klen, val, vlen, rt, diff);
     if (rc < 0) return tide_op_fail(op, rc, "output %u: %s", port, tide_strerror(rc));
     return TIDE_OK;

@@ -152,6 +152,10 @@ struct tide__runtime {
 
 /* ---- internal API ----------------------------------------------------------- */
 
+/* batch.c: the calling thread recycles standard batches (workers only) */
+void tide__batch_pool_enable(void);
+void tide__batch_pool_drain(void);
+
 /* worker.c */
 int tide__worker_send(tide_worker *w, uint32_t dst, tide__msg *m);
 void tide__worker_wake(tide_worker *w);

@@ -136,7 +136,9 @@ typedef struct tide_op_desc {
     bool initial_capability;
 } tide_op_desc;
 
-/* tide_op_build - add an operator to @s. NULL on error (detail on worker). */
+/* tide_op_build - add an operator to @s; it takes d->state (freed with
+ * the dataflow by d->state_free). On error: NULL, the detail on the
+ * worker, and the caller still owns d->state. */
 tide_op *tide_op_build(tide_scope *s, const tide_op_desc *d);
 
 /* Connect a stream to input @port that was NULL at build time. */

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run every benchmark and print their key=value lines (progress on stderr).
+# Usage: bench/run_all.sh [BUILD_DIR]     (default build-plain; builds it if missing)
+# Figures in docs/benchmarks.md come from this script on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+b=${1:-build-plain}
+[ -x "$b/bench_exchange" ] || { scripts/setup.sh; scripts/build.sh "$b" >&2; }
+run() { echo "+ $*" >&2; "$@"; }
+for w in 1 2; do
+    run "$b/bench_progress" -w $w 100000
+    run "$b/bench_exchange" -w $w 1000000 20
+    run "$b/bench_wordcount" -w $w 10000000
+done
+for w in 1 2; do
+    run "$b/bench_bfs" -w $w 100000 200000 1000 20
+    run "$b/bench_bfs" -w $w 1000000 2000000 1000 10
+    run "$b/bench_bfs" -w $w 1000000 2000000 10 20
+    run "$b/bench_reduce" -w $w
+done
+run "$b/bench_net" 1000000 10 20000
