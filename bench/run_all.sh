@@ -16,6 +16,6 @@ for w in 1 2; do
     run "$b/bench_bfs" -w $w 100000 200000 1000 20
     run "$b/bench_bfs" -w $w 1000000 2000000 1000 10
     run "$b/bench_bfs" -w $w 1000000 2000000 10 20
-    run "$b/bench_reduce" -w $w
+    run "$b/bench_reduce" -w $w 10000000 10000 1000 3
 done
 run "$b/bench_net" 1000000 10 20000
