@@ -62,28 +62,11 @@ static int grow(void *pp, uint32_t *cap, size_t elem, size_t need)
     return TIDE_OK;
 }
 
-static int time_cmp_q(const void *a, const void *b)
-{
-    return tide_time_cmp(*(const tide_time *)a, *(const tide_time *)b);
-}
-
 /* Sort @n times and drop duplicates; returns the new count. */
 static uint32_t times_sort_unique(tide_time *t, uint32_t n)
 {
     if (n < 2) return n;
-    if (n <= 16) {
-        for (uint32_t i = 1; i < n; i++) {
-            tide_time x = t[i];
-            uint32_t j = i;
-            while (j > 0 && tide_time_cmp(t[j - 1], x) > 0) {
-                t[j] = t[j - 1];
-                j--;
-            }
-            t[j] = x;
-        }
-    } else {
-        qsort(t, n, sizeof *t, time_cmp_q);
-    }
+    tide_time_sort(t, n);
     uint32_t m = 1;
     for (uint32_t i = 1; i < n; i++)
         if (!tide_time_eq(t[i], t[m - 1])) t[m++] = t[i];
@@ -105,12 +88,12 @@ typedef struct rout_ent {
 } rout_ent;
 
 struct tide_reduce_out {
-    uint32_t width;    /* output value width, or TIDE_VAR */
+    uint32_t width; /* output value width, or TIDE_VAR */
     rout_ent *ents;
     uint32_t n, cap;
     uint8_t *heap;
     uint32_t heap_len, heap_cap;
-    int rc;            /* first error of a push */
+    int rc; /* first error of a push */
 };
 
 int tide_reduce_push(tide_reduce_out *out, const void *val, uint32_t len, int64_t diff)
@@ -153,7 +136,10 @@ void tide__reduce_out_clear(tide_reduce_out *o)
     o->rc = 0;
 }
 
-uint32_t tide__reduce_out_len(const tide_reduce_out *o) { return o->n; }
+uint32_t tide__reduce_out_len(const tide_reduce_out *o)
+{
+    return o->n;
+}
 
 const uint8_t *tide__reduce_out_get(const tide_reduce_out *o, uint32_t i, uint32_t *len,
                                     int64_t *diff)
@@ -163,7 +149,10 @@ const uint8_t *tide__reduce_out_get(const tide_reduce_out *o, uint32_t i, uint32
     return o->heap + o->ents[i].off;
 }
 
-int tide__reduce_out_rc(const tide_reduce_out *o) { return o->rc; }
+int tide__reduce_out_rc(const tide_reduce_out *o)
+{
+    return o->rc;
+}
 
 /* ======================================================================== */
 /* Operator state                                                           */
@@ -185,9 +174,9 @@ typedef struct pend {
 typedef struct vrange {
     const uint8_t *p;
     uint32_t len;
-    uint32_t n;             /* updates at u[0 .. n) */
+    uint32_t n; /* updates at u[0 .. n) */
     const tide_time_delta *u;
-    uint64_t pre;           /* first 8 bytes of the value, big-endian, zero-padded */
+    uint64_t pre; /* first 8 bytes of the value, big-endian, zero-padded */
     bool cont;
 } vrange;
 
@@ -227,31 +216,31 @@ typedef struct reduce_state {
     tide_trace_reader *in_reader; /* holds the input trace back to F */
     tide_trace *out_trace;        /* owner reference */
     tide_trace_reader *out_reader;
-    uint32_t trace_depth;         /* depth of the input trace's times */
+    uint32_t trace_depth; /* depth of the input trace's times */
     tide_layout in_layout, out_layout;
     tide_reduce_fn fn;
     void *ctx;
-    tide_antichain done;          /* F of the last processed round */
-    tide_antichain caps;          /* capabilities held (min of pending) */
-    tide_antichain scratch_f;     /* scratch frontier */
+    tide_antichain done;      /* F of the last processed round */
+    tide_antichain caps;      /* capabilities held (min of pending) */
+    tide_antichain scratch_f; /* scratch frontier */
     /* Pending (key, time) pairs and their key heap; double-buffered. */
     pend *pend, *pend2;
     uint32_t npend, pend_cap, npend2, pend2_cap;
     uint8_t *heap, *heap2;
     uint32_t heap_len, heap_cap, heap2_len, heap2_cap;
-    snap isnap, osnap;             /* this round's input and output traces */
+    snap isnap, osnap; /* this round's input and output traces */
     /* Per-key scratch. */
     vrange *ivals, *ovals, *vtmp;
     uint32_t nivals, ivals_cap, novals, ovals_cap, vtmp_cap;
-    uint32_t *runs;               /* scratch: where each batch's ranges start */
+    uint32_t *runs; /* scratch: where each batch's ranges start */
     uint32_t runs_cap;
-    tide_time meet;               /* meet of the key's ready times (when has_meet) */
+    tide_time meet; /* meet of the key's ready times (when has_meet) */
     bool has_meet;
-    tide_time *etimes;            /* times of the key's updates and pending */
+    tide_time *etimes; /* times of the key's updates and pending */
     uint32_t netimes, etimes_cap;
-    tide_time *ready;             /* the key's pending times not beyond F */
+    tide_time *ready; /* the key's pending times not beyond F */
     uint32_t ready_cap;
-    tide_time *itimes;            /* interesting times (closure) */
+    tide_time *itimes; /* interesting times (closure) */
     uint32_t nitimes, itimes_cap;
     tset seen;
     tide_val_diff *vd;
@@ -441,8 +430,7 @@ static int pend2_push(reduce_state *st, uint32_t koff, uint32_t klen, tide_time 
 
 static int pend2_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint32_t *koff)
 {
-    if (grow(&st->heap2, &st->heap2_cap, 1, (size_t)st->heap2_len + klen) < 0)
-        return TIDE_ENOMEM;
+    if (grow(&st->heap2, &st->heap2_cap, 1, (size_t)st->heap2_len + klen) < 0) return TIDE_ENOMEM;
     if (klen) memcpy(st->heap2 + st->heap2_len, key, klen);
     *koff = st->heap2_len;
     st->heap2_len += klen;
@@ -683,7 +671,8 @@ static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, 
             uint32_t c = st->vtmp_cap;
             st->vtmp_cap = *vcap, *vcap = c;
         }
-        for (uint32_t i = 1; i < n; i++) (*vals)[i].cont = vr_cmp(&(*vals)[i], &(*vals)[i - 1]) == 0;
+        for (uint32_t i = 1; i < n; i++)
+            (*vals)[i].cont = vr_cmp(&(*vals)[i], &(*vals)[i - 1]) == 0;
     }
     return TIDE_OK;
 }
@@ -722,8 +711,7 @@ static uint32_t vdiff_consolidate(vdiff *v, uint32_t n)
             v[m - 1].d += v[i].d;
         else
             v[m++] = v[i];
-        if (m > 0 && v[m - 1].d == 0 && (i + 1 == n || vdiff_cmp_i(&v[m - 1], &v[i + 1]) != 0))
-            m--;
+        if (m > 0 && v[m - 1].d == 0 && (i + 1 == n || vdiff_cmp_i(&v[m - 1], &v[i + 1]) != 0)) m--;
     }
     return m;
 }
@@ -758,8 +746,8 @@ static int closure(reduce_state *st, const tide_time *ready, uint32_t nready)
             int r = tset_add(&st->seen, y);
             if (r < 0) return r;
             if (r == 0) continue;
-            TIDE_TRY(grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes,
-                          (size_t)st->nitimes + 1));
+            TIDE_TRY(
+                grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes, (size_t)st->nitimes + 1));
             st->itimes[st->nitimes++] = y;
         }
     }
@@ -914,8 +902,6 @@ static int process_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint
 /* Emitting output batches                                                  */
 /* ======================================================================== */
 
-static int caps_cmp_q(const void *a, const void *b) { return time_cmp_q(a, b); }
-
 int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_antichain *caps,
                       const tide_antichain *upper, tide_batch *upd)
 {
@@ -946,7 +932,7 @@ int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_
         goto out;
     }
     memcpy(c, caps->elems, (size_t)k * sizeof *c);
-    qsort(c, k, sizeof *c, caps_cmp_q);
+    tide_time_sort(c, k);
     /* Each update goes to the last capability below it. */
     for (uint32_t i = 0; i < upd->len; i++) {
         tide_time t = upd->times[i];
@@ -994,8 +980,7 @@ out:
     tide_antichain_fini(&lower);
     tide_antichain_fini(&hi);
     tide_batch_unref(upd);
-    if (rc == TIDE_ESTATE)
-        return tide_op_fail(op, rc, "output update below every held capability");
+    if (rc == TIDE_ESTATE) return tide_op_fail(op, rc, "output update below every held capability");
     if (rc < 0) return tide_op_fail(op, rc, "cannot seal output batch");
     return TIDE_OK;
 }
@@ -1198,8 +1183,8 @@ tide_arranged *tide_reduce(tide_arranged *a, const char *name, uint32_t val_widt
     tide_stream *out;
     tide_trace *trace;
     if (a == NULL || fn == NULL) return NULL;
-    if (tide__reduce_build(a->stream, a->trace, a->trace_depth, a->layout, name, val_width, fn,
-                           ctx, &out, &trace) < 0)
+    if (tide__reduce_build(a->stream, a->trace, a->trace_depth, a->layout, name, val_width, fn, ctx,
+                           &out, &trace) < 0)
         return NULL;
     return tide__arranged_new(out, trace, tide_stream_layout(out), tide_scope_depth(a->scope));
 }

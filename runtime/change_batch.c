@@ -54,11 +54,19 @@ static int cmp_delta(const void *a, const void *b)
     return tide_time_cmp(((const tide_time_delta *)a)->time, ((const tide_time_delta *)b)->time);
 }
 
-/* Sort by time. Progress tracking compacts many tiny batches (2-10 entries),
- * where insertion sort beats qsort's per-call and indirect-compare costs. */
-static void sort_updates(tide_time_delta *u, uint32_t n)
+static int cmp_time(const void *a, const void *b)
 {
-    if (n > 16) {
+    return tide_time_cmp(*(const tide_time *)a, *(const tide_time *)b);
+}
+
+/* Progress tracking, traces and reduce all sort many tiny arrays (2-20
+ * entries), where insertion sort beats qsort's per-call and indirect
+ * compare costs; larger ones go to qsort. */
+#define SMALL_SORT 16
+
+void tide_time_delta_sort(tide_time_delta *u, uint32_t n)
+{
+    if (n > SMALL_SORT) {
         qsort(u, n, sizeof *u, cmp_delta);
         return;
     }
@@ -73,10 +81,27 @@ static void sort_updates(tide_time_delta *u, uint32_t n)
     }
 }
 
+void tide_time_sort(tide_time *t, uint32_t n)
+{
+    if (n > SMALL_SORT) {
+        qsort(t, n, sizeof *t, cmp_time);
+        return;
+    }
+    for (uint32_t i = 1; i < n; i++) {
+        tide_time x = t[i];
+        uint32_t j = i;
+        while (j > 0 && tide_time_cmp(t[j - 1], x) > 0) {
+            t[j] = t[j - 1];
+            j--;
+        }
+        t[j] = x;
+    }
+}
+
 void tide_change_batch_compact(tide_change_batch *c)
 {
     if (c->clean == c->len) return;
-    sort_updates(c->updates, c->len);
+    tide_time_delta_sort(c->updates, c->len);
     uint32_t w = 0;
     for (uint32_t r = 0; r < c->len;) {
         tide_time_delta acc = c->updates[r++];

@@ -201,6 +201,9 @@ int tide_change_batch_update(tide_change_batch *c, tide_time t, int64_t delta);
 void tide_change_batch_compact(tide_change_batch *c);
 /* Compact, then true if no non-zero update remains. */
 bool tide_change_batch_is_empty(tide_change_batch *c);
+/* Sort @n updates / times by tide_time_cmp (insertion sort when small). */
+void tide_time_delta_sort(tide_time_delta *u, uint32_t n);
+void tide_time_sort(tide_time *t, uint32_t n);
 /* Append all of @src to @dst (src unchanged). */
 int tide_change_batch_extend(tide_change_batch *dst, const tide_change_batch *src);
 

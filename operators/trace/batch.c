@@ -35,11 +35,6 @@ int tide__frontier_zero(tide_antichain *a)
     return rc < 0 ? rc : TIDE_OK;
 }
 
-static int upd_cmp(const void *x, const void *y)
-{
-    return tide_time_cmp(((const tide_time_delta *)x)->time, ((const tide_time_delta *)y)->time);
-}
-
 uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n)
 {
     /* Fast path: already strictly sorted and free of zeros (the common case
@@ -48,19 +43,7 @@ uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n)
     while (i < n && u[i].delta != 0 && (i == 0 || tide_time_cmp(u[i - 1].time, u[i].time) < 0)) i++;
     if (i == n) return n;
 
-    if (n <= 24) {
-        for (uint32_t a = 1; a < n; a++) {
-            tide_time_delta x = u[a];
-            uint32_t b = a;
-            while (b > 0 && tide_time_cmp(u[b - 1].time, x.time) > 0) {
-                u[b] = u[b - 1];
-                b--;
-            }
-            u[b] = x;
-        }
-    } else {
-        qsort(u, n, sizeof *u, upd_cmp);
-    }
+    tide_time_delta_sort(u, n);
     uint32_t w = 0;
     for (uint32_t r = 0; r < n;) {
         tide_time_delta acc = u[r++];
