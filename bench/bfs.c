@@ -30,11 +30,11 @@ typedef struct job {
     uint32_t rounds;
     uint64_t seed;
     uint64_t root;
-    uint64_t *src, *dst;    /* initial edges */
+    uint64_t *src, *dst;     /* initial edges */
     uint64_t *add_s, *add_d; /* rounds * batch added edges */
-    uint64_t *del;          /* rounds * batch: indices into the edge list at that round */
-    int64_t reached;        /* nodes with a distance (atomic: sum of output diffs) */
-    double init_ms;         /* worker 0's view */
+    uint64_t *del;           /* rounds * batch: indices into the edge list at that round */
+    int64_t reached;         /* nodes with a distance (atomic: sum of output diffs) */
+    double init_ms;          /* worker 0's view */
     double *round_ms;
     int64_t counts[2]; /* updates out of the join / out of min, all phases */
 } job;
@@ -110,7 +110,8 @@ static int worker_main(tide_worker *w, void *arg)
     TIDE_TRY(tide_dataflow_seal(df));
 
     uint64_t t0 = bench_now_ns();
-    for (uint64_t i = me; i < j->nedges; i += peers) TIDE_TRY(send_edge(ein, j->src[i], j->dst[i], 1));
+    for (uint64_t i = me; i < j->nedges; i += peers)
+        TIDE_TRY(send_edge(ein, j->src[i], j->dst[i], 1));
     if (me == 0) TIDE_TRY(send_edge(sin, j->root, 0, 1));
     TIDE_TRY(tide_input_advance_to(ein, 1));
     TIDE_TRY(tide_input_advance_to(sin, 1));
@@ -141,7 +142,8 @@ static int worker_main(tide_worker *w, void *arg)
         TIDE_TRY(step_until(w, p, tide_time_epoch(r + 1)));
         if (me == 0) {
             j->round_ms[r] = (double)(bench_now_ns() - t1) / 1e6;
-            fprintf(stderr, "round %u: %.1f ms, join output %lld updates, min output %lld (cumulative)\n",
+            fprintf(stderr,
+                    "round %u: %.1f ms, join output %lld updates, min output %lld (cumulative)\n",
                     r, j->round_ms[r], (long long)j->counts[0], (long long)j->counts[1]);
         }
     }
@@ -167,8 +169,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (argc < 4) usage();
-    job j = {.nodes = strtoull(argv[1], NULL, 0), .nedges = strtoull(argv[2], NULL, 0),
-             .batch = strtoull(argv[3], NULL, 0), .rounds = argc > 4 ? atoi(argv[4]) : 20};
+    job j = {.nodes = strtoull(argv[1], NULL, 0),
+             .nedges = strtoull(argv[2], NULL, 0),
+             .batch = strtoull(argv[3], NULL, 0),
+             .rounds = argc > 4 ? atoi(argv[4]) : 20};
     if (j.nodes == 0 || j.nedges == 0) usage();
     j.seed = bench_seed(0x5eed);
     uint64_t rng = j.seed;
@@ -191,8 +195,8 @@ int main(int argc, char **argv)
     j.round_ms = calloc(j.rounds + 1, sizeof *j.round_ms);
     uint32_t workers = cfg.workers * cfg.processes;
     fprintf(stderr, "bench_bfs: nodes=%llu edges=%llu batch=%llu rounds=%u workers=%u %s\n",
-            (unsigned long long)j.nodes, (unsigned long long)j.nedges,
-            (unsigned long long)j.batch, j.rounds, workers, bench_machine());
+            (unsigned long long)j.nodes, (unsigned long long)j.nedges, (unsigned long long)j.batch,
+            j.rounds, workers, bench_machine());
 
     if (tide_execute(&cfg, worker_main, &j, &e) < 0) {
         fprintf(stderr, "bench_bfs: %s\n", e.msg);
@@ -232,10 +236,10 @@ int main(int argc, char **argv)
     printf("bench=bfs nodes=%llu edges=%llu batch=%llu workers=%u init_ms=%.1f p50_ms=%.2f "
            "p99_ms=%.2f baseline_ms=%.2f init_ratio=%.2f round_speedup=%.2f reached=%lld "
            "baseline_reached=%llu rss_mb=%ld seed=%llu %s\n",
-           (unsigned long long)j.nodes, (unsigned long long)j.nedges,
-           (unsigned long long)j.batch, workers, j.init_ms, p50, p99, base_ms,
-           j.init_ms / base_ms, p50 > 0 ? base_ms / p50 : 0, (long long)j.reached,
-           (unsigned long long)reached, tide_rss_mb, (unsigned long long)j.seed, bench_machine());
+           (unsigned long long)j.nodes, (unsigned long long)j.nedges, (unsigned long long)j.batch,
+           workers, j.init_ms, p50, p99, base_ms, j.init_ms / base_ms, p50 > 0 ? base_ms / p50 : 0,
+           (long long)j.reached, (unsigned long long)reached, tide_rss_mb,
+           (unsigned long long)j.seed, bench_machine());
     free(s), free(d), free(dist), free(base);
     free(j.src), free(j.dst), free(j.add_s), free(j.add_d), free(j.del), free(j.round_ms);
     return (int64_t)reached == j.reached ? 0 : 1;

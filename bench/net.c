@@ -74,8 +74,9 @@ int main(int argc, char **argv)
 
     snprintf(cmd, sizeof cmd, "'%s/bench_progress' -w 2 --no-pin %lu", dir, prounds);
     if (run(cmd, "bench=progress", one, sizeof one) < 0) return 1;
-    snprintf(cmd, sizeof cmd, "'%s/tide-cluster' -n 2 --port %u --no-pin -- '%s/bench_progress' %lu",
-             dir, port + 2, dir, prounds);
+    snprintf(cmd, sizeof cmd,
+             "'%s/tide-cluster' -n 2 --port %u --no-pin -- '%s/bench_progress' %lu", dir, port + 2,
+             dir, prounds);
     if (run(cmd, "[0] bench=progress", two, sizeof two) < 0) return 1;
     double p1 = field(one, "advance_p50_us"), p2 = field(two, "advance_p50_us");
     double b1 = field(one, "barrier_us"), b2 = field(two, "barrier_us");

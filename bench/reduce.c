@@ -51,8 +51,8 @@ static int worker_main(tide_worker *w, void *arg)
     job *j = arg;
     tide_dataflow *df = tide_dataflow_new(w, "reduce");
     tide_stream *ev;
-    tide_input *in = tide_input_new(tide_dataflow_root(df), tide_layout_make(8, 8),
-                                    TIDE_BATCH_UPDATES, &ev);
+    tide_input *in =
+        tide_input_new(tide_dataflow_root(df), tide_layout_make(8, 8), TIDE_BATCH_UPDATES, &ev);
     tide_stream *out = j->op == 0 ? tide_count(ev) : tide_max(ev);
     if (out == NULL) return tide_worker_error(w)->code;
     sink_state *s = calloc(1, sizeof *s);
@@ -132,8 +132,8 @@ int main(int argc, char **argv)
             if (r < 0) continue;
             base_ms[r] = (t1 - t0) / 1e6;
             tide_ms[r] = (t2 - t1) / 1e6;
-            fprintf(stderr, "%s run %d: tide %.1f ms, baseline %.1f ms\n", names[op], r,
-                    tide_ms[r], base_ms[r]);
+            fprintf(stderr, "%s run %d: tide %.1f ms, baseline %.1f ms\n", names[op], r, tide_ms[r],
+                    base_ms[r]);
         }
         double tm = bench_median(tide_ms, runs), bm = bench_median(base_ms, runs);
         printf("bench=reduce op=%s events=%llu keys=%u vals=%u epochs=%d workers=%u runs=%d "

@@ -130,7 +130,8 @@ int main(int argc, char **argv)
         j.line_starts[++j.nlines] = (uint32_t)(i + 1);
     }
     if (j.line_starts[j.nlines] < len) { /* a last line without its newline */
-        if (j.nlines + 2 > cap) j.line_starts = realloc(j.line_starts, (cap *= 2) * sizeof(uint32_t));
+        if (j.nlines + 2 > cap)
+            j.line_starts = realloc(j.line_starts, (cap *= 2) * sizeof(uint32_t));
         j.line_starts[++j.nlines] = (uint32_t)(len + 1);
     }
     enum { RUNS = 5 };

@@ -42,12 +42,12 @@
 #include "transport.h"
 #include "wire.h"
 
-#define HELLO_RESEND_MS 200       /* handshake: resend a HELLO nobody answered */
-#define BIND_RETRY_MS   20        /* an endpoint still held by our previous run */
-#define RECV_POLL_MS    100       /* receive thread: longest sleep between checks */
-#define RECV_BUDGET     256       /* frames per wake-up before monitors get a look */
-#define MAX_PARTS       32        /* message parts one frame may have */
-#define RID_MAX         32        /* longest routing id we identify */
+#define HELLO_RESEND_MS 200        /* handshake: resend a HELLO nobody answered */
+#define BIND_RETRY_MS   20         /* an endpoint still held by our previous run */
+#define RECV_POLL_MS    100        /* receive thread: longest sleep between checks */
+#define RECV_BUDGET     256        /* frames per wake-up before monitors get a look */
+#define MAX_PARTS       32         /* message parts one frame may have */
+#define RID_MAX         32         /* longest routing id we identify */
 #define MAX_DATAFLOW    (1u << 20) /* highest dataflow index a peer may name */
 #define NO_PEER         UINT32_MAX
 
@@ -83,23 +83,23 @@ struct tide__transport {
     uint32_t timeout_ms;        /* --peer-timeout */
     uint32_t grace_ms;          /* a dropped connection waits this long for a late BYE */
     void *zctx;
-    void *router;           /* receive thread */
-    conn *conns;            /* [worker * (n - 1) + peer slot] */
+    void *router; /* receive thread */
+    conn *conns;  /* [worker * (n - 1) + peer slot] */
     uint32_t nconns;
-    tide__wire_enc *enc;    /* [worker]: each worker's encoder */
-    tide__wire_enc renc;    /* receive thread's encoder (HELLO answers) */
-    inbound *in;            /* receive thread: identified connections */
+    tide__wire_enc *enc; /* [worker]: each worker's encoder */
+    tide__wire_enc renc; /* receive thread's encoder (HELLO answers) */
+    inbound *in;         /* receive thread: identified connections */
     uint32_t nin, in_cap;
-    zmq_pollitem_t *items;  /* receive thread's poll set */
+    zmq_pollitem_t *items; /* receive thread's poll set */
     peer_state peers[TIDE_MAX_PROCESSES];
-    int wake_fd;            /* eventfd: wakes the receive thread */
+    int wake_fd; /* eventfd: wakes the receive thread */
     pthread_t recv_thread;
     int recv_started;
-    uint32_t running;       /* atomic: handshake done; monitors belong to the receive thread */
-    uint32_t closing;       /* atomic: free() started; HELLOs are no longer answered */
-    uint32_t stop;          /* atomic: the receive thread should exit */
-    pthread_mutex_t lock;   /* guards hs_err and the running switch */
-    tide_error hs_err;      /* first error of the handshake, from the receive thread */
+    uint32_t running;     /* atomic: handshake done; monitors belong to the receive thread */
+    uint32_t closing;     /* atomic: free() started; HELLOs are no longer answered */
+    uint32_t stop;        /* atomic: the receive thread should exit */
+    pthread_mutex_t lock; /* guards hs_err and the running switch */
+    tide_error hs_err;    /* first error of the handshake, from the receive thread */
 };
 
 #if defined(__SANITIZE_THREAD__)
@@ -124,7 +124,10 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t ms_ns(uint64_t ms) { return ms * 1000000u; }
+static inline uint64_t ms_ns(uint64_t ms)
+{
+    return ms * 1000000u;
+}
 
 static inline conn *conn_of(tide__transport *t, uint32_t worker, uint32_t peer)
 {
@@ -340,8 +343,9 @@ static void on_message(tide__transport *t, uint32_t q, tide__wire_frame *f)
     }
     if (f->kind == TIDE__WIRE_DATA) {
         if (f->to < t->first || f->to - t->first >= t->w) {
-            report(t, q, TIDE_EPROTO, "process %u at %s: DATA frame for worker %u, not of process %u",
-                   q, pname(t, q), f->to, t->self);
+            report(t, q, TIDE_EPROTO,
+                   "process %u at %s: DATA frame for worker %u, not of process %u", q, pname(t, q),
+                   f->to, t->self);
             goto drop;
         }
         t->hooks.deliver(t->hooks.ctx, f->to - t->first, m);
@@ -540,8 +544,7 @@ static int on_answer(tide__transport *t, conn *c, tide_error *e)
                       : decode_parts(parts, np, &f, &de);
     close_parts(parts, np);
     const char *name = pname(t, c->peer);
-    if (rc < 0)
-        return tide_err_set(e, TIDE_EPROTO, "process %u at %s: %s", c->peer, name, de.msg);
+    if (rc < 0) return tide_err_set(e, TIDE_EPROTO, "process %u at %s: %s", c->peer, name, de.msg);
     if (f.kind != TIDE__WIRE_HELLO) {
         tide__wire_frame_release(&f);
         return tide_err_set(e, TIDE_EPROTO, "process %u at %s answered HELLO with a %s frame",
@@ -630,7 +633,10 @@ out:
 /* Setup                                                                    */
 /* ======================================================================== */
 
-static int setopt_int(void *s, int opt, int v) { return zmq_setsockopt(s, opt, &v, sizeof v); }
+static int setopt_int(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof v);
+}
 
 /* Options common to both socket kinds. */
 static int common_opts(tide__transport *t, void *s)
@@ -876,7 +882,8 @@ void tide__transport_free(tide__transport *t)
     }
     if (t->router) zmq_close(t->router);
     if (t->zctx)
-        while (zmq_ctx_term(t->zctx) != 0 && errno == EINTR) {}
+        while (zmq_ctx_term(t->zctx) != 0 && errno == EINTR) {
+        }
     if (t->wake_fd >= 0) close(t->wake_fd);
     for (uint32_t i = 0; t->enc && i < t->w; i++) tide__wire_enc_fini(&t->enc[i]);
     tide__wire_enc_fini(&t->renc);

@@ -29,7 +29,10 @@
 /* Shared helpers                                                           */
 /* ======================================================================== */
 
-static void tb_free(void *p) { tide_trace_batch_unref(p); }
+static void tb_free(void *p)
+{
+    tide_trace_batch_unref(p);
+}
 
 int tide__arranged_give_ext(tide_op *op, uint32_t port, tide_batch *b)
 {
@@ -115,9 +118,9 @@ typedef struct sub_item {
  * (two references; whichever dataflow goes first marks it dead). */
 typedef struct sub {
     uint32_t refs;
-    tide_op *op;      /* the importing operator, NULL once its dataflow is gone */
-    bool src_gone;    /* the arrange operator is gone: no more batches */
-    sub_item *q;      /* queued batches, oldest first */
+    tide_op *op;   /* the importing operator, NULL once its dataflow is gone */
+    bool src_gone; /* the arrange operator is gone: no more batches */
+    sub_item *q;   /* queued batches, oldest first */
     uint32_t head, len, cap;
     struct sub *next; /* in the source's list */
 } sub;
@@ -398,8 +401,8 @@ tide_arranged *tide_arrange(tide_stream *c, const char *name)
     arr_state *st;
     tide_op *op = arr_build(c, name ? name : "arrange", true, &st);
     if (op == NULL) return NULL;
-    tide_arranged *a = tide__arranged_new(tide_op_output(op, 0), st->trace, c->layout,
-                                          c->scope->depth);
+    tide_arranged *a =
+        tide__arranged_new(tide_op_output(op, 0), st->trace, c->layout, c->scope->depth);
     if (a) a->src = &st->src;
     return a;
 }
@@ -415,9 +418,18 @@ tide_stream *tide__consolidate_op(tide_stream *c, const char *name)
 /* Accessors, stream, enter                                                 */
 /* ======================================================================== */
 
-tide_scope *tide_arranged_scope(const tide_arranged *a) { return a->scope; }
-tide_layout tide_arranged_layout(const tide_arranged *a) { return a->layout; }
-tide_trace *tide_arranged_trace(tide_arranged *a) { return a->trace; }
+tide_scope *tide_arranged_scope(const tide_arranged *a)
+{
+    return a->scope;
+}
+tide_layout tide_arranged_layout(const tide_arranged *a)
+{
+    return a->layout;
+}
+tide_trace *tide_arranged_trace(tide_arranged *a)
+{
+    return a->trace;
+}
 
 static void stream_schedule(tide_op *op, void *state)
 {
@@ -470,8 +482,8 @@ tide_arranged *tide_arranged_enter(tide_arranged *a, tide_scope *child)
     tide_op *op = tide_op_build(child, &d);
     if (op == NULL) return NULL;
     if (tide__op_connect_any(op, 0, a->stream, TIDE_PIPELINE) < 0) return NULL;
-    tide_arranged *e = tide__arranged_new(tide_op_output(op, 0), a->trace, a->layout,
-                                          a->trace_depth);
+    tide_arranged *e =
+        tide__arranged_new(tide_op_output(op, 0), a->trace, a->layout, a->trace_depth);
     if (e) e->src = a->src;
     return e;
 }
@@ -490,9 +502,9 @@ tide_arranged *tide_arranged_enter(tide_arranged *a, tide_scope *child)
  * times are totally ordered, so a lower has at most one element).
  */
 typedef struct imp_state {
-    sub *s;                     /* one reference */
-    tide_trace_reader *reader;  /* holds the trace until the replay, then NULL */
-    tide_antichain upper;       /* forwarded through; capabilities held here */
+    sub *s;                    /* one reference */
+    tide_trace_reader *reader; /* holds the trace until the replay, then NULL */
+    tide_antichain upper;      /* forwarded through; capabilities held here */
     bool replayed;
 } imp_state;
 
@@ -514,7 +526,8 @@ static int imp_advance(tide_op *op, imp_state *st, const tide_antichain *to)
 {
     for (uint32_t i = 0; i < to->len; i++) TIDE_TRY(tide_op_hold(op, to->elems[i]));
     for (uint32_t i = 0; i < st->upper.len; i++) TIDE_TRY(tide_op_drop(op, st->upper.elems[i]));
-    if (tide_antichain_copy(&st->upper, to) < 0) return tide_op_fail(op, TIDE_ENOMEM, "out of memory");
+    if (tide_antichain_copy(&st->upper, to) < 0)
+        return tide_op_fail(op, TIDE_ENOMEM, "out of memory");
     return TIDE_OK;
 }
 

@@ -25,12 +25,12 @@
 #include "worker.h"
 
 struct tide_arranged {
-    tide_scope *scope;     /* the scope the announcements live in */
-    tide_stream *stream;   /* announcements (see above); PIPELINE only */
-    tide_trace *trace;     /* borrowed: the producing operator's state holds a reference */
-    tide_layout layout;    /* key and val widths of the arranged updates */
-    uint32_t trace_depth;  /* depth of the scope whose times the trace holds (< scope depth
-                              after tide_arranged_enter) */
+    tide_scope *scope;         /* the scope the announcements live in */
+    tide_stream *stream;       /* announcements (see above); PIPELINE only */
+    tide_trace *trace;         /* borrowed: the producing operator's state holds a reference */
+    tide_layout layout;        /* key and val widths of the arranged updates */
+    uint32_t trace_depth;      /* depth of the scope whose times the trace holds (< scope depth
+                                  after tide_arranged_enter) */
     struct tide__arr_src *src; /* the producing arrange operator (imports subscribe); NULL
                                   when produced by another operator (reduce) */
 };

@@ -18,7 +18,8 @@ static void negate_schedule(tide_op *op, void *state)
             c = tide_batch_new(b->layout, b->flags, b->len);
             int rc = c ? TIDE_OK : TIDE_ENOMEM;
             if (c) c->time = b->time;
-            for (uint32_t i = 0; i < b->len && rc == TIDE_OK; i++) rc = tide_batch_push_from(c, b, i);
+            for (uint32_t i = 0; i < b->len && rc == TIDE_OK; i++)
+                rc = tide_batch_push_from(c, b, i);
             tide_batch_unref(b);
             if (rc < 0) {
                 tide_batch_unref(c);

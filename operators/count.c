@@ -37,7 +37,8 @@ tide_stream *tide_count(tide_stream *c)
     tide_layout keys = tide_layout_make(tide_stream_layout(c).key_width, 0);
     tide_stream *k = tide_map(c, "count_keys", keys, drop_val, NULL);
     tide_arranged *a = k ? tide_arrange(k, "count_arrange") : NULL;
-    if (a && tide_scope_depth(a->scope) == 0) return tide__total_build(a, "count", true, NULL, NULL);
+    if (a && tide_scope_depth(a->scope) == 0)
+        return tide__total_build(a, "count", true, NULL, NULL);
     tide_arranged *r = a ? tide_reduce(a, "count", TIDE_I64_SIZE, tide__count_fn, NULL) : NULL;
     return r ? tide_arranged_stream(r) : NULL;
 }

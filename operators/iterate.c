@@ -56,7 +56,10 @@ tide_variable *tide_variable_new(tide_scope *inner, tide_stream *initial)
     return v->stream ? v : NULL;
 }
 
-tide_stream *tide_variable_stream(tide_variable *v) { return v->stream; }
+tide_stream *tide_variable_stream(tide_variable *v)
+{
+    return v->stream;
+}
 
 int tide_variable_set(tide_variable *v, tide_stream *next)
 {

@@ -43,7 +43,7 @@
 typedef struct oval {
     const uint8_t *v;
     uint32_t vl;
-    uint32_t n;               /* updates u[0 .. n) */
+    uint32_t n; /* updates u[0 .. n) */
     const tide_time_delta *u;
 } oval;
 
@@ -150,8 +150,8 @@ static int join_batch(tide_op *op, join_state *st, int side, tide_time cap,
     int rc = cut_take(st, st->reader[other], &st->ack[other]);
     if (rc < 0) {
         cut_drop(st);
-        return tide_op_fail(op, rc, "cutting input %d's trace at its acknowledged upper: %s",
-                            other, tide_strerror(rc));
+        return tide_op_fail(op, rc, "cutting input %d's trace at its acknowledged upper: %s", other,
+                            tide_strerror(rc));
     }
     tide_emitter em = {.op = op, .port = 0, .cap = cap, .updates = true};
     for (uint32_t k = 0; k < tb->nkeys && st->ncut > 0 && em.rc == 0; k++) {

@@ -58,8 +58,8 @@ int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_
  * output trace (total.c). Output: (key, i64 count) or (key, empty) with the
  * output multiplicity, a plain collection. NULL on error (worker error set).
  */
-tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count,
-                               tide_threshold_fn fn, void *ctx);
+tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count, tide_threshold_fn fn,
+                               void *ctx);
 
 /* A stand-alone reduction output, so that oracles can call a tide_reduce_fn
  * the way the operator does: _new (NULL on ENOMEM), _clear, _len, _get
@@ -77,10 +77,10 @@ int tide__reduce_out_rc(const tide_reduce_out *o);
  * for tests that drive the core directly. */
 void tide__count_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
                     uint32_t n, tide_reduce_out *out);
-void tide__min_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
-                  uint32_t n, tide_reduce_out *out);
-void tide__max_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
-                  uint32_t n, tide_reduce_out *out);
+void tide__min_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in, uint32_t n,
+                  tide_reduce_out *out);
+void tide__max_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in, uint32_t n,
+                  tide_reduce_out *out);
 /* @ctx points to a uint32_t k. */
 void tide__top_k_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
                     uint32_t n, tide_reduce_out *out);

@@ -23,8 +23,8 @@
 #include "worker.h"
 
 typedef struct thr_ctx {
-    tide_layout orig;      /* the input's layout */
-    tide_threshold_fn fn;  /* NULL: distinct */
+    tide_layout orig;     /* the input's layout */
+    tide_threshold_fn fn; /* NULL: distinct */
     void *ctx;
 } thr_ctx;
 
@@ -75,8 +75,8 @@ static void from_pair(void *p, const uint8_t *k, uint32_t kl, const uint8_t *v, 
     }
 }
 
-static void thr_fn(void *p, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
-                   uint32_t n, tide_reduce_out *out)
+static void thr_fn(void *p, const uint8_t *key, uint32_t klen, const tide_val_diff *in, uint32_t n,
+                   tide_reduce_out *out)
 {
     const thr_ctx *t = p;
     int64_t m = 0;
@@ -116,4 +116,7 @@ tide_stream *tide_threshold(tide_stream *c, tide_threshold_fn fn, void *ctx)
     return build(c, "threshold", fn, ctx);
 }
 
-tide_stream *tide_distinct(tide_stream *c) { return build(c, "distinct", NULL, NULL); }
+tide_stream *tide_distinct(tide_stream *c)
+{
+    return build(c, "distinct", NULL, NULL);
+}

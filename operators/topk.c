@@ -12,8 +12,8 @@
 #include "tide/alloc.h"
 #include "worker.h"
 
-void tide__min_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
-                  uint32_t n, tide_reduce_out *out)
+void tide__min_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in, uint32_t n,
+                  tide_reduce_out *out)
 {
     for (uint32_t i = 0; i < n; i++)
         if (in[i].diff > 0) {
@@ -22,8 +22,8 @@ void tide__min_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_d
         }
 }
 
-void tide__max_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
-                  uint32_t n, tide_reduce_out *out)
+void tide__max_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in, uint32_t n,
+                  tide_reduce_out *out)
 {
     for (uint32_t i = n; i-- > 0;)
         if (in[i].diff > 0) {
@@ -51,9 +51,15 @@ static tide_stream *by_key(tide_stream *c, const char *name, tide_reduce_fn fn, 
     return r ? tide_arranged_stream(r) : NULL;
 }
 
-tide_stream *tide_min(tide_stream *c) { return by_key(c, "min", tide__min_fn, NULL); }
+tide_stream *tide_min(tide_stream *c)
+{
+    return by_key(c, "min", tide__min_fn, NULL);
+}
 
-tide_stream *tide_max(tide_stream *c) { return by_key(c, "max", tide__max_fn, NULL); }
+tide_stream *tide_max(tide_stream *c)
+{
+    return by_key(c, "max", tide__max_fn, NULL);
+}
 
 tide_stream *tide_top_k(tide_stream *c, uint32_t k)
 {

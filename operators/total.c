@@ -37,7 +37,7 @@ typedef struct total_state {
     bool count;                /* count (i64 value per key), else threshold */
     tide_threshold_fn fn;      /* threshold's function; NULL: distinct */
     void *ctx;
-    tide_time_delta *upd;      /* scratch: one key's updates in the batch */
+    tide_time_delta *upd; /* scratch: one key's updates in the batch */
     uint32_t nupd, cap;
 } total_state;
 
@@ -71,8 +71,8 @@ static inline int64_t thr_out(const total_state *st, int64_t m)
 
 /* Emit the change of key @key's output at time @t from input multiplicity
  * @old to @now. */
-static int emit_change(tide_op *op, total_state *st, tide_time cap, const uint8_t *key,
-                       uint32_t kl, tide_time t, int64_t old, int64_t now)
+static int emit_change(tide_op *op, total_state *st, tide_time cap, const uint8_t *key, uint32_t kl,
+                       tide_time t, int64_t old, int64_t now)
 {
     if (st->count) {
         uint8_t v[TIDE_I64_SIZE];
@@ -175,8 +175,8 @@ static void total_schedule(tide_op *op, void *state)
         tide_op_fail(op, TIDE_ENOMEM, "out of memory compacting");
 }
 
-tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count,
-                               tide_threshold_fn fn, void *ctx)
+tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count, tide_threshold_fn fn,
+                               void *ctx)
 {
     tide_worker *w = a->scope->df->w;
     total_state *st = tide_calloc(1, sizeof *st);

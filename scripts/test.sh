@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 flavours=("$@"); [ ${#flavours[@]} -gt 0 ] || flavours=(plain asan tsan)
 status=0
+if command -v clang-format >/dev/null; then
+    # The root .clang-format is the one formatting rule set: keep it applied.
+    if ! git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>/dev/null; then
+        echo "test.sh: files not clang-formatted (run: clang-format -i \$(git ls-files '*.c' '*.h'))" >&2
+        status=1
+    fi
+fi
 for f in "${flavours[@]}"; do
     case $f in
     plain) args=() ;;

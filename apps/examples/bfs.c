@@ -79,7 +79,8 @@ int main(int argc, char **argv)
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};
-    if (tide_config_parse(&cfg, &argc, argv, &e) < 0 || tide_execute(&cfg, worker_main, NULL, &e) < 0) {
+    if (tide_config_parse(&cfg, &argc, argv, &e) < 0 ||
+        tide_execute(&cfg, worker_main, NULL, &e) < 0) {
         fprintf(stderr, "bfs: %s\n", e.msg);
         return 1;
     }

@@ -99,7 +99,10 @@ static int exchange_main(tide_worker *w, void *arg)
 
 /* ---- loop -------------------------------------------------------------------------- */
 
-static uint64_t n0(uint64_t id) { return id % 13; }
+static uint64_t n0(uint64_t id)
+{
+    return id % 13;
+}
 
 static void dec(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
                 tide_emitter *em)
@@ -144,7 +147,8 @@ static int loop_main(tide_worker *w, void *arg)
     tide_stream *parts[2] = {tide_exchange(tide_enter(src, loop)), fed};
     tide_stream *body = tide_concat(parts, 2);
     TIDE_TRY(tide_feedback_connect(fb, tide_exchange(tide_map(body, "dec", l, dec, NULL))));
-    tide_stream *done = tide_inspect(tide_filter(body, "zero", is_zero, NULL), got_exits, &j->pw[me]);
+    tide_stream *done =
+        tide_inspect(tide_filter(body, "zero", is_zero, NULL), got_exits, &j->pw[me]);
     tide_probe *probe = tide_probe_new(src);
     tide_sink(tide_leave(done), TIDE_PIPELINE, ignore, NULL);
     TIDE_TRY(tide_dataflow_seal(df));
@@ -166,8 +170,9 @@ static int loop_main(tide_worker *w, void *arg)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: netcheck [cluster flags] exchange [RECORDS [ROUNDS]] | loop [IDS] | "
-                    "spin SECONDS\n%s",
+    fprintf(stderr,
+            "usage: netcheck [cluster flags] exchange [RECORDS [ROUNDS]] | loop [IDS] | "
+            "spin SECONDS\n%s",
             tide_config_usage());
     return 2;
 }

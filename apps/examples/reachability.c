@@ -27,8 +27,9 @@ static void follow(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v1, 
 static tide_stream *body(void *ctx, tide_scope *inner, tide_stream *reach)
 {
     body_ctx *b = ctx;
-    tide_stream *next = tide_join(tide_arrange(reach, "reach"), tide_arranged_enter(b->edges, inner),
-                                  "follow", tide_layout_make(8, 0), follow, NULL);
+    tide_stream *next =
+        tide_join(tide_arrange(reach, "reach"), tide_arranged_enter(b->edges, inner), "follow",
+                  tide_layout_make(8, 0), follow, NULL);
     tide_stream *parts[2] = {tide_enter(b->roots, inner), next};
     return tide_distinct(tide_concat(parts, 2));
 }
@@ -80,7 +81,8 @@ int main(int argc, char **argv)
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};
-    if (tide_config_parse(&cfg, &argc, argv, &e) < 0 || tide_execute(&cfg, worker_main, NULL, &e) < 0) {
+    if (tide_config_parse(&cfg, &argc, argv, &e) < 0 ||
+        tide_execute(&cfg, worker_main, NULL, &e) < 0) {
         fprintf(stderr, "reachability: %s\n", e.msg);
         return 1;
     }

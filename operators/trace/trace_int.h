@@ -54,8 +54,7 @@ uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n);
 /* Searching a batch                                                        */
 /* ------------------------------------------------------------------------ */
 
-static inline int tide__col_cmp(const tide_trace_col *c, uint32_t i, const uint8_t *p,
-                                uint32_t len)
+static inline int tide__col_cmp(const tide_trace_col *c, uint32_t i, const uint8_t *p, uint32_t len)
 {
     uint32_t l;
     const uint8_t *q = tide_trace_col_get(c, i, &l);

@@ -36,26 +36,68 @@ static void same_as_single(const char *prog, const char *const *args, uint32_t n
 static const char *const exchange_args[] = {"exchange", "20000", "4", NULL};
 static const char *const loop_args[] = {"loop", "3000", NULL};
 
-Test(cluster_run, exchange_n2_w1) { same_as_single("netcheck", exchange_args, 2, 1); }
-Test(cluster_run, exchange_n2_w2) { same_as_single("netcheck", exchange_args, 2, 2); }
-Test(cluster_run, exchange_n3_w1) { same_as_single("netcheck", exchange_args, 3, 1); }
-Test(cluster_run, exchange_n3_w2) { same_as_single("netcheck", exchange_args, 3, 2); }
-Test(cluster_run, loop_n2_w1) { same_as_single("netcheck", loop_args, 2, 1); }
-Test(cluster_run, loop_n2_w2) { same_as_single("netcheck", loop_args, 2, 2); }
-Test(cluster_run, loop_n3_w1) { same_as_single("netcheck", loop_args, 3, 1); }
-Test(cluster_run, loop_n3_w2) { same_as_single("netcheck", loop_args, 3, 2); }
+Test(cluster_run, exchange_n2_w1)
+{
+    same_as_single("netcheck", exchange_args, 2, 1);
+}
+Test(cluster_run, exchange_n2_w2)
+{
+    same_as_single("netcheck", exchange_args, 2, 2);
+}
+Test(cluster_run, exchange_n3_w1)
+{
+    same_as_single("netcheck", exchange_args, 3, 1);
+}
+Test(cluster_run, exchange_n3_w2)
+{
+    same_as_single("netcheck", exchange_args, 3, 2);
+}
+Test(cluster_run, loop_n2_w1)
+{
+    same_as_single("netcheck", loop_args, 2, 1);
+}
+Test(cluster_run, loop_n2_w2)
+{
+    same_as_single("netcheck", loop_args, 2, 2);
+}
+Test(cluster_run, loop_n3_w1)
+{
+    same_as_single("netcheck", loop_args, 3, 1);
+}
+Test(cluster_run, loop_n3_w2)
+{
+    same_as_single("netcheck", loop_args, 3, 2);
+}
 
 /* wordcount prints the words its workers own: together, the single output. */
-Test(cluster_run, wordcount_n2_w1) { same_as_single("wordcount", NULL, 2, 1); }
-Test(cluster_run, wordcount_n3_w2) { same_as_single("wordcount", NULL, 3, 2); }
+Test(cluster_run, wordcount_n2_w1)
+{
+    same_as_single("wordcount", NULL, 2, 1);
+}
+Test(cluster_run, wordcount_n3_w2)
+{
+    same_as_single("wordcount", NULL, 3, 2);
+}
 
 /* Differential dataflows across processes: bfs (join, min per key, iterate)
  * and reachability (join, distinct, iterate) print every change of their
  * output per epoch; together the processes print the single-process lines. */
-Test(cluster_run, bfs_n2_w1) { same_as_single("bfs", NULL, 2, 1); }
-Test(cluster_run, bfs_n3_w2) { same_as_single("bfs", NULL, 3, 2); }
-Test(cluster_run, reachability_n2_w2) { same_as_single("reachability", NULL, 2, 2); }
-Test(cluster_run, reachability_n3_w1) { same_as_single("reachability", NULL, 3, 1); }
+Test(cluster_run, bfs_n2_w1)
+{
+    same_as_single("bfs", NULL, 2, 1);
+}
+Test(cluster_run, bfs_n3_w2)
+{
+    same_as_single("bfs", NULL, 3, 2);
+}
+Test(cluster_run, reachability_n2_w2)
+{
+    same_as_single("reachability", NULL, 2, 2);
+}
+Test(cluster_run, reachability_n3_w1)
+{
+    same_as_single("reachability", NULL, 3, 1);
+}
 
 Test(cluster_run, exchange_records_exactly_once)
 {
@@ -117,5 +159,11 @@ static void lose_one(int sig)
     for (uint32_t i = 0; i < 3; i++) free(err[i]);
 }
 
-Test(cluster_run, kill9_one_of_three) { lose_one(SIGKILL); }
-Test(cluster_run, stopped_one_of_three) { lose_one(SIGSTOP); }
+Test(cluster_run, kill9_one_of_three)
+{
+    lose_one(SIGKILL);
+}
+Test(cluster_run, stopped_one_of_three)
+{
+    lose_one(SIGSTOP);
+}

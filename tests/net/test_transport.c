@@ -27,12 +27,12 @@
 #define MAX_SEEN 20000
 
 typedef struct seen {
-    uint32_t dst;  /* local worker */
+    uint32_t dst; /* local worker */
     uint16_t kind;
     uint32_t from;
-    uint64_t seq;  /* DATA: first key; PROGRESS: first delta */
+    uint64_t seq; /* DATA: first key; PROGRESS: first delta */
     uint32_t len;
-    int ok;        /* contents as sent */
+    int ok; /* contents as sent */
 } seen;
 
 typedef struct rec {
@@ -43,7 +43,10 @@ typedef struct rec {
     tide_error last;
 } rec;
 
-static uint64_t expect_key(uint64_t seq, uint32_t i) { return seq * 1000003u + i; }
+static uint64_t expect_key(uint64_t seq, uint32_t i)
+{
+    return seq * 1000003u + i;
+}
 
 static void on_deliver(void *ctx, uint32_t dst, tide__msg *m)
 {
@@ -170,8 +173,11 @@ static void send_progress(tide__transport *t, uint32_t src_local, uint32_t from,
 {
     tide__progress *p = tide__progress_new(2);
     for (uint32_t i = 0; i < 2; i++)
-        p->updates[i] = (tide__pointstamp){.node = i, .port = 0, .is_source = 1,
-                                           .time = tide_time_epoch(seq), .delta = (int64_t)seq};
+        p->updates[i] = (tide__pointstamp){.node = i,
+                                           .port = 0,
+                                           .is_source = 1,
+                                           .time = tide_time_epoch(seq),
+                                           .delta = (int64_t)seq};
     tide__msg m = {.kind = TIDE__MSG_PROGRESS, .dataflow = 0, .from = from, .progress = p};
     cr_assert_eq(tide__transport_broadcast(t, src_local, &m), TIDE_OK);
 }
@@ -291,8 +297,14 @@ static void mismatch(const char *job1, uint32_t w1, const char *what)
     }
 }
 
-Test(transport, handshake_refuses_other_job) { mismatch("another-job", 1, "another-job"); }
-Test(transport, handshake_refuses_other_layout) { mismatch("transport-test", 2, "W=2"); }
+Test(transport, handshake_refuses_other_job)
+{
+    mismatch("another-job", 1, "another-job");
+}
+Test(transport, handshake_refuses_other_layout)
+{
+    mismatch("transport-test", 2, "W=2");
+}
 
 Test(transport, silent_peer_times_out)
 {
@@ -514,8 +526,8 @@ Test(transport_fault, fuzz_unidentified_connections)
         zmq_send(d, frame, n, 0);
         want++;
         tide_error last;
-        cr_assert_eq(wait_fails(f.real.r, want, 3000, &last), want, "frame %d (%zu bytes) not refused",
-                     i, n);
+        cr_assert_eq(wait_fails(f.real.r, want, 3000, &last), want,
+                     "frame %d (%zu bytes) not refused", i, n);
         cr_assert_eq(last.code, TIDE_EPROTO, "%s", last.msg);
         cr_assert(strstr(last.msg, "unidentified connection from 127.0.0.1") != NULL, "%s",
                   last.msg);

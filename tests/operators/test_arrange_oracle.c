@@ -63,7 +63,8 @@ static void read_trace(tide_trace *t, naive_sink *s, uint32_t me, uint32_t peers
     for (; tide_cursor_key_valid(c); tide_cursor_step_key(c)) {
         uint32_t kl, vl;
         const uint8_t *k = tide_cursor_key(c, &kl);
-        if (tide_hash_owner(tide_hash(k, kl), peers) != me) __atomic_add_fetch(bad, 1, __ATOMIC_RELAXED);
+        if (tide_hash_owner(tide_hash(k, kl), peers) != me)
+            __atomic_add_fetch(bad, 1, __ATOMIC_RELAXED);
         for (; tide_cursor_val_valid(c); tide_cursor_step_val(c)) {
             const uint8_t *v = tide_cursor_val(c, &vl);
             cur_ctx cc = {&s->got, tide_u64_load(k), tide_u64_load(v)};
@@ -98,7 +99,8 @@ static int stream_main(tide_worker *w, void *arg)
     const naive_coll *sched[1] = {sr->sched};
     TIDE_TRY(naive_feed(w, &in, sched, &vw, 1, p));
     int rc;
-    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
+    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
+    }
     if (rc < 0) return rc;
     read_trace(tide_arranged_trace(sr->sc->a[tide_worker_index(w)]), &sr->sc->trace_sink,
                tide_worker_index(w), tide_worker_peers(w), &sr->sc->misplaced);
@@ -111,8 +113,8 @@ Test(arrange_oracle, stream_and_trace_contents)
     for (uint32_t workers = 1; workers <= 4; workers *= 2) {
         naive_coll s;
         naive_coll_init(&s);
-        naive_gen g = {.updates = 3000, .epochs = 10, .keys = 100, .vals = 4, .groups = 4,
-                       .retract = 35};
+        naive_gen g = {
+            .updates = 3000, .epochs = 10, .keys = 100, .vals = 4, .groups = 4, .retract = 35};
         naive_gen_schedule(&r, &g, &s);
         stream_ctx sc = {0};
         naive_sink_init(&sc.trace_sink);
@@ -150,17 +152,17 @@ Test(arrange_oracle, stream_and_trace_contents)
 
 /* ---- compaction ------------------------------------------------------------------- */
 
-#define CKEYS 1000
+#define CKEYS    1000
 #define CUPDATES 1000000
 
 typedef struct compact_ctx {
     bool with_reader;
-    bool with_join; /* the reader is a join against a small static collection */
+    bool with_join;   /* the reader is a join against a small static collection */
     uint64_t max_len; /* largest trace size seen after the warm-up (atomic max) */
 } compact_ctx;
 
-static void first_val(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1,
-                      uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em)
+static void first_val(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1, uint32_t l1,
+                      const uint8_t *v2, uint32_t l2, tide_emitter *em)
 {
     tide_emit(em, key, klen, v1, l1);
 }
@@ -219,16 +221,17 @@ static int compact_main(tide_worker *w, void *arg)
         uint64_t len = tide_spine_len(tide_trace_spine(tide_arranged_trace(a)));
         if (e >= 10) {
             uint64_t cur = __atomic_load_n(&cc->max_len, __ATOMIC_RELAXED);
-            while (len > cur &&
-                   !__atomic_compare_exchange_n(&cc->max_len, &cur, len, false, __ATOMIC_RELAXED,
-                                                __ATOMIC_RELAXED)) {}
+            while (len > cur && !__atomic_compare_exchange_n(&cc->max_len, &cur, len, false,
+                                                             __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            }
         }
     }
     tide_antichain_fini(&f);
     if (in2) TIDE_TRY(tide_input_close(in2));
     TIDE_TRY(tide_input_close(in));
     int rc;
-    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
+    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
+    }
     tide_trace_reader_free(rd);
     return rc;
 }
@@ -245,14 +248,24 @@ static void run_compact(bool with_reader, bool with_join, uint32_t workers)
     /* A worker's share of the keys is ~CKEYS / workers; allow the geometric
      * spine's slack (a few batches of recent epochs on top of the compacted
      * one). Without compaction it would grow to CUPDATES / workers. */
-    fprintf(stderr, "compaction: reader %d W=%u max trace %llu updates\n", with_reader, workers, (unsigned long long)cc.max_len);
+    fprintf(stderr, "compaction: reader %d W=%u max trace %llu updates\n", with_reader, workers,
+            (unsigned long long)cc.max_len);
     cr_assert_lt(cc.max_len, 8 * CKEYS, "trace grew to %llu updates (reader %d, W=%u)",
                  (unsigned long long)cc.max_len, with_reader, workers);
 }
 
-Test(arrange_oracle, compaction_follows_reader, .timeout = 60) { run_compact(true, false, 1); }
-Test(arrange_oracle, compaction_without_readers, .timeout = 60) { run_compact(false, false, 2); }
-Test(arrange_oracle, compaction_follows_join, .timeout = 60) { run_compact(false, true, 2); }
+Test(arrange_oracle, compaction_follows_reader, .timeout = 60)
+{
+    run_compact(true, false, 1);
+}
+Test(arrange_oracle, compaction_without_readers, .timeout = 60)
+{
+    run_compact(false, false, 2);
+}
+Test(arrange_oracle, compaction_follows_join, .timeout = 60)
+{
+    run_compact(false, true, 2);
+}
 
 /* ---- import --------------------------------------------------------------------------- */
 
@@ -300,7 +313,8 @@ static int import_main(tide_worker *w, void *arg)
     }
     TIDE_TRY(tide_input_close(in));
     int rc;
-    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {}
+    while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
+    }
     return rc;
 }
 
@@ -310,8 +324,8 @@ Test(arrange_oracle, import_replays_then_follows)
     for (uint32_t workers = 1; workers <= 2; workers *= 2) {
         naive_coll s;
         naive_coll_init(&s);
-        naive_gen g = {.updates = 2000, .epochs = 10, .keys = 80, .vals = 4, .groups = 1,
-                       .retract = 35};
+        naive_gen g = {
+            .updates = 2000, .epochs = 10, .keys = 80, .vals = 4, .groups = 1, .retract = 35};
         naive_gen_schedule(&r, &g, &s);
         uint64_t ep[64];
         size_t ne = naive_epochs(&s, ep);

@@ -65,20 +65,20 @@ static void run(const char *name, uint64_t salt, naive_build_fn build, naive_ora
     for (uint32_t workers = 1; workers <= 4; workers *= 2) {
         naive_coll s;
         naive_coll_init(&s);
-        naive_gen g = {.updates = 3000, .epochs = 8, .keys = 60, .vals = 5, .groups = 4,
-                       .retract = 35};
+        naive_gen g = {
+            .updates = 3000, .epochs = 8, .keys = 60, .vals = 5, .groups = 4, .retract = 35};
         naive_gen_schedule(&r, &g, &s);
         const naive_coll *sched[1] = {&s};
         uint32_t vw[1] = {8};
         naive_sink sink;
         naive_sink_init(&sink);
         char err[256];
-        cr_assert_eq(naive_run(workers, 1, sched, vw, build, ctx, &sink, err, sizeof err), 0,
-                     "%s", err);
+        cr_assert_eq(naive_run(workers, 1, sched, vw, build, ctx, &sink, err, sizeof err), 0, "%s",
+                     err);
         cr_assert_gt(sink.got.len, 0, "%s W=%u: no output at all", name, workers);
         char why[1024];
-        cr_assert(naive_check(&sink.got, 1, sched, oracle, NULL, why, sizeof why),
-                  "%s W=%u: %s", name, workers, why);
+        cr_assert(naive_check(&sink.got, 1, sched, oracle, NULL, why, sizeof why), "%s W=%u: %s",
+                  name, workers, why);
         if (check_consolidated) {
             naive_coll *o = &sink.got;
             qsort(o->u, o->len, sizeof *o->u, upd_cmp);
@@ -86,9 +86,8 @@ static void run(const char *name, uint64_t salt, naive_build_fn build, naive_ora
                 cr_assert_neq(o->u[i].d, 0, "%s W=%u: zero diff emitted", name, workers);
                 if (i > 0)
                     cr_assert_neq(upd_cmp(&o->u[i - 1], &o->u[i]), 0,
-                                  "%s W=%u: (%llu,%llu) at epoch %llu emitted twice", name,
-                                  workers, (unsigned long long)o->u[i].k,
-                                  (unsigned long long)o->u[i].v,
+                                  "%s W=%u: (%llu,%llu) at epoch %llu emitted twice", name, workers,
+                                  (unsigned long long)o->u[i].k, (unsigned long long)o->u[i].v,
                                   (unsigned long long)o->u[i].t.epoch);
             }
         }
@@ -97,8 +96,14 @@ static void run(const char *name, uint64_t salt, naive_build_fn build, naive_ora
     }
 }
 
-Test(collection_oracle, consolidate) { run("consolidate", 1, build_consolidate, oracle_identity, true, NULL); }
-Test(collection_oracle, negate) { run("negate", 2, build_negate, oracle_negate, false, NULL); }
+Test(collection_oracle, consolidate)
+{
+    run("consolidate", 1, build_consolidate, oracle_identity, true, NULL);
+}
+Test(collection_oracle, negate)
+{
+    run("negate", 2, build_negate, oracle_negate, false, NULL);
+}
 
 Test(collection_oracle, inspect_updates_sees_every_update)
 {

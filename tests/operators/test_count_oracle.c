@@ -22,7 +22,10 @@
 
 /* ---- reference functions (per key, over the accumulated values) ------------- */
 
-static int64_t thr(void *ctx, int64_t m) { return m >= 2 ? m - 1 : m < 0 ? 1 : 0; }
+static int64_t thr(void *ctx, int64_t m)
+{
+    return m >= 2 ? m - 1 : m < 0 ? 1 : 0;
+}
 
 static void ref_distinct(void *ctx, const uint8_t *k, uint32_t kl, const tide_val_diff *in,
                          uint32_t n, tide_reduce_out *out)
@@ -34,17 +37,36 @@ static void ref_distinct(void *ctx, const uint8_t *k, uint32_t kl, const tide_va
 static void ref_threshold(void *ctx, const uint8_t *k, uint32_t kl, const tide_val_diff *in,
                           uint32_t n, tide_reduce_out *out)
 {
-    for (uint32_t i = 0; i < n; i++) tide_reduce_push(out, in[i].val, in[i].len, thr(NULL, in[i].diff));
+    for (uint32_t i = 0; i < n; i++)
+        tide_reduce_push(out, in[i].val, in[i].len, thr(NULL, in[i].diff));
 }
 
 /* ---- operators under test ------------------------------------------------------ */
 
-static tide_stream *op_count(void *c, tide_stream *in) { return tide_count(in); }
-static tide_stream *op_distinct(void *c, tide_stream *in) { return tide_distinct(in); }
-static tide_stream *op_threshold(void *c, tide_stream *in) { return tide_threshold(in, thr, NULL); }
-static tide_stream *op_min(void *c, tide_stream *in) { return tide_min(in); }
-static tide_stream *op_max(void *c, tide_stream *in) { return tide_max(in); }
-static tide_stream *op_top2(void *c, tide_stream *in) { return tide_top_k(in, 2); }
+static tide_stream *op_count(void *c, tide_stream *in)
+{
+    return tide_count(in);
+}
+static tide_stream *op_distinct(void *c, tide_stream *in)
+{
+    return tide_distinct(in);
+}
+static tide_stream *op_threshold(void *c, tide_stream *in)
+{
+    return tide_threshold(in, thr, NULL);
+}
+static tide_stream *op_min(void *c, tide_stream *in)
+{
+    return tide_min(in);
+}
+static tide_stream *op_max(void *c, tide_stream *in)
+{
+    return tide_max(in);
+}
+static tide_stream *op_top2(void *c, tide_stream *in)
+{
+    return tide_top_k(in, 2);
+}
 
 static uint32_t two = 2;
 
@@ -103,8 +125,23 @@ static void run_all(bool porder, uint32_t workers)
     }
 }
 
-Test(count_oracle, epochs_w1) { run_all(false, 1); }
-Test(count_oracle, epochs_w2) { run_all(false, 2); }
-Test(count_oracle, epochs_w4) { run_all(false, 4); }
-Test(count_oracle, partial_order_w1) { run_all(true, 1); }
-Test(count_oracle, partial_order_w2) { run_all(true, 2); }
+Test(count_oracle, epochs_w1)
+{
+    run_all(false, 1);
+}
+Test(count_oracle, epochs_w2)
+{
+    run_all(false, 2);
+}
+Test(count_oracle, epochs_w4)
+{
+    run_all(false, 4);
+}
+Test(count_oracle, partial_order_w1)
+{
+    run_all(true, 1);
+}
+Test(count_oracle, partial_order_w2)
+{
+    run_all(true, 2);
+}

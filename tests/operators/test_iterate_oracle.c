@@ -77,7 +77,8 @@ static void oracle_halves(void *ctx, const naive_coll *const *in, naive_coll *ou
         naive_coll sub;
         naive_coll_init(&sub);
         for (size_t i = 0; i < in[0]->len; i++)
-            if (in[0]->u[i].v == v) naive_coll_add(&sub, in[0]->u[i].k, v, TIDE_TIME_ZERO, in[0]->u[i].d);
+            if (in[0]->u[i].v == v)
+                naive_coll_add(&sub, in[0]->u[i].k, v, TIDE_TIME_ZERO, in[0]->u[i].d);
         int64_t cnt[VMAX];
         closure(&sub, cnt);
         for (uint64_t x = 0; x < VMAX; x++)
@@ -151,15 +152,15 @@ typedef struct graph_ctx {
 } graph_ctx;
 
 /* (src, dst) x (src, v) -> (dst, v): a step along an edge carrying v. */
-static void step_carry(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1,
-                       uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em)
+static void step_carry(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1, uint32_t l1,
+                       const uint8_t *v2, uint32_t l2, tide_emitter *em)
 {
     tide_emit(em, v2, 8, v1, l1);
 }
 
 /* As step_carry, adding 1 to a u64 distance. */
-static void step_dist(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1,
-                      uint32_t l1, const uint8_t *v2, uint32_t l2, tide_emitter *em)
+static void step_dist(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *v1, uint32_t l1,
+                      const uint8_t *v2, uint32_t l2, tide_emitter *em)
 {
     uint8_t d[8];
     tide_u64_store(d, tide_u64_load(v1) + 1);
@@ -169,7 +170,8 @@ static void step_dist(void *ctx, const uint8_t *key, uint32_t klen, const uint8_
 static tide_stream *step(tide_scope *inner, graph_ctx *g, tide_stream *x, tide_join_fn fn)
 {
     tide_arranged *e = tide_arranged_enter(g->edges, inner);
-    tide_stream *moved = tide_join(tide_arrange(x, "frontier"), e, "step", tide_stream_layout(x), fn, NULL);
+    tide_stream *moved =
+        tide_join(tide_arrange(x, "frontier"), e, "step", tide_stream_layout(x), fn, NULL);
     tide_stream *parts[2] = {tide_enter(g->init, inner), moved};
     return tide_concat(parts, 2);
 }
@@ -265,8 +267,8 @@ static void run2(const char *name, uint64_t salt, uint32_t nin, naive_gen g, nai
                      "%s", err);
         cr_assert_gt(sink.got.len, 0, "%s W=%u: no output at all", name, workers);
         char why[1024];
-        cr_assert(naive_check(&sink.got, nin, sched, oracle, NULL, why, sizeof why),
-                  "%s W=%u: %s", name, workers, why);
+        cr_assert(naive_check(&sink.got, nin, sched, oracle, NULL, why, sizeof why), "%s W=%u: %s",
+                  name, workers, why);
         naive_sink_fini(&sink);
         naive_coll_fini(&s[0]);
         naive_coll_fini(&s[1]);
@@ -281,7 +283,8 @@ static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g, naiv
 
 Test(iterate_oracle, halves_fixed_point_with_retractions)
 {
-    naive_gen g = {.updates = 600, .epochs = 8, .keys = VMAX, .vals = 3, .groups = 3, .retract = 40};
+    naive_gen g = {
+        .updates = 600, .epochs = 8, .keys = VMAX, .vals = 3, .groups = 3, .retract = 40};
     run("halves", 21, 1, g, build_halves, oracle_halves);
 }
 
@@ -292,10 +295,10 @@ Test(iterate_oracle, mutual_recursion_two_variables)
 }
 
 /* Sparse random graphs over 60 nodes; edges and roots come and go. */
-static const naive_gen graph_edges = {.updates = 500, .epochs = 8, .keys = 60, .vals = 60,
-                                      .groups = 3, .retract = 40};
-static const naive_gen graph_roots = {.updates = 20, .epochs = 8, .keys = 60, .vals = 0,
-                                      .groups = 1, .retract = 30};
+static const naive_gen graph_edges = {
+    .updates = 500, .epochs = 8, .keys = 60, .vals = 60, .groups = 3, .retract = 40};
+static const naive_gen graph_roots = {
+    .updates = 20, .epochs = 8, .keys = 60, .vals = 0, .groups = 1, .retract = 30};
 
 Test(iterate_oracle, reachability_grows_and_shrinks)
 {

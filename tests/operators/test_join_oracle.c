@@ -21,8 +21,14 @@ static void pair_fn(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t 
     tide_emit(em, key, klen, v, 8);
 }
 
-static uint64_t pair_naive(uint64_t k, uint64_t v1, uint64_t v2) { return v1 << 32 | v2; }
-static uint64_t first_naive(uint64_t k, uint64_t v1, uint64_t v2) { return v1; }
+static uint64_t pair_naive(uint64_t k, uint64_t v1, uint64_t v2)
+{
+    return v1 << 32 | v2;
+}
+static uint64_t first_naive(uint64_t k, uint64_t v1, uint64_t v2)
+{
+    return v1;
+}
 
 static tide_stream *build_join(void *ctx, tide_scope *root, tide_stream **ins)
 {
@@ -94,16 +100,16 @@ static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g0, nai
                      "%s", err);
         cr_assert_gt(sink.got.len, 0, "%s W=%u: no output at all", name, workers);
         char why[1024];
-        cr_assert(naive_check(&sink.got, nin, sched, oracle, NULL, why, sizeof why),
-                  "%s W=%u: %s", name, workers, why);
+        cr_assert(naive_check(&sink.got, nin, sched, oracle, NULL, why, sizeof why), "%s W=%u: %s",
+                  name, workers, why);
         naive_sink_fini(&sink);
         naive_coll_fini(&s[0]);
         naive_coll_fini(&s[1]);
     }
 }
 
-static const naive_gen small = {.updates = 800, .epochs = 8, .keys = 40, .vals = 6, .groups = 3,
-                                .retract = 35};
+static const naive_gen small = {
+    .updates = 800, .epochs = 8, .keys = 40, .vals = 6, .groups = 3, .retract = 35};
 
 Test(join_oracle, many_to_many_with_retractions)
 {
@@ -119,7 +125,10 @@ Test(join_oracle, skewed_rates)
     run("join_skewed", 12, 2, small, gb, 8, build_join, oracle_join);
 }
 
-Test(join_oracle, self_join) { run("self_join", 13, 1, small, small, 8, build_self2, oracle_self); }
+Test(join_oracle, self_join)
+{
+    run("self_join", 13, 1, small, small, 8, build_self2, oracle_self);
+}
 
 Test(join_oracle, semijoin)
 {

@@ -39,8 +39,8 @@ static void fn_sum(void *ctx, const uint8_t *k, uint32_t kl, const tide_val_diff
 }
 
 /* Each value < 3 with positive multiplicity, once. */
-static void fn_small(void *ctx, const uint8_t *k, uint32_t kl, const tide_val_diff *in,
-                     uint32_t n, tide_reduce_out *out)
+static void fn_small(void *ctx, const uint8_t *k, uint32_t kl, const tide_val_diff *in, uint32_t n,
+                     tide_reduce_out *out)
 {
     for (uint32_t i = 0; i < n; i++)
         if (tide_u64_load(in[i].val) < 3 && in[i].diff > 0)
@@ -88,8 +88,8 @@ static int epoch_main(tide_worker *w, void *arg)
     tide_input *in = tide_input_new(root, l, TIDE_BATCH_UPDATES, &src);
     tide_stream *ann = naive_arrange(src, &trace);
     cr_assert_not_null(ann);
-    TIDE_TRY(tide__reduce_build(ann, trace, 0, l, "reduce", r->fc.width, r->fc.fn, NULL, &out,
-                                &otrace));
+    TIDE_TRY(
+        tide__reduce_build(ann, trace, 0, l, "reduce", r->fc.width, r->fc.fn, NULL, &out, &otrace));
     naive_collect_sink(out, &r->out);
     tide_probe *probe = tide_probe_new(out);
     TIDE_TRY(tide_dataflow_seal(df));
@@ -165,9 +165,18 @@ static void run_all_epochs(uint32_t workers)
     }
 }
 
-Test(reduce_oracle, epochs_w1) { run_all_epochs(1); }
-Test(reduce_oracle, epochs_w2) { run_all_epochs(2); }
-Test(reduce_oracle, epochs_w4) { run_all_epochs(4); }
+Test(reduce_oracle, epochs_w1)
+{
+    run_all_epochs(1);
+}
+Test(reduce_oracle, epochs_w2)
+{
+    run_all_epochs(2);
+}
+Test(reduce_oracle, epochs_w4)
+{
+    run_all_epochs(4);
+}
 
 /* ---- partially ordered times ----------------------------------------------------- */
 
@@ -224,12 +233,14 @@ static void psrc_schedule(tide_op *op, void *state)
     if (how != 0 && b.iter[0] <= MAXI) tide_antichain_insert(&next, b);
     for (uint32_t i = 0; i < next.len; i++) {
         bool had = false;
-        for (uint32_t k = 0; k < s->caps.len; k++) had |= tide_time_eq(next.elems[i], s->caps.elems[k]);
+        for (uint32_t k = 0; k < s->caps.len; k++)
+            had |= tide_time_eq(next.elems[i], s->caps.elems[k]);
         if (!had) cr_assert_eq(tide_op_hold(op, next.elems[i]), 0);
     }
     for (uint32_t k = 0; k < s->caps.len; k++) {
         bool keep = false;
-        for (uint32_t i = 0; i < next.len; i++) keep |= tide_time_eq(next.elems[i], s->caps.elems[k]);
+        for (uint32_t i = 0; i < next.len; i++)
+            keep |= tide_time_eq(next.elems[i], s->caps.elems[k]);
         if (!keep) cr_assert_eq(tide_op_drop(op, s->caps.elems[k]), 0);
     }
     tide_antichain_copy(&s->caps, &next);
@@ -261,8 +272,8 @@ static int porder_main(tide_worker *w, void *arg)
     cr_assert_not_null(op);
     tide_trace *trace, *otrace;
     tide_stream *ann = naive_arrange(tide_op_output(op, 0), &trace), *out;
-    TIDE_TRY(tide__reduce_build(ann, trace, 1, l, "reduce", r->fc.width, r->fc.fn, NULL, &out,
-                                &otrace));
+    TIDE_TRY(
+        tide__reduce_build(ann, trace, 1, l, "reduce", r->fc.width, r->fc.fn, NULL, &out, &otrace));
     naive_collect_sink(out, &r->out);
     return tide_dataflow_seal(df);
 }
@@ -305,9 +316,18 @@ static void run_all_porder(uint32_t workers, uint32_t reps)
         }
 }
 
-Test(reduce_oracle, partial_order_w1) { run_all_porder(1, 4); }
-Test(reduce_oracle, partial_order_w2) { run_all_porder(2, 2); }
-Test(reduce_oracle, partial_order_w4) { run_all_porder(4, 1); }
+Test(reduce_oracle, partial_order_w1)
+{
+    run_all_porder(1, 4);
+}
+Test(reduce_oracle, partial_order_w2)
+{
+    run_all_porder(2, 2);
+}
+Test(reduce_oracle, partial_order_w4)
+{
+    run_all_porder(4, 1);
+}
 
 /* ---- edge cases --------------------------------------------------------------------- */
 
@@ -436,16 +456,28 @@ static void run_public(bool porder, uint32_t workers)
         tide_time times[64];
         uint32_t nt = naive_rrun_times(&r, times, 64);
         cr_assert(naive_consolidated(&r.out.upd));
-        cr_assert(naive_reduce_check(&r.in.upd, &r.out.upd, CASES[c].fn, NULL, CASES[c].width,
-                                     times, nt),
-                  "%s via tide_reduce differs from the oracle (seed %llu, W=%u)", CASES[c].name,
-                  (unsigned long long)r.seed, workers);
+        cr_assert(
+            naive_reduce_check(&r.in.upd, &r.out.upd, CASES[c].fn, NULL, CASES[c].width, times, nt),
+            "%s via tide_reduce differs from the oracle (seed %llu, W=%u)", CASES[c].name,
+            (unsigned long long)r.seed, workers);
         naive_collect_fini(&r.in);
         naive_collect_fini(&r.out);
     }
 }
 
-Test(reduce_public, epochs_w1) { run_public(false, 1); }
-Test(reduce_public, epochs_w4) { run_public(false, 4); }
-Test(reduce_public, partial_order_w1) { run_public(true, 1); }
-Test(reduce_public, partial_order_w2) { run_public(true, 2); }
+Test(reduce_public, epochs_w1)
+{
+    run_public(false, 1);
+}
+Test(reduce_public, epochs_w4)
+{
+    run_public(false, 4);
+}
+Test(reduce_public, partial_order_w1)
+{
+    run_public(true, 1);
+}
+Test(reduce_public, partial_order_w2)
+{
+    run_public(true, 2);
+}

@@ -24,13 +24,13 @@
 #define TIDE_TEST_MAX_PROCS 16
 
 typedef struct tide_test_cluster {
-    uint32_t n;     /* processes started */
-    uint16_t port;  /* base port */
-    pid_t pid[TIDE_TEST_MAX_PROCS];    /* 0 once reaped */
-    int status[TIDE_TEST_MAX_PROCS];   /* wait status once reaped */
+    uint32_t n;                            /* processes started */
+    uint16_t port;                         /* base port */
+    pid_t pid[TIDE_TEST_MAX_PROCS];        /* 0 once reaped */
+    int status[TIDE_TEST_MAX_PROCS];       /* wait status once reaped */
     uint64_t exit_ms[TIDE_TEST_MAX_PROCS]; /* when it was reaped (monotonic ms) */
-    char out[TIDE_TEST_MAX_PROCS][64]; /* stdout file */
-    char err[TIDE_TEST_MAX_PROCS][64]; /* stderr file */
+    char out[TIDE_TEST_MAX_PROCS][64];     /* stdout file */
+    char err[TIDE_TEST_MAX_PROCS][64];     /* stderr file */
 } tide_test_cluster;
 
 /* Path of program @name in the test binary's directory (static, 4 rotating buffers). */

@@ -8,13 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-void naive_coll_init(naive_coll *c) { memset(c, 0, sizeof *c); }
+void naive_coll_init(naive_coll *c)
+{
+    memset(c, 0, sizeof *c);
+}
 void naive_coll_fini(naive_coll *c)
 {
     free(c->u);
     memset(c, 0, sizeof *c);
 }
-void naive_coll_clear(naive_coll *c) { c->len = 0; }
+void naive_coll_clear(naive_coll *c)
+{
+    c->len = 0;
+}
 
 void naive_coll_add(naive_coll *c, uint64_t k, uint64_t v, tide_time t, int64_t d)
 {
@@ -55,7 +61,8 @@ void naive_coll_at(const naive_coll *c, tide_time t, naive_coll *out)
 {
     naive_coll_clear(out);
     for (size_t i = 0; i < c->len; i++)
-        if (tide_time_le(c->u[i].t, t)) naive_coll_add(out, c->u[i].k, c->u[i].v, TIDE_TIME_ZERO, c->u[i].d);
+        if (tide_time_le(c->u[i].t, t))
+            naive_coll_add(out, c->u[i].k, c->u[i].v, TIDE_TIME_ZERO, c->u[i].d);
     naive_coll_consolidate(out);
 }
 
@@ -90,15 +97,18 @@ bool naive_coll_eq(const naive_coll *got, const naive_coll *want, char *why, siz
         if (r < 0)
             off += snprintf(why + off, off < n ? n - off : 0, " (%llu,%llu): got %lld want 0;",
                             (unsigned long long)got->u[i].k, (unsigned long long)got->u[i].v,
-                            (long long)got->u[i].d), i++;
+                            (long long)got->u[i].d),
+                i++;
         else if (r > 0)
             off += snprintf(why + off, off < n ? n - off : 0, " (%llu,%llu): got 0 want %lld;",
                             (unsigned long long)want->u[j].k, (unsigned long long)want->u[j].v,
-                            (long long)want->u[j].d), j++;
+                            (long long)want->u[j].d),
+                j++;
         else
             off += snprintf(why + off, off < n ? n - off : 0, " (%llu,%llu): got %lld want %lld;",
                             (unsigned long long)got->u[i].k, (unsigned long long)got->u[i].v,
-                            (long long)got->u[i].d, (long long)want->u[j].d), i++, j++;
+                            (long long)got->u[i].d, (long long)want->u[j].d),
+                i++, j++;
     }
     if (shown && off < n)
         snprintf(why + off, n - off, " [got %zu records, want %zu]", got->len, want->len);
@@ -194,8 +204,10 @@ void naive_cc(const naive_coll *edges, naive_coll *out)
         if (edges->u[i].d <= 0) continue;
         uint64_t a = uf_find(p, edges->u[i].k), b = uf_find(p, edges->u[i].v);
         present[edges->u[i].k] = present[edges->u[i].v] = true;
-        if (a < b) p[b] = a;
-        else if (b < a) p[a] = b;
+        if (a < b)
+            p[b] = a;
+        else if (b < a)
+            p[a] = b;
     }
     for (uint64_t i = 0; i < n; i++)
         if (present[i]) naive_coll_add(out, i, uf_find(p, i), TIDE_TIME_ZERO, 1);

@@ -70,11 +70,11 @@ void naive_bfs(const naive_coll *edges, const naive_coll *roots, naive_coll *out
 
 /* Parameters of a random input. */
 typedef struct naive_gen {
-    uint32_t updates;   /* how many updates */
-    uint32_t epochs;    /* distinct epochs used (times advance by 1..3) */
-    uint64_t keys, vals;/* keys in [0, keys), vals in [0, vals) */
-    uint32_t groups;    /* send groups per epoch (batch boundaries) */
-    uint32_t retract;   /* percent of updates that retract a present record */
+    uint32_t updates;    /* how many updates */
+    uint32_t epochs;     /* distinct epochs used (times advance by 1..3) */
+    uint64_t keys, vals; /* keys in [0, keys), vals in [0, vals) */
+    uint32_t groups;     /* send groups per epoch (batch boundaries) */
+    uint32_t retract;    /* percent of updates that retract a present record */
 } naive_gen;
 
 /* Append a random schedule to @out, sorted by (epoch, group). Retractions

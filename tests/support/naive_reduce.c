@@ -61,7 +61,10 @@ static void sink_fn(void *ctx, const tide_batch *b)
     pthread_mutex_unlock(&c->lock);
 }
 
-void naive_collect_sink(tide_stream *s, naive_collect *c) { tide_sink(s, TIDE_PIPELINE, sink_fn, c); }
+void naive_collect_sink(tide_stream *s, naive_collect *c)
+{
+    tide_sink(s, TIDE_PIPELINE, sink_fn, c);
+}
 
 /* ======================================================================== */
 /* Naive arrangement                                                        */
@@ -103,8 +106,10 @@ static void narr_schedule(tide_op *op, void *state)
         tide_batch_unref(a->held);
         a->held = keep;
         if (rc == 0 && out->len) rc = tide_batch_consolidate(out);
-        if (rc == 0) rc = tide__reduce_emit(op, 0, a->trace, &a->caps, f, out);
-        else tide_batch_unref(out);
+        if (rc == 0)
+            rc = tide__reduce_emit(op, 0, a->trace, &a->caps, f, out);
+        else
+            tide_batch_unref(out);
         if (rc == 0) rc = tide_antichain_copy(&a->done, f);
     }
     /* Hold exactly the minimal times of what is kept. */
@@ -120,7 +125,8 @@ static void narr_schedule(tide_op *op, void *state)
     }
     for (uint32_t j = 0; j < a->caps.len && rc == 0; j++) {
         bool keep = false;
-        for (uint32_t i = 0; i < want.len; i++) keep |= tide_time_eq(want.elems[i], a->caps.elems[j]);
+        for (uint32_t i = 0; i < want.len; i++)
+            keep |= tide_time_eq(want.elems[i], a->caps.elems[j]);
         if (!keep) rc = tide_op_drop(op, a->caps.elems[j]);
     }
     if (rc == 0) rc = tide_antichain_copy(&a->caps, &want);
@@ -180,8 +186,8 @@ static void accum_at(const naive_trace *n, tide_time t, naive_trace *acc)
     consolidate(acc);
 }
 
-bool naive_reduce_check(const naive_trace *in, const naive_trace *out, tide_reduce_fn fn,
-                        void *ctx, uint32_t val_width, const tide_time *times, uint32_t ntimes)
+bool naive_reduce_check(const naive_trace *in, const naive_trace *out, tide_reduce_fn fn, void *ctx,
+                        uint32_t val_width, const tide_time *times, uint32_t ntimes)
 {
     naive_trace ia, oa, want;
     naive_init(&ia);
@@ -316,7 +322,8 @@ static void psrc_schedule(tide_op *op, void *state)
     for (uint32_t i = 0; i < n; i++) {
         tide_time c = s->caps.elems[tide_rng_below(&s->rng, s->caps.len)];
         tide_time t = c;
-        if (tide_rng_below(&s->rng, 2)) t.epoch += tide_rng_below(&s->rng, NAIVE_MAXE + 1 - c.epoch);
+        if (tide_rng_below(&s->rng, 2))
+            t.epoch += tide_rng_below(&s->rng, NAIVE_MAXE + 1 - c.epoch);
         if (tide_rng_below(&s->rng, 2))
             t.iter[0] += (uint32_t)tide_rng_below(&s->rng, NAIVE_MAXI + 1 - c.iter[0]);
         uint8_t kb[NAIVE_MAX_BYTES], vb[NAIVE_MAX_BYTES];
@@ -340,12 +347,14 @@ static void psrc_schedule(tide_op *op, void *state)
     if (how != 0 && b.iter[0] <= NAIVE_MAXI) tide_antichain_insert(&next, b);
     for (uint32_t i = 0; i < next.len; i++) {
         bool had = false;
-        for (uint32_t k = 0; k < s->caps.len; k++) had |= tide_time_eq(next.elems[i], s->caps.elems[k]);
+        for (uint32_t k = 0; k < s->caps.len; k++)
+            had |= tide_time_eq(next.elems[i], s->caps.elems[k]);
         if (!had && tide_op_hold(op, next.elems[i]) < 0) goto out;
     }
     for (uint32_t k = 0; k < s->caps.len; k++) {
         bool keep = false;
-        for (uint32_t i = 0; i < next.len; i++) keep |= tide_time_eq(next.elems[i], s->caps.elems[k]);
+        for (uint32_t i = 0; i < next.len; i++)
+            keep |= tide_time_eq(next.elems[i], s->caps.elems[k]);
         if (!keep && tide_op_drop(op, s->caps.elems[k]) < 0) goto out;
     }
     tide_antichain_copy(&s->caps, &next);

@@ -52,8 +52,8 @@ tide_stream *naive_arrange(tide_stream *c, tide_trace **trace);
  * values of width @val_width). Prints the first mismatches (key, val, time,
  * both sums) and returns false on any.
  */
-bool naive_reduce_check(const naive_trace *in, const naive_trace *out, tide_reduce_fn fn,
-                        void *ctx, uint32_t val_width, const tide_time *times, uint32_t ntimes);
+bool naive_reduce_check(const naive_trace *in, const naive_trace *out, tide_reduce_fn fn, void *ctx,
+                        uint32_t val_width, const tide_time *times, uint32_t ntimes);
 
 /* naive_consolidated - every diff of @out is non-zero and no (key, val,
  * time) appears twice; prints the first offender. */
@@ -68,15 +68,15 @@ bool naive_consolidated(const naive_trace *out);
 typedef tide_stream *(*naive_build_fn)(void *ctx, tide_stream *in);
 
 typedef struct naive_rrun {
-    tide_layout layout;      /* input records; fixed widths or TIDE_VAR (naive_encode) */
+    tide_layout layout; /* input records; fixed widths or TIDE_VAR (naive_encode) */
     uint64_t seed;
-    uint32_t keys, vals;     /* id ranges */
-    uint32_t per_step;       /* at most this many updates per epoch / source activation */
-    uint32_t epochs;         /* epoch mode: epochs 0 .. epochs-1 (some skipped) */
-    bool porder;             /* loop-scope source with random antichains of capabilities */
+    uint32_t keys, vals; /* id ranges */
+    uint32_t per_step;   /* at most this many updates per epoch / source activation */
+    uint32_t epochs;     /* epoch mode: epochs 0 .. epochs-1 (some skipped) */
+    bool porder;         /* loop-scope source with random antichains of capabilities */
     naive_build_fn build;
     void *build_ctx;
-    naive_collect in, out;   /* every input update; every collected output update */
+    naive_collect in, out; /* every input update; every collected output update */
 } naive_rrun;
 
 #define NAIVE_MAXE 3 /* partial-order mode: times lie in [0, MAXE] x [0, MAXI] */
