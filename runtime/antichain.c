@@ -162,8 +162,8 @@ static int rebuild(tide_mutable_antichain *m, tide_change_batch *changes)
             continue;
         }
         if (changes) {
-            int rc = c < 0 ? tide_change_batch_update(changes, old[i], -1)
-                           : tide_change_batch_update(changes, neu[j], +1);
+            int rc = c < 0 ? tide_change_batch_push(changes, old[i], -1)
+                           : tide_change_batch_push(changes, neu[j], +1);
             if (rc < 0) return rc;
         }
         if (c < 0)
@@ -198,7 +198,7 @@ int tide_mutable_antichain_update_iter(tide_mutable_antichain *m, const tide_tim
         if (d == 0) continue;
         if (!dirty && !tide_antichain_less_than(&m->frontier, t))
             dirty = (d > 0) != tide_antichain_less_equal(&m->frontier, t);
-        TIDE_TRY(tide_change_batch_update(&m->counts, t, d));
+        TIDE_TRY(tide_change_batch_push(&m->counts, t, d));
     }
     return dirty ? rebuild(m, changes) : TIDE_OK;
 }

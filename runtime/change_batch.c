@@ -16,7 +16,7 @@
 #include "tide/error.h"
 #include "tide/time.h"
 
-#define COMPACT_MIN 32 /* tails shorter than this are never compacted eagerly */
+#define COMPACT_MIN TIDE_CHANGE_BATCH_COMPACT_MIN
 
 void tide_change_batch_init(tide_change_batch *c)
 {

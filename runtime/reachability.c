@@ -422,7 +422,7 @@ static int queue_update(tide__tracker *t, uint32_t L, tide_time time, int64_t de
 {
     if (delta == 0) return TIDE_OK;
     loc_state *ls = &t->locs[L];
-    TIDE_TRY(tide_change_batch_update(&ls->pending, time, delta));
+    TIDE_TRY(tide_change_batch_push(&ls->pending, time, delta));
     if (!ls->queued) {
         ls->queued = 1;
         t->loc_queue[t->nloc_q++] = L;
@@ -466,7 +466,7 @@ static int push_along_paths(tide__tracker *t, uint32_t L, tide_time time, int64_
         for (uint32_t j = 0; j < p->set.len; j++) {
             tide_time out;
             if (!tide_summary_apply(p->set.elems[j], time, &out)) continue;
-            TIDE_TRY(tide_change_batch_update(&ts->pending, out, delta));
+            TIDE_TRY(tide_change_batch_push(&ts->pending, out, delta));
             if (!ts->queued) {
                 ts->queued = 1;
                 t->tgt_queue[t->ntgt_q++] = p->target;

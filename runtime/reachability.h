@@ -90,8 +90,10 @@ int tide__tracker_update_target(tide__tracker *t, uint32_t node, uint32_t port, 
 /*
  * tide__tracker_propagate - apply queued updates and recompute implications.
  * The frontier changes of all targets since the last call are then readable
- * with tide__tracker_changes until the next propagate.
- * @return TIDE_OK or TIDE_ENOMEM.
+ * with tide__tracker_changes until the next propagate. A warm tracker (one
+ * whose buffers have grown to the working set) does not allocate here.
+ * @return TIDE_OK or TIDE_ENOMEM; after TIDE_ENOMEM the tracker's state is
+ * unspecified and it should only be freed.
  */
 int tide__tracker_propagate(tide__tracker *t);
 
@@ -106,7 +108,8 @@ const tide_antichain *tide__tracker_frontier(const tide__tracker *t, uint32_t no
 const tide_summary_set *tide__tracker_summaries(const tide__tracker *t, uint32_t src,
                                                 uint32_t src_port, uint32_t dst, uint32_t dst_port);
 
-/* True when no location holds a positive count: the dataflow is complete. */
+/* True when no location holds a positive count: the dataflow is complete.
+ * Queued updates not yet propagated count as activity (conservatively). */
 int tide__tracker_is_idle(const tide__tracker *t);
 
 /* Debug: print every non-zero pointstamp to stderr. */

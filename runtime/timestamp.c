@@ -30,21 +30,7 @@ static inline uint64_t sat_add(uint64_t a, uint64_t b)
     return r < a ? UINT64_MAX : r;
 }
 
-bool tide_summary_apply(tide_summary s, tide_time t, tide_time *out)
-{
-    tide_time r;
-    uint64_t e = (s.reset & 1u) ? 0 : t.epoch;
-    if (s.add[0] > UINT64_MAX - e) return false;
-    r.epoch = e + s.add[0];
-    for (int d = 1; d < TIDE_TIME_DIMS; d++) {
-        uint64_t v = (s.reset & (1u << d)) ? 0 : t.iter[d - 1];
-        /* v < 2^32, so the u64 sum only wraps when add is near UINT64_MAX. */
-        if (s.add[d] > UINT32_MAX - v) return false;
-        r.iter[d - 1] = (uint32_t)(v + s.add[d]);
-    }
-    *out = r;
-    return true;
-}
+/* tide_summary_apply is static inline in tide/time.h (hot in propagate). */
 
 tide_summary tide_summary_then(tide_summary a, tide_summary b)
 {

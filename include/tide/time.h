@@ -109,8 +109,21 @@ typedef struct tide_summary {
 #define TIDE_SUMMARY_IDENTITY ((tide_summary){{0, 0, 0}, 0})
 
 /* tide_summary_apply - @s applied to @t into @out; false when a coordinate
- * would overflow (the time is then unreachable along this path). */
-bool tide_summary_apply(tide_summary s, tide_time t, tide_time *out);
+ * would overflow (the time is then unreachable along this path), and @out is
+ * then left alone. Inline: progress tracking applies summaries in its
+ * innermost loop, and an out-of-line call costs a store-forwarding stall
+ * on @out there. */
+static inline bool tide_summary_apply(tide_summary s, tide_time t, tide_time *out)
+{
+    uint64_t e = (s.reset & 1u) ? 0 : t.epoch;
+    if (s.add[0] > UINT64_MAX - e) return false;
+    uint64_t i = (s.reset & 2u) ? 0 : t.iter[0];
+    uint64_t j = (s.reset & 4u) ? 0 : t.iter[1];
+    /* i, j < 2^32, so comparing against UINT32_MAX - i cannot wrap. */
+    if (s.add[1] > UINT32_MAX - i || s.add[2] > UINT32_MAX - j) return false;
+    *out = (tide_time){e + s.add[0], {(uint32_t)(i + s.add[1]), (uint32_t)(j + s.add[2])}};
+    return true;
+}
 
 /* tide_summary_then - the summary of following @a, then @b. Saturates. */
 tide_summary tide_summary_then(tide_summary a, tide_summary b);
@@ -193,10 +206,28 @@ typedef struct tide_change_batch {
     uint32_t clean; /* updates[0..clean) are sorted, distinct and non-zero */
 } tide_change_batch;
 
+/* Unsorted tails up to this length are never compacted by an update. */
+#define TIDE_CHANGE_BATCH_COMPACT_MIN 32
+
 void tide_change_batch_init(tide_change_batch *c);
 void tide_change_batch_fini(tide_change_batch *c);
 void tide_change_batch_clear(tide_change_batch *c);
+/* Record @delta at @t (0 is ignored). @return TIDE_OK or TIDE_ENOMEM (then
+ * @c is unchanged). */
 int tide_change_batch_update(tide_change_batch *c, tide_time t, int64_t delta);
+
+/* tide_change_batch_push - tide_change_batch_update with its common case
+ * (room left, short tail: a plain append) inlined for hot loops. */
+static inline int tide_change_batch_push(tide_change_batch *c, tide_time t, int64_t delta)
+{
+    if (delta != 0 && c->len < c->cap && c->len - c->clean < TIDE_CHANGE_BATCH_COMPACT_MIN) {
+        c->updates[c->len].time = t;
+        c->updates[c->len].delta = delta;
+        c->len++;
+        return 0;
+    }
+    return tide_change_batch_update(c, t, delta);
+}
 /* Consolidate in place; afterwards updates[0..len) are sorted and non-zero. */
 void tide_change_batch_compact(tide_change_batch *c);
 /* Compact, then true if no non-zero update remains. */
@@ -219,7 +250,7 @@ int tide_change_batch_extend(tide_change_batch *dst, const tide_change_batch *sr
  * toward the frontier.
  */
 typedef struct tide_mutable_antichain {
-    tide_change_batch counts; /* consolidated (time, count) pairs */
+    tide_change_batch counts; /* (time, count) pairs, consolidated lazily */
     tide_antichain frontier;  /* minimal times with positive count */
 } tide_mutable_antichain;
 

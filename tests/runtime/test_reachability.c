@@ -168,6 +168,39 @@ Test(tracker, loop_summaries)
     tide__reach_builder_fini(&b);
 }
 
+/* One worker step of the loop: the input advances an epoch while a message
+ * circulates once around the body. */
+static void loop_round(tide__tracker *t, uint64_t e)
+{
+    cr_assert_eq(tide__tracker_update_source(t, N_INPUT, 0, tm(e + 1, 0, 0), 1), TIDE_OK);
+    cr_assert_eq(tide__tracker_update_source(t, N_INPUT, 0, tm(e, 0, 0), -1), TIDE_OK);
+    cr_assert_eq(tide__tracker_update_target(t, N_BODY, 0, tm(e, 0, 0), 1), TIDE_OK);
+    cr_assert_eq(tide__tracker_propagate(t), TIDE_OK);
+    cr_assert_eq(tide__tracker_update_target(t, N_BODY, 0, tm(e, 0, 0), -1), TIDE_OK);
+    cr_assert_eq(tide__tracker_update_target(t, N_BODY, 1, tm(e, 1, 0), 1), TIDE_OK);
+    cr_assert_eq(tide__tracker_propagate(t), TIDE_OK);
+    cr_assert_eq(tide__tracker_update_target(t, N_BODY, 1, tm(e, 1, 0), -1), TIDE_OK);
+    cr_assert_eq(tide__tracker_propagate(t), TIDE_OK);
+}
+
+Test(tracker, warm_propagate_does_not_allocate)
+{
+    tide__reach_builder b;
+    tide__tracker *t = build_loop(&b);
+    tide__tracker_update_source(t, N_INPUT, 0, tm(0, 0, 0), 1);
+    uint64_t e = 0;
+    for (; e < 100; e++) loop_round(t, e);
+    /* Any allocation from here on fails, and propagate would report it. */
+    long before = tide_alloc_failures();
+    tide_alloc_fail_after(1);
+    for (; e < 2000; e++) loop_round(t, e);
+    tide_alloc_fail_after(0);
+    cr_assert_eq(tide_alloc_failures(), before);
+    cr_assert(frontier_is(tide__tracker_frontier(t, N_PROBE, 0), (tide_time[]){tm(e, 0, 0)}, 1));
+    tide__tracker_free(t);
+    tide__reach_builder_fini(&b);
+}
+
 Test(tracker, rejects_bad_ports)
 {
     tide__reach_builder b;

@@ -125,7 +125,7 @@ Test(summary, then_agrees_with_applying_in_turn)
     tide_rng r = {tide_test_seed("summary/then_agrees_with_applying_in_turn", 3)};
     for (int k = 0; k < 20000; k++) {
         tide_summary a = rand_summary(&r), b = rand_summary(&r);
-        tide_time t = rand_time(&r), mid, seq, comp;
+        tide_time t = rand_time(&r), mid = TIDE_TIME_ZERO, seq = mid, comp = mid;
         bool ok_seq = tide_summary_apply(a, t, &mid) && tide_summary_apply(b, mid, &seq);
         bool ok_comp = tide_summary_apply(tide_summary_then(a, b), t, &comp);
         if (ok_seq) {
