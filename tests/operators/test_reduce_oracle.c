@@ -180,123 +180,33 @@ Test(reduce_oracle, epochs_w4)
 
 /* ---- partially ordered times ----------------------------------------------------- */
 
-#define MAXE 3
-#define MAXI 5
-
-/* A source in a loop scope: it holds a random antichain of capabilities,
- * emits updates at random times beyond them, and advances one capability per
- * activation (sometimes splitting it into two incomparable ones). */
-typedef struct psrc {
-    tide_rng rng;
-    run *r;
-    tide_antichain caps;
-} psrc;
-
-static void psrc_free(void *p)
+/* The reduce core alone (on the independent naive arrangement) behind the
+ * shared driver's loop-scope source of partially ordered times. */
+static tide_stream *op_reduce_core(void *ctx, tide_stream *in)
 {
-    psrc *s = p;
-    tide_antichain_fini(&s->caps);
-    free(s);
-}
-
-static void psrc_schedule(tide_op *op, void *state)
-{
-    psrc *s = state;
-    run *r = s->r;
-    if (s->caps.len == 0) return;
-    uint32_t n = (uint32_t)tide_rng_below(&s->rng, r->per_epoch + 1);
-    for (uint32_t i = 0; i < n; i++) {
-        tide_time c = s->caps.elems[tide_rng_below(&s->rng, s->caps.len)];
-        tide_time t = c;
-        if (tide_rng_below(&s->rng, 2)) t.epoch += tide_rng_below(&s->rng, MAXE + 1 - c.epoch);
-        if (tide_rng_below(&s->rng, 2)) t.iter[0] += tide_rng_below(&s->rng, MAXI + 1 - c.iter[0]);
-        uint8_t kb[8], vb[8];
-        tide_u64_store(kb, tide_rng_below(&s->rng, r->keys));
-        tide_u64_store(vb, tide_rng_below(&s->rng, r->vals));
-        int64_t d = tide_rng_below(&s->rng, 3) == 0 ? -1 : 1;
-        cr_assert_eq(tide_out_push_update(op, 0, c, kb, 8, vb, 8, t, d), 0);
-        naive_collect_push(&r->in, kb, 8, vb, 8, t, d);
-    }
-    tide_out_flush(op);
-    /* Advance one capability. */
-    uint32_t j = (uint32_t)tide_rng_below(&s->rng, s->caps.len);
-    tide_time c = s->caps.elems[j];
-    tide_antichain next;
-    tide_antichain_init(&next);
-    for (uint32_t i = 0; i < s->caps.len; i++)
-        if (i != j) tide_antichain_insert(&next, s->caps.elems[i]);
-    uint64_t how = tide_rng_below(&s->rng, 3);
-    tide_time a = c, b = c;
-    a.epoch++;
-    b.iter[0]++;
-    if (how != 1 && a.epoch <= MAXE) tide_antichain_insert(&next, a);
-    if (how != 0 && b.iter[0] <= MAXI) tide_antichain_insert(&next, b);
-    for (uint32_t i = 0; i < next.len; i++) {
-        bool had = false;
-        for (uint32_t k = 0; k < s->caps.len; k++)
-            had |= tide_time_eq(next.elems[i], s->caps.elems[k]);
-        if (!had) cr_assert_eq(tide_op_hold(op, next.elems[i]), 0);
-    }
-    for (uint32_t k = 0; k < s->caps.len; k++) {
-        bool keep = false;
-        for (uint32_t i = 0; i < next.len; i++)
-            keep |= tide_time_eq(next.elems[i], s->caps.elems[k]);
-        if (!keep) cr_assert_eq(tide_op_drop(op, s->caps.elems[k]), 0);
-    }
-    tide_antichain_copy(&s->caps, &next);
-    tide_antichain_fini(&next);
-    if (s->caps.len) tide_op_activate(op);
-}
-
-static int porder_main(tide_worker *w, void *arg)
-{
-    run *r = arg;
-    tide_layout l = tide_layout_make(8, 8);
-    tide_dataflow *df = tide_dataflow_new(w, "reduce_porder");
-    tide_scope *loop = tide_scope_child(tide_dataflow_root(df), "loop");
-    psrc *s = calloc(1, sizeof *s);
-    s->rng.s = r->seed ^ (0x9876543ULL * (tide_worker_index(w) + 1));
-    s->r = r;
-    tide_antichain_init(&s->caps);
-    tide_antichain_insert(&s->caps, TIDE_TIME_ZERO);
-    uint32_t flags = TIDE_BATCH_UPDATES;
-    tide_op_desc d = {.name = "psrc",
-                      .noutputs = 1,
-                      .outputs = &l,
-                      .out_flags = &flags,
-                      .schedule = psrc_schedule,
-                      .state = s,
-                      .state_free = psrc_free,
-                      .initial_capability = true};
-    tide_op *op = tide_op_build(loop, &d);
-    cr_assert_not_null(op);
+    const fn_case *fc = ctx;
     tide_trace *trace, *otrace;
-    tide_stream *ann = naive_arrange(tide_op_output(op, 0), &trace), *out;
-    TIDE_TRY(
-        tide__reduce_build(ann, trace, 1, l, "reduce", r->fc.width, r->fc.fn, NULL, &out, &otrace));
-    naive_collect_sink(out, &r->out);
-    return tide_dataflow_seal(df);
+    tide_stream *ann = naive_arrange(in, &trace), *out;
+    if (ann == NULL || tide__reduce_build(ann, trace, 1, tide_stream_layout(in), "reduce",
+                                          fc->width, fc->fn, NULL, &out, &otrace) < 0)
+        return NULL;
+    return out;
 }
 
 static void run_porder(const fn_case *fc, uint32_t workers, uint64_t salt, uint32_t keys)
 {
-    static run r;
+    static naive_rrun r;
     memset(&r, 0, sizeof r);
-    r.fc = *fc;
+    r.layout = tide_layout_make(8, 8);
     r.seed = tide_test_seed(fc->name, salt);
-    r.keys = keys, r.vals = 6, r.per_epoch = 8;
-    naive_collect_init(&r.in);
-    naive_collect_init(&r.out);
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.pin = 0;
+    r.keys = keys, r.vals = 6, r.per_step = 8;
+    r.porder = true;
+    r.build = op_reduce_core;
+    r.build_ctx = (void *)fc;
     tide_error e = {0};
-    cr_assert_eq(tide_execute(&cfg, porder_main, &r, &e), TIDE_OK, "%s", e.msg);
-    tide_time times[(MAXE + 1) * (MAXI + 1)];
-    uint32_t nt = 0;
-    for (uint32_t a = 0; a <= MAXE; a++)
-        for (uint32_t b = 0; b <= MAXI; b++) times[nt++] = (tide_time){a, {b, 0}};
+    cr_assert_eq(naive_rrun_exec(&r, workers, &e), TIDE_OK, "%s", e.msg);
+    tide_time times[(NAIVE_MAXE + 1) * (NAIVE_MAXI + 1)];
+    uint32_t nt = naive_rrun_times(&r, times, sizeof times / sizeof *times);
     if (getenv("TIDE_VERBOSE")) fprintf(stderr, "in=%u out=%u\n", r.in.upd.len, r.out.upd.len);
     cr_assert(naive_consolidated(&r.out.upd), "output not consolidated (seed %llu)",
               (unsigned long long)r.seed);
