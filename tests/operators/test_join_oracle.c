@@ -84,28 +84,9 @@ static void oracle_anti(void *ctx, const naive_coll *const *in, naive_coll *out)
 static void run(const char *name, uint64_t salt, uint32_t nin, naive_gen g0, naive_gen g1,
                 uint32_t vw1, naive_build_fn build, naive_oracle_fn oracle)
 {
-    tide_rng r = {tide_test_seed(name, salt)};
-    for (uint32_t workers = 1; workers <= 4; workers *= 2) {
-        naive_coll s[2];
-        naive_coll_init(&s[0]);
-        naive_coll_init(&s[1]);
-        naive_gen_schedule(&r, &g0, &s[0]);
-        if (nin > 1) naive_gen_schedule(&r, &g1, &s[1]);
-        const naive_coll *sched[2] = {&s[0], &s[1]};
-        uint32_t vw[2] = {8, vw1};
-        naive_sink sink;
-        naive_sink_init(&sink);
-        char err[256];
-        cr_assert_eq(naive_run(workers, nin, sched, vw, build, NULL, &sink, err, sizeof err), 0,
-                     "%s", err);
-        cr_assert_gt(sink.got.len, 0, "%s W=%u: no output at all", name, workers);
-        char why[1024];
-        cr_assert(naive_check(&sink.got, nin, sched, oracle, NULL, why, sizeof why), "%s W=%u: %s",
-                  name, workers, why);
-        naive_sink_fini(&sink);
-        naive_coll_fini(&s[0]);
-        naive_coll_fini(&s[1]);
-    }
+    char why[1400];
+    cr_assert(naive_run_checked(name, salt, nin, g0, g1, vw1, build, oracle, why, sizeof why), "%s",
+              why);
 }
 
 static const naive_gen small = {

@@ -415,3 +415,37 @@ bool naive_check(const naive_coll *got, uint32_t nin, const naive_coll *const *s
     naive_coll_fini(&have);
     return ok;
 }
+
+bool naive_run_checked(const char *name, uint64_t salt, uint32_t nin, naive_gen g0, naive_gen g1,
+                       uint32_t vw1, naive_build_fn build, naive_oracle_fn oracle, char *why,
+                       size_t n)
+{
+    tide_rng r = {tide_test_seed(name, salt)};
+    bool ok = true;
+    for (uint32_t workers = 1; ok && workers <= 4; workers *= 2) {
+        naive_coll s[2];
+        naive_coll_init(&s[0]);
+        naive_coll_init(&s[1]);
+        naive_gen_schedule(&r, &g0, &s[0]);
+        if (nin > 1) naive_gen_schedule(&r, &g1, &s[1]);
+        const naive_coll *sched[2] = {&s[0], &s[1]};
+        uint32_t vw[2] = {8, vw1};
+        naive_sink sink;
+        naive_sink_init(&sink);
+        char err[256], msg[1024];
+        if (naive_run(workers, nin, sched, vw, build, NULL, &sink, err, sizeof err) != 0) {
+            snprintf(why, n, "%s W=%u: %s", name, workers, err);
+            ok = false;
+        } else if (sink.got.len == 0) {
+            snprintf(why, n, "%s W=%u: no output at all", name, workers);
+            ok = false;
+        } else if (!naive_check(&sink.got, nin, sched, oracle, NULL, msg, sizeof msg)) {
+            snprintf(why, n, "%s W=%u: %s", name, workers, msg);
+            ok = false;
+        }
+        naive_sink_fini(&sink);
+        naive_coll_fini(&s[0]);
+        naive_coll_fini(&s[1]);
+    }
+    return ok;
+}

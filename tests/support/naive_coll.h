@@ -127,4 +127,14 @@ typedef void (*naive_oracle_fn)(void *ctx, const naive_coll *const *ins_at, naiv
 bool naive_check(const naive_coll *got, uint32_t nin, const naive_coll *const *sched,
                  naive_oracle_fn oracle, void *ctx, char *why, size_t n);
 
+/*
+ * naive_run_checked - the whole test: schedules from @g0 (and @g1 when
+ * @nin is 2) drawn from the seed named @name/@salt, run on W = 1, 2 and 4,
+ * each required to produce output that naive_check accepts. Returns false
+ * with the first failure (naming @name and W) in @why.
+ */
+bool naive_run_checked(const char *name, uint64_t salt, uint32_t nin, naive_gen g0, naive_gen g1,
+                       uint32_t vw1, naive_build_fn build, naive_oracle_fn oracle, char *why,
+                       size_t n);
+
 #endif /* TIDE_NAIVE_COLL_H */
