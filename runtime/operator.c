@@ -178,6 +178,33 @@ disown:
     return NULL;
 }
 
+tide_stream *tide__fn_op(tide_stream *s, const char *name, tide_layout out, tide_op_fn schedule,
+                         tide__fn_state fs)
+{
+    tide__fn_state *st = tide_alloc(sizeof *st);
+    if (st == NULL) {
+        tide__worker_fail(s->scope->df->w, TIDE_ENOMEM, "out of memory building '%s'", name);
+        return NULL;
+    }
+    *st = fs;
+    tide_stream *in[1] = {s};
+    tide_op_desc d = {.name = name,
+                      .ninputs = 1,
+                      .inputs = in,
+                      .noutputs = 1,
+                      .outputs = &out,
+                      .out_flags = &s->flags,
+                      .schedule = schedule,
+                      .state = st,
+                      .state_free = tide_free};
+    tide_op *op = tide_op_build(s->scope, &d);
+    if (op == NULL) {
+        tide_free(st);
+        return NULL;
+    }
+    return tide_op_output(op, 0);
+}
+
 tide_stream *tide_op_output(tide_op *op, uint32_t port)
 {
     return port < op->noutputs ? op->out[port].stream : NULL;

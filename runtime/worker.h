@@ -176,6 +176,20 @@ int tide__df_apply(tide_dataflow *df, const tide__pointstamp *ps, uint32_t n);
 void tide__df_free(tide_dataflow *df);
 
 /* operator.c */
+
+/* The state of the record-function operators (map, filter). */
+typedef struct tide__fn_state {
+    union {
+        tide_record_fn record;
+        tide_pred_fn pred;
+    } fn;
+    void *ctx; /* the user's, borrowed */
+} tide__fn_state;
+
+/* Build a one-input (PIPELINE), one-output operator of layout @out whose
+ * state is a copy of @fs: the shared builder of map and filter. */
+tide_stream *tide__fn_op(tide_stream *s, const char *name, tide_layout out, tide_op_fn schedule,
+                         tide__fn_state fs);
 int tide__op_connect_any(tide_op *op, uint32_t port, tide_stream *s, tide_pact pact);
 int tide__op_enqueue(tide_op *op, uint32_t port, tide_batch *b);
 int tide__op_cap_change(tide_op *op, tide_time t, int64_t delta);

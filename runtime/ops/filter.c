@@ -5,19 +5,14 @@
 #include "tide/alloc.h"
 #include "worker.h"
 
-typedef struct filter_state {
-    tide_pred_fn fn;
-    void *ctx;
-} filter_state;
-
-static tide_batch *filter_batch(tide_op *op, filter_state *st, tide_batch *b)
+static tide_batch *filter_batch(tide_op *op, tide__fn_state *st, tide_batch *b)
 {
     tide_batch *out = NULL;
     for (uint32_t i = 0; i < b->len; i++) {
         uint32_t kl, vl;
         const uint8_t *k = tide_batch_key(b, i, &kl);
         const uint8_t *v = tide_batch_val(b, i, &vl);
-        bool keep = st->fn(st->ctx, k, kl, v, vl);
+        bool keep = st->fn.pred(st->ctx, k, kl, v, vl);
         if (keep && out == NULL) continue;
         if (!keep && out == NULL) {
             /* First drop: copy the survivors so far. */
@@ -50,27 +45,6 @@ static void filter_schedule(tide_op *op, void *state)
 
 tide_stream *tide_filter(tide_stream *s, const char *name, tide_pred_fn fn, void *ctx)
 {
-    filter_state *st = tide_alloc(sizeof *st);
-    if (st == NULL) {
-        tide__worker_fail(s->scope->df->w, TIDE_ENOMEM, "out of memory building '%s'", name);
-        return NULL;
-    }
-    st->fn = fn;
-    st->ctx = ctx;
-    tide_stream *in[1] = {s};
-    tide_op_desc d = {.name = name ? name : "filter",
-                      .ninputs = 1,
-                      .inputs = in,
-                      .noutputs = 1,
-                      .outputs = &s->layout,
-                      .out_flags = &s->flags,
-                      .schedule = filter_schedule,
-                      .state = st,
-                      .state_free = tide_free};
-    tide_op *op = tide_op_build(s->scope, &d);
-    if (op == NULL) {
-        tide_free(st);
-        return NULL;
-    }
-    return tide_op_output(op, 0);
+    tide__fn_state fs = {.fn.pred = fn, .ctx = ctx};
+    return tide__fn_op(s, name ? name : "filter", s->layout, filter_schedule, fs);
 }

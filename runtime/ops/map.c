@@ -5,11 +5,6 @@
 #include "tide/alloc.h"
 #include "worker.h"
 
-typedef struct map_state {
-    tide_record_fn fn;
-    void *ctx;
-} map_state;
-
 int tide_emit_diff(tide_emitter *em, const void *key, uint32_t klen, const void *val, uint32_t vlen,
                    int64_t diff)
 {
@@ -45,10 +40,10 @@ int tide__map_batch(tide_op *op, const tide_batch *b, tide_record_fn fn, void *c
 
 static void map_schedule(tide_op *op, void *state)
 {
-    map_state *st = state;
+    tide__fn_state *st = state;
     tide_batch *b;
     while ((b = tide_op_pull(op, 0)) != NULL) {
-        int rc = tide__map_batch(op, b, st->fn, st->ctx);
+        int rc = tide__map_batch(op, b, st->fn.record, st->ctx);
         tide_batch_unref(b);
         if (rc < 0) return;
     }
@@ -57,27 +52,6 @@ static void map_schedule(tide_op *op, void *state)
 tide_stream *tide_flat_map(tide_stream *s, const char *name, tide_layout out_layout,
                            tide_record_fn fn, void *ctx)
 {
-    map_state *st = tide_alloc(sizeof *st);
-    if (st == NULL) {
-        tide__worker_fail(s->scope->df->w, TIDE_ENOMEM, "out of memory building '%s'", name);
-        return NULL;
-    }
-    st->fn = fn;
-    st->ctx = ctx;
-    tide_stream *in[1] = {s};
-    tide_op_desc d = {.name = name ? name : "flat_map",
-                      .ninputs = 1,
-                      .inputs = in,
-                      .noutputs = 1,
-                      .outputs = &out_layout,
-                      .out_flags = &s->flags,
-                      .schedule = map_schedule,
-                      .state = st,
-                      .state_free = tide_free};
-    tide_op *op = tide_op_build(s->scope, &d);
-    if (op == NULL) {
-        tide_free(st);
-        return NULL;
-    }
-    return tide_op_output(op, 0);
+    tide__fn_state fs = {.fn.record = fn, .ctx = ctx};
+    return tide__fn_op(s, name ? name : "flat_map", out_layout, map_schedule, fs);
 }
