@@ -402,10 +402,7 @@ static int tset_add(tset *s, tide_time t)
 
 static inline uint64_t key_prefix(const uint8_t *p, uint32_t len)
 {
-    if (len >= 8) return tide_u64_load(p);
-    uint8_t buf[8] = {0};
-    if (len) memcpy(buf, p, len);
-    return tide_u64_load(buf);
+    return tide_bytes_prefix(p, len);
 }
 
 static int pend_push(reduce_state *st, const uint8_t *key, uint32_t klen, tide_time t)

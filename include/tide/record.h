@@ -102,6 +102,17 @@ int tide_row_get_str(tide_row_reader *r, tide_rowbuf *out);
 /* Skip a string field without decoding it; *n gets its encoded size. */
 int tide_row_skip_str(tide_row_reader *r, size_t *n);
 
+/* tide_bytes_prefix - the first 8 bytes of a record as a big-endian u64,
+ * zero-padded. Prefixes order like records where they differ:
+ * prefix(a) < prefix(b) implies a < b (equal prefixes decide nothing). */
+static inline uint64_t tide_bytes_prefix(const void *p, uint32_t len)
+{
+    if (len >= 8) return tide_u64_load(p);
+    uint8_t buf[8] = {0};
+    if (len) memcpy(buf, p, len);
+    return tide_u64_load(buf);
+}
+
 /* tide_bytes_cmp - the record order: memcmp, then shorter first. */
 static inline int tide_bytes_cmp(const void *a, uint32_t alen, const void *b, uint32_t blen)
 {

@@ -78,6 +78,12 @@ typedef struct tide_trace_batch {
     tide_trace_col vals;          /* nvals vals, sorted within each key */
     uint32_t *val_upds;           /* nvals + 1: updates of val j are [val_upds[j], [j+1]) */
     tide_time_delta *upds;        /* nupds (time, diff), sorted by time within a val */
+    /* Optional search index of a large batch (NULL when small, or when its
+     * allocation failed): fence[j] = tide_bytes_prefix(key j * stride). A
+     * seek binary-searches these few cache-resident words before touching
+     * the keys, so a far seek costs ~2 misses, not ~2 log(distance). */
+    uint64_t *fence;
+    uint32_t nfence;
 } tide_trace_batch;
 
 /* tide_trace_col_get - record @i of column @c (borrowed bytes; *len gets its size). */

@@ -70,6 +70,7 @@ static void batch_free(tide_trace_batch *b)
     tide_free(b->vals.offs);
     tide_free(b->val_upds);
     tide_free(b->upds);
+    tide_free(b->fence);
     tide_free(b);
 }
 
@@ -251,12 +252,27 @@ static void shrink(void **p, size_t used, size_t cap)
     if (q) *p = q;
 }
 
+void tide__fence_build(tide_trace_batch *b)
+{
+    if (b->nkeys < TIDE__FENCE_MIN || b->fence) return;
+    uint32_t n = (b->nkeys + TIDE__FENCE_STRIDE - 1) / TIDE__FENCE_STRIDE;
+    b->fence = tide_alloc((size_t)n * sizeof *b->fence);
+    if (b->fence == NULL) return;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t l;
+        const uint8_t *k = tide_trace_col_get(&b->keys, j * TIDE__FENCE_STRIDE, &l);
+        b->fence[j] = tide_bytes_prefix(k, l);
+    }
+    b->nfence = n;
+}
+
 tide_trace_batch *tide__builder_finish(tide__builder *bl)
 {
     if (bl->val_open) tide__builder_end_val(bl, false);
     if (bl->key_open) tide__builder_end_key(bl);
     tide_trace_batch *b = bl->b;
     bl->b = NULL;
+    tide__fence_build(b);
     return b;
 }
 

@@ -7,7 +7,8 @@
  * batches is presented the same way. This is a k-way merge done by linear
  * scans: k is the number of non-empty batches of a spine, O(log n), so a scan
  * is cheaper than maintaining a heap. Seeks gallop (exponential probe, then
- * binary search) forward in each batch: O(log distance) comparisons.
+ * binary search) forward in each batch: O(log distance) comparisons; key
+ * seeks in large batches first skip ahead by the batch's fence index.
  *
  * Invariants: when key_valid, every batch's ki points at its first key >=
  * the current key, and kon[i] says whether that key equals the current one;
@@ -179,7 +180,7 @@ void tide_cursor_seek_key(tide_cursor *c, const void *key, uint32_t len)
     if (!c->kvalid) return;
     if (tide_bytes_cmp(c->key, c->klen, key, len) >= 0) return;
     for (uint32_t i = 0; i < c->n; i++)
-        c->ki[i] = gallop(&c->b[i]->keys, c->ki[i], c->b[i]->nkeys, key, len);
+        c->ki[i] = tide__batch_seek_key(c->b[i], c->ki[i], key, len);
     find_key(c);
 }
 

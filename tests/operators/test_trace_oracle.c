@@ -7,6 +7,7 @@
  * at every time beyond its compaction frontier must equal the oracle's.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "naive_trace.h"
@@ -14,6 +15,7 @@
 #include "tide/error.h"
 #include "tide/trace.h"
 #include "tide_test.h"
+#include "trace/trace_int.h"
 
 /* The frontier at position (e, i): {(e,0,0)} when i == 0, else the
  * partially ordered {(e,i,0), (e+1,0,0)}. Positions only move forward. */
@@ -323,4 +325,70 @@ Test(trace_spine, empty_batches_do_not_pile_up)
     tide_antichain_fini(&up);
     tide_antichain_fini(&none);
     tide_spine_free(s);
+}
+
+/* Key i of the fence test: fixed u64, or a string whose first 8+ bytes are
+ * shared by runs of keys (so fences tie and the seek must fall back to full
+ * compares), with some keys shorter than 8 bytes. */
+static void fence_key(bool var, uint32_t i, uint8_t *kb, uint32_t *kl)
+{
+    if (!var) {
+        tide_u64_store(kb, (uint64_t)i * 7);
+        *kl = 8;
+    } else if (i % 97 == 0) {
+        *kl = (uint32_t)snprintf((char *)kb, 32, "%c", 'a' + (char)(i / 97 % 20));
+    } else {
+        *kl = (uint32_t)snprintf((char *)kb, 32, "station-%02u/%06u", i / 4096, i);
+    }
+}
+
+/* Seeks in a batch large enough for a fence index give the same answer as
+ * a plain binary search, from every start, for present and absent keys. */
+Test(trace_batch, fence_seek_matches_binary_search)
+{
+    tide_rng r = {tide_test_seed("trace_batch_fence", 7)};
+    for (int var = 0; var < 2; var++) {
+        tide_layout lay = tide_layout_make(var ? TIDE_VAR : 8, 8);
+        tide_batch *b = tide_batch_new(lay, TIDE_BATCH_UPDATES, 16);
+        uint32_t n = 3 * TIDE__FENCE_MIN + 17;
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t kb[32], vb[8];
+            uint32_t kl;
+            fence_key(var, i, kb, &kl);
+            tide_u64_store(vb, i);
+            cr_assert_eq(tide_batch_push_update(b, kb, kl, vb, 8, TIDE_TIME_ZERO, 1), TIDE_OK);
+        }
+        cr_assert_eq(tide_batch_consolidate(b), TIDE_OK);
+        tide_antichain lo, up;
+        tide_antichain_init(&lo);
+        tide_antichain_init(&up);
+        tide_antichain_insert(&lo, TIDE_TIME_ZERO);
+        tide_antichain_insert(&up, tide_time_epoch(1));
+        tide_trace_batch *tb;
+        cr_assert_eq(tide_trace_batch_from_updates(b, &lo, &up, NULL, &tb), TIDE_OK);
+        cr_assert_not_null(tb->fence, "a batch of %u keys has fences", tb->nkeys);
+        for (int q = 0; q < 4000; q++) {
+            uint8_t kb[40];
+            uint32_t kl;
+            fence_key(var, (uint32_t)tide_rng_below(&r, n + 50), kb, &kl);
+            if (tide_rng_below(&r, 3) == 0) kb[kl++] = 'x'; /* absent: just after a key */
+            uint32_t start = (uint32_t)tide_rng_below(&r, tb->nkeys + 1);
+            uint32_t l = 0, h = tb->nkeys; /* reference: first key >= probe */
+            while (l < h) {
+                uint32_t m = l + (h - l) / 2, ml;
+                const uint8_t *mk = tide_trace_col_get(&tb->keys, m, &ml);
+                if (tide_bytes_cmp(mk, ml, kb, kl) < 0)
+                    l = m + 1;
+                else
+                    h = m;
+            }
+            uint32_t want = l > start ? l : start;
+            cr_assert_eq(tide__batch_seek_key(tb, start, kb, kl), want, "var=%d probe %d from %u",
+                         var, q, start);
+        }
+        tide_trace_batch_unref(tb);
+        tide_antichain_fini(&lo);
+        tide_antichain_fini(&up);
+        tide_batch_unref(b);
+    }
 }
