@@ -372,6 +372,69 @@ static void put_vals(tide__builder *bl, const tide_trace_batch *x, uint32_t v0, 
     }
 }
 
+/* Append records [i0, i0 + n) of column @src to column @dst at index @at. */
+static void col_copy(tide_trace_col *dst, uint32_t at, const tide_trace_col *src, uint32_t i0,
+                     uint32_t n)
+{
+    if (n == 0) return;
+    if (src->width != TIDE_VAR) {
+        memcpy(dst->bytes + (size_t)at * src->width, src->bytes + (size_t)i0 * src->width,
+               (size_t)n * src->width);
+        return;
+    }
+    uint32_t from = src->offs[i0], base = dst->offs[at];
+    memcpy(dst->bytes + base, src->bytes + from, src->offs[i0 + n] - from);
+    for (uint32_t i = 1; i <= n; i++) dst->offs[at + i] = base + (src->offs[i0 + i] - from);
+}
+
+/*
+ * copy_keys - append keys [@k0, @k1) of @x, which the other merge input
+ * lacks, with times advanced by @since when @advance. Without advancing the
+ * three levels are copied whole, offsets rebased. With it, times change one
+ * by one, and only a val with several updates can consolidate (a single
+ * update stays itself, non-zero), so only those take the sorting path.
+ */
+static void copy_keys(tide__builder *bl, const tide_trace_batch *x, uint32_t k0, uint32_t k1,
+                      const tide_antichain *since, bool advance)
+{
+    tide_trace_batch *b = bl->b;
+    if (!advance) {
+        uint32_t v0 = x->key_vals[k0], v1 = x->key_vals[k1];
+        uint32_t u0 = x->val_upds[v0], u1 = x->val_upds[v1];
+        col_copy(&b->keys, b->nkeys, &x->keys, k0, k1 - k0);
+        col_copy(&b->vals, b->nvals, &x->vals, v0, v1 - v0);
+        for (uint32_t k = k0; k < k1; k++)
+            b->key_vals[b->nkeys + 1 + (k - k0)] = b->nvals + (x->key_vals[k + 1] - v0);
+        for (uint32_t v = v0; v < v1; v++)
+            b->val_upds[b->nvals + 1 + (v - v0)] = b->nupds + (x->val_upds[v + 1] - u0);
+        memcpy(b->upds + b->nupds, x->upds + u0, (size_t)(u1 - u0) * sizeof *b->upds);
+        b->nkeys += k1 - k0;
+        b->nvals += v1 - v0;
+        b->nupds += u1 - u0;
+        return;
+    }
+    for (uint32_t k = k0; k < k1; k++) {
+        uint32_t nv = b->nvals;
+        for (uint32_t v = x->key_vals[k]; v < x->key_vals[k + 1]; v++) {
+            uint32_t start = b->nupds, u0 = x->val_upds[v], u1 = x->val_upds[v + 1];
+            for (uint32_t u = u0; u < u1; u++)
+                b->upds[b->nupds++] =
+                    (tide_time_delta){tide__advance_by(x->upds[u].time, since), x->upds[u].delta};
+            if (u1 - u0 > 1) b->nupds = start + tide__upds_consolidate(b->upds + start, u1 - u0);
+            if (b->nupds == start) continue;
+            uint32_t l;
+            const uint8_t *p = tide_trace_col_get(&x->vals, v, &l);
+            col_put(&b->vals, b->nvals, p, l);
+            b->val_upds[++b->nvals] = b->nupds;
+        }
+        if (b->nvals == nv) continue;
+        uint32_t l;
+        const uint8_t *p = tide_trace_col_get(&x->keys, k, &l);
+        col_put(&b->keys, b->nkeys, p, l);
+        b->key_vals[++b->nkeys] = b->nvals;
+    }
+}
+
 int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
                       const tide_antichain *since, tide_trace_batch **out)
 {
@@ -390,18 +453,24 @@ int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
         const uint8_t *ak = i < a->nkeys ? tide_trace_batch_key(a, i, &al) : NULL;
         const uint8_t *bk = j < b->nkeys ? tide_trace_batch_key(b, j, &bl_) : NULL;
         int c = !ak ? 1 : !bk ? -1 : tide_bytes_cmp(ak, al, bk, bl_);
-        if (c < 0) {
-            tide__builder_key(&bl, ak, al);
-            put_vals(&bl, a, a->key_vals[i], a->key_vals[i + 1], since, advance);
-            tide__builder_end_key(&bl);
-            i++;
+        if (c < 0) { /* a run of keys only a has: up to b's key */
+            uint32_t e = i + 1;
+            if (!bk)
+                e = a->nkeys;
+            else if (e < a->nkeys && tide__col_cmp(&a->keys, e, bk, bl_) < 0)
+                e = tide__batch_seek_key(a, e, bk, bl_);
+            copy_keys(&bl, a, i, e, since, advance);
+            i = e;
             continue;
         }
         if (c > 0) {
-            tide__builder_key(&bl, bk, bl_);
-            put_vals(&bl, b, b->key_vals[j], b->key_vals[j + 1], since, advance);
-            tide__builder_end_key(&bl);
-            j++;
+            uint32_t e = j + 1;
+            if (!ak)
+                e = b->nkeys;
+            else if (e < b->nkeys && tide__col_cmp(&b->keys, e, ak, al) < 0)
+                e = tide__batch_seek_key(b, e, ak, al);
+            copy_keys(&bl, b, j, e, since, advance);
+            j = e;
             continue;
         }
         /* Same key: merge the two val lists. */
