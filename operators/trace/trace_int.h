@@ -81,6 +81,19 @@ static inline uint32_t tide__fence_skip(const tide_trace_batch *b, uint32_t lo, 
 {
     uint64_t pre = tide_bytes_prefix(p, len);
     uint32_t l = lo / TIDE__FENCE_STRIDE + 1, h = b->nfence; /* first fence >= pre in [l, h) */
+    /* Gallop over the fences too: a near target (dense reads) costs a probe
+     * or two, not a search of the whole index. */
+    if (l < h && b->fence[l] < pre) {
+        uint32_t step = 1;
+        while (l + step < h && b->fence[l + step] < pre) {
+            l += step;
+            step <<= 1;
+        }
+        h = l + step < h ? l + step : h; /* fence[l] < pre <= fence[h] (or h == end) */
+        l++;
+    } else {
+        h = l;
+    }
     while (l < h) {
         uint32_t mid = l + (h - l) / 2;
         if (b->fence[mid] < pre)
