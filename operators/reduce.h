@@ -13,6 +13,7 @@
 #ifndef TIDE_REDUCE_H
 #define TIDE_REDUCE_H
 
+#include "tide/alloc.h"
 #include "tide/collection.h"
 
 /*
@@ -53,6 +54,25 @@ int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_
                       const tide_antichain *upper, tide_batch *upd);
 
 /*
+ * tide__grow - make room for @need elements of @elem bytes in the array
+ * *@pp of capacity *@cap (doubling, from 16). TIDE_OK or TIDE_ENOMEM (the
+ * array untouched).
+ */
+static inline int tide__grow(void *pp, uint32_t *cap, size_t elem, size_t need)
+{
+    if (need <= *cap) return TIDE_OK;
+    if (need > UINT32_MAX) return TIDE_ENOMEM;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    if (n > UINT32_MAX) n = UINT32_MAX;
+    void *q = tide_realloc(*(void **)pp, n * elem);
+    if (q == NULL) return TIDE_ENOMEM;
+    *(void **)pp = q;
+    *cap = (uint32_t)n;
+    return TIDE_OK;
+}
+
+/*
  * The operator skeleton of the reductions for totally ordered times (a root
  * scope; total.c): it reads arrangement @in's announcements and, for each
  * non-empty batch, calls @batch in the same activation to emit that batch's
@@ -64,23 +84,28 @@ int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_
  * state's first member.
  */
 typedef struct tide__total tide__total;
+/* Emit the output changes of batch @tb (nupds > 0). TIDE_OK, or a negative
+ * code after tide_op_fail. */
+typedef int (*tide__total_batch_fn)(tide_op *op, tide__total *t, tide_time cap,
+                                    const tide_trace_batch *tb);
 struct tide__total {
-    tide_arranged *in;         /* set by tide__total_op */
+    tide_arranged *in;         /* the arrangement read */
     tide_trace_reader *reader; /* NULL once the input is complete */
     tide_antichain ack;        /* upper of the last processed batch */
     tide_antichain proj;       /* scratch: the projected input frontier */
-    /* Emit the output changes of batch @tb (nupds > 0). TIDE_OK, or a
-     * negative code after tide_op_fail. */
-    int (*batch)(tide_op *op, tide__total *t, tide_time cap, const tide_trace_batch *tb);
-    void (*fini)(tide__total *t); /* free the embedding state (and @t) */
+    tide__total_batch_fn batch;
+    void (*fini)(tide__total *t); /* free what the embedding state owns */
 };
 
 /*
- * tide__total_op - add the operator for state @t (taken: freed with the
- * dataflow or on error; NULL reports out of memory) on arrangement @a,
- * whose output updates have layout @out. NULL on error (worker error set).
+ * tide__total_op - add the operator for state @t (allocated with tide_alloc,
+ * zeroed but for the embedding state's own fields; taken: freed with the
+ * dataflow or on error, after @fini; NULL reports out of memory) on
+ * arrangement @a, whose output updates have layout @out.
+ * NULL on error (worker error set).
  */
-tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out, tide__total *t);
+tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out, tide__total *t,
+                            tide__total_batch_fn batch, void (*fini)(tide__total *t));
 
 /*
  * tide__total_build - count (@count true) or threshold (@fn; NULL: distinct)

@@ -45,6 +45,7 @@ static void total_op_free(void *p)
     tide_antichain_fini(&t->ack);
     tide_antichain_fini(&t->proj);
     t->fini(t);
+    tide_free(t);
 }
 
 static void total_schedule(tide_op *op, void *state)
@@ -75,11 +76,14 @@ static void total_schedule(tide_op *op, void *state)
         tide_op_fail(op, TIDE_ENOMEM, "out of memory compacting");
 }
 
-tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out, tide__total *t)
+tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out, tide__total *t,
+                            tide__total_batch_fn batch, void (*fini)(tide__total *t))
 {
     tide_worker *w = a->scope->df->w;
     if (t == NULL) goto nomem;
     t->in = a;
+    t->batch = batch;
+    t->fini = fini;
     tide_antichain_init(&t->ack);
     tide_antichain_init(&t->proj);
     if (tide_antichain_insert(&t->ack, TIDE_TIME_ZERO) < 0) goto nomem_t;
@@ -117,14 +121,12 @@ typedef struct total_state {
     tide_threshold_fn fn; /* threshold's function; NULL: distinct */
     void *ctx;
     tide_time_delta *upd; /* scratch: one key's updates in the batch */
-    uint32_t nupd, cap;
+    uint32_t cap;
 } total_state;
 
-static void total_free(tide__total *t)
+static void total_fini(tide__total *t)
 {
-    total_state *st = (total_state *)t;
-    tide_free(st->upd);
-    tide_free(st);
+    tide_free(((total_state *)t)->upd);
 }
 
 static int td_cmp(const void *a, const void *b)
@@ -165,19 +167,6 @@ static int emit_change(tide_op *op, total_state *st, tide_time cap, const uint8_
     return d ? tide_out_push_update(op, 0, cap, key, kl, NULL, 0, t, d) : TIDE_OK;
 }
 
-static int grow_upd(total_state *st, size_t need)
-{
-    if (need <= st->cap) return TIDE_OK;
-    size_t n = st->cap ? st->cap : 64;
-    while (n < need) n *= 2;
-    if (n > UINT32_MAX) return TIDE_ENOMEM;
-    tide_time_delta *u = tide_realloc(st->upd, n * sizeof *u);
-    if (u == NULL) return TIDE_ENOMEM;
-    st->upd = u;
-    st->cap = (uint32_t)n;
-    return TIDE_OK;
-}
-
 /* Process announced batch @tb at capability @cap. */
 static int total_batch(tide_op *op, tide__total *base, tide_time cap, const tide_trace_batch *tb)
 {
@@ -204,7 +193,7 @@ static int total_batch(tide_op *op, tide__total *base, tide_time cap, const tide
         const tide_time_delta *u = tb->upds + tb->val_upds[v0];
         uint32_t n = tb->val_upds[v1] - tb->val_upds[v0];
         if (v1 - v0 > 1) {
-            if ((rc = grow_upd(st, n)) < 0) break;
+            if ((rc = tide__grow(&st->upd, &st->cap, sizeof *st->upd, n)) < 0) break;
             memcpy(st->upd, u, (size_t)n * sizeof *u);
             qsort(st->upd, n, sizeof *st->upd, td_cmp);
             u = st->upd;
@@ -226,13 +215,7 @@ tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count, t
                                void *ctx)
 {
     total_state *st = tide_calloc(1, sizeof *st);
-    if (st) {
-        st->base.batch = total_batch;
-        st->base.fini = total_free;
-        st->count = count;
-        st->fn = fn;
-        st->ctx = ctx;
-    }
+    if (st) *st = (total_state){.count = count, .fn = fn, .ctx = ctx};
     tide_layout out = tide_layout_make(a->layout.key_width, count ? TIDE_I64_SIZE : 0);
-    return tide__total_op(a, name, out, st ? &st->base : NULL);
+    return tide__total_op(a, name, out, st ? &st->base : NULL, total_batch, total_fini);
 }
