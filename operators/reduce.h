@@ -1,6 +1,6 @@
 /*
  * reduce.h - internals of the reduce family (reduce.c, count.c,
- * threshold.c, topk.c).
+ * threshold.c, topk.c, and their total-order paths total.c, extremum.c).
  *
  * The reduce core reads an arrangement as announcements (0-record UPDATES
  * batches whose ext is a sealed tide_trace_batch, see arrange.h) plus the
@@ -13,6 +13,7 @@
 #ifndef TIDE_REDUCE_H
 #define TIDE_REDUCE_H
 
+#include "tide/alloc.h"
 #include "tide/collection.h"
 
 /*
@@ -53,6 +54,60 @@ int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_
                       const tide_antichain *upper, tide_batch *upd);
 
 /*
+ * tide__grow - make room for @need elements of @elem bytes in the array
+ * *@pp of capacity *@cap (doubling, from 16). TIDE_OK or TIDE_ENOMEM (the
+ * array untouched).
+ */
+static inline int tide__grow(void *pp, uint32_t *cap, size_t elem, size_t need)
+{
+    if (need <= *cap) return TIDE_OK;
+    if (need > UINT32_MAX) return TIDE_ENOMEM;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    if (n > UINT32_MAX) n = UINT32_MAX;
+    void *q = tide_realloc(*(void **)pp, n * elem);
+    if (q == NULL) return TIDE_ENOMEM;
+    *(void **)pp = q;
+    *cap = (uint32_t)n;
+    return TIDE_OK;
+}
+
+/*
+ * The operator skeleton of the reductions for totally ordered times (a root
+ * scope; total.c): it reads arrangement @in's announcements and, for each
+ * non-empty batch, calls @batch in the same activation to emit that batch's
+ * output changes at the announcement's time @cap (so it holds no
+ * capability and keeps no output trace). @batch may read the trace before
+ * the batch (cut at tb->lower) through @reader. The skeleton keeps the
+ * reader's frontiers: logical at the input frontier, physical at the upper
+ * of the last batch processed. A reduction embeds this struct as its
+ * state's first member.
+ */
+typedef struct tide__total tide__total;
+/* Emit the output changes of batch @tb (nupds > 0). TIDE_OK, or a negative
+ * code after tide_op_fail. */
+typedef int (*tide__total_batch_fn)(tide_op *op, tide__total *t, tide_time cap,
+                                    const tide_trace_batch *tb);
+struct tide__total {
+    tide_arranged *in;         /* the arrangement read */
+    tide_trace_reader *reader; /* NULL once the input is complete */
+    tide_antichain ack;        /* upper of the last processed batch */
+    tide_antichain proj;       /* scratch: the projected input frontier */
+    tide__total_batch_fn batch;
+    void (*fini)(tide__total *t); /* free what the embedding state owns */
+};
+
+/*
+ * tide__total_op - add the operator for state @t (allocated with tide_alloc,
+ * zeroed but for the embedding state's own fields; taken: freed with the
+ * dataflow or on error, after @fini; NULL reports out of memory) on
+ * arrangement @a, whose output updates have layout @out.
+ * NULL on error (worker error set).
+ */
+tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out, tide__total *t,
+                            tide__total_batch_fn batch, void (*fini)(tide__total *t));
+
+/*
  * tide__total_build - count (@count true) or threshold (@fn; NULL: distinct)
  * of arrangement @a for totally ordered times (a root scope), without an
  * output trace (total.c). Output: (key, i64 count) or (key, empty) with the
@@ -60,6 +115,18 @@ int tide__reduce_emit(tide_op *op, uint32_t port, tide_trace *trace, const tide_
  */
 tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count, tide_threshold_fn fn,
                                void *ctx);
+
+/*
+ * tide__extremum_build - per key of arrangement @a (a root scope), the @k
+ * least values (@descending: greatest) among those with a positive
+ * accumulated multiplicity, each output with its own multiplicity (@mult)
+ * or with 1 (extremum.c). min is (false, 1, false), max (true, 1, false),
+ * top_k (false, k, true): the semantics of tide__min_fn, tide__max_fn and
+ * tide__top_k_fn, without reading every value of a changed key. Output:
+ * (key, val), a plain collection. NULL on error (worker error set).
+ */
+tide_stream *tide__extremum_build(tide_arranged *a, const char *name, bool descending, uint32_t k,
+                                  bool mult);
 
 /* A stand-alone reduction output, so that oracles can call a tide_reduce_fn
  * the way the operator does: _new (NULL on ENOMEM), _clear, _len, _get

@@ -20,6 +20,10 @@
  * preserves totals, so the reader's logical frontier follows the input
  * frontier; its physical frontier stays at the upper of the last processed
  * batch, where the next cut will be made (as join does).
+ *
+ * The operator around the per-batch work (announcements in, reader
+ * frontiers) is tide__total_op, shared with min, max and top_k
+ * (extremum.c), which read the trace the same way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,27 +33,100 @@
 #include "tide/alloc.h"
 #include "tide/record.h"
 
+/* ======================================================================== */
+/* The operator shared with extremum.c                                      */
+/* ======================================================================== */
+
+static void total_op_free(void *p)
+{
+    tide__total *t = p;
+    if (t == NULL) return;
+    tide_trace_reader_free(t->reader);
+    tide_antichain_fini(&t->ack);
+    tide_antichain_fini(&t->proj);
+    t->fini(t);
+    tide_free(t);
+}
+
+static void total_schedule(tide_op *op, void *state)
+{
+    tide__total *t = state;
+    tide_batch *m;
+    while ((m = tide_op_pull(op, 0)) != NULL) {
+        const tide_trace_batch *tb = tide__arranged_batch(m);
+        int rc = TIDE_OK;
+        if (tb && t->reader) {
+            rc = tb->nupds ? t->batch(op, t, m->time, tb) : TIDE_OK;
+            if (rc == TIDE_OK && tide_antichain_copy(&t->ack, &tb->upper) < 0)
+                rc = tide_op_fail(op, TIDE_ENOMEM, "out of memory");
+        }
+        tide_batch_unref(m);
+        if (rc < 0) return;
+    }
+    if (t->reader == NULL) return;
+    const tide_antichain *f = tide_op_frontier(op, 0);
+    if (f->len == 0) {
+        /* Complete: nothing will read the trace again. */
+        tide_trace_reader_free(t->reader);
+        t->reader = NULL;
+        return;
+    }
+    if (tide__frontier_project(f, t->in->trace_depth, &t->proj) < 0 ||
+        tide__reader_advance(t->reader, &t->proj, &t->ack) < 0)
+        tide_op_fail(op, TIDE_ENOMEM, "out of memory compacting");
+}
+
+tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out, tide__total *t,
+                            tide__total_batch_fn batch, void (*fini)(tide__total *t))
+{
+    tide_worker *w = a->scope->df->w;
+    if (t == NULL) goto nomem;
+    t->in = a;
+    t->batch = batch;
+    t->fini = fini;
+    tide_antichain_init(&t->ack);
+    tide_antichain_init(&t->proj);
+    if (tide_antichain_insert(&t->ack, TIDE_TIME_ZERO) < 0) goto nomem_t;
+    if (tide__arranged_reader(a, &t->reader) < 0) goto nomem_t;
+    uint32_t flags = TIDE_BATCH_UPDATES;
+    tide_op_desc d = {.name = name,
+                      .ninputs = 1,
+                      .inputs = &a->stream,
+                      .noutputs = 1,
+                      .outputs = &out,
+                      .out_flags = &flags,
+                      .schedule = total_schedule,
+                      .state = t,
+                      .state_free = total_op_free};
+    tide_op *op = tide_op_build(a->scope, &d);
+    if (op == NULL) {
+        total_op_free(t);
+        return NULL;
+    }
+    return tide_op_output(op, 0);
+nomem_t:
+    total_op_free(t);
+nomem:
+    tide__worker_fail(w, TIDE_ENOMEM, "out of memory building '%s'", name);
+    return NULL;
+}
+
+/* ======================================================================== */
+/* count, distinct, threshold                                               */
+/* ======================================================================== */
+
 typedef struct total_state {
-    tide_arranged *in;
-    tide_trace_reader *reader; /* NULL once the input is complete */
-    tide_antichain ack;        /* upper of the last processed batch */
-    tide_antichain proj;       /* scratch: the projected input frontier */
-    bool count;                /* count (i64 value per key), else threshold */
-    tide_threshold_fn fn;      /* threshold's function; NULL: distinct */
+    tide__total base;     /* first: the shared operator's fields */
+    bool count;           /* count (i64 value per key), else threshold */
+    tide_threshold_fn fn; /* threshold's function; NULL: distinct */
     void *ctx;
     tide_time_delta *upd; /* scratch: one key's updates in the batch */
-    uint32_t nupd, cap;
+    uint32_t cap;
 } total_state;
 
-static void total_free(void *p)
+static void total_fini(tide__total *t)
 {
-    total_state *st = p;
-    if (st == NULL) return;
-    tide_trace_reader_free(st->reader);
-    tide_antichain_fini(&st->ack);
-    tide_antichain_fini(&st->proj);
-    tide_free(st->upd);
-    tide_free(st);
+    tide_free(((total_state *)t)->upd);
 }
 
 static int td_cmp(const void *a, const void *b)
@@ -90,25 +167,12 @@ static int emit_change(tide_op *op, total_state *st, tide_time cap, const uint8_
     return d ? tide_out_push_update(op, 0, cap, key, kl, NULL, 0, t, d) : TIDE_OK;
 }
 
-static int grow_upd(total_state *st, size_t need)
-{
-    if (need <= st->cap) return TIDE_OK;
-    size_t n = st->cap ? st->cap : 64;
-    while (n < need) n *= 2;
-    if (n > UINT32_MAX) return TIDE_ENOMEM;
-    tide_time_delta *u = tide_realloc(st->upd, n * sizeof *u);
-    if (u == NULL) return TIDE_ENOMEM;
-    st->upd = u;
-    st->cap = (uint32_t)n;
-    return TIDE_OK;
-}
-
 /* Process announced batch @tb at capability @cap. */
-static int total_batch(tide_op *op, total_state *st, tide_time cap, const tide_trace_batch *tb)
+static int total_batch(tide_op *op, tide__total *base, tide_time cap, const tide_trace_batch *tb)
 {
-    if (tb->nupds == 0) return TIDE_OK;
+    total_state *st = (total_state *)base;
     tide_cursor *c = NULL;
-    int rc = tide_trace_reader_cursor_through(st->reader, &tb->lower, &c);
+    int rc = tide_trace_reader_cursor_through(base->reader, &tb->lower, &c);
     if (rc < 0)
         return tide_op_fail(op, rc, "cutting the trace at a batch's lower: %s", tide_strerror(rc));
     for (uint32_t k = 0; k < tb->nkeys && rc == TIDE_OK; k++) {
@@ -129,7 +193,7 @@ static int total_batch(tide_op *op, total_state *st, tide_time cap, const tide_t
         const tide_time_delta *u = tb->upds + tb->val_upds[v0];
         uint32_t n = tb->val_upds[v1] - tb->val_upds[v0];
         if (v1 - v0 > 1) {
-            if ((rc = grow_upd(st, n)) < 0) break;
+            if ((rc = tide__grow(&st->upd, &st->cap, sizeof *st->upd, n)) < 0) break;
             memcpy(st->upd, u, (size_t)n * sizeof *u);
             qsort(st->upd, n, sizeof *st->upd, td_cmp);
             u = st->upd;
@@ -147,68 +211,11 @@ static int total_batch(tide_op *op, total_state *st, tide_time cap, const tide_t
     return TIDE_OK;
 }
 
-static void total_schedule(tide_op *op, void *state)
-{
-    total_state *st = state;
-    tide_batch *m;
-    while ((m = tide_op_pull(op, 0)) != NULL) {
-        const tide_trace_batch *tb = tide__arranged_batch(m);
-        int rc = TIDE_OK;
-        if (tb && st->reader) {
-            rc = total_batch(op, st, m->time, tb);
-            if (rc == TIDE_OK && tide_antichain_copy(&st->ack, &tb->upper) < 0)
-                rc = tide_op_fail(op, TIDE_ENOMEM, "out of memory");
-        }
-        tide_batch_unref(m);
-        if (rc < 0) return;
-    }
-    if (st->reader == NULL) return;
-    const tide_antichain *f = tide_op_frontier(op, 0);
-    if (f->len == 0) {
-        /* Complete: nothing will read the trace again. */
-        tide_trace_reader_free(st->reader);
-        st->reader = NULL;
-        return;
-    }
-    if (tide__frontier_project(f, st->in->trace_depth, &st->proj) < 0 ||
-        tide__reader_advance(st->reader, &st->proj, &st->ack) < 0)
-        tide_op_fail(op, TIDE_ENOMEM, "out of memory compacting");
-}
-
 tide_stream *tide__total_build(tide_arranged *a, const char *name, bool count, tide_threshold_fn fn,
                                void *ctx)
 {
-    tide_worker *w = a->scope->df->w;
     total_state *st = tide_calloc(1, sizeof *st);
-    if (st == NULL) goto nomem;
-    st->in = a;
-    st->count = count;
-    st->fn = fn;
-    st->ctx = ctx;
-    tide_antichain_init(&st->ack);
-    tide_antichain_init(&st->proj);
-    if (tide_antichain_insert(&st->ack, TIDE_TIME_ZERO) < 0) goto nomem_st;
-    if (tide__arranged_reader(a, &st->reader) < 0) goto nomem_st;
+    if (st) *st = (total_state){.count = count, .fn = fn, .ctx = ctx};
     tide_layout out = tide_layout_make(a->layout.key_width, count ? TIDE_I64_SIZE : 0);
-    uint32_t flags = TIDE_BATCH_UPDATES;
-    tide_op_desc d = {.name = name,
-                      .ninputs = 1,
-                      .inputs = &a->stream,
-                      .noutputs = 1,
-                      .outputs = &out,
-                      .out_flags = &flags,
-                      .schedule = total_schedule,
-                      .state = st,
-                      .state_free = total_free};
-    tide_op *op = tide_op_build(a->scope, &d);
-    if (op == NULL) {
-        total_free(st);
-        return NULL;
-    }
-    return tide_op_output(op, 0);
-nomem_st:
-    total_free(st);
-nomem:
-    tide__worker_fail(w, TIDE_ENOMEM, "out of memory building '%s'", name);
-    return NULL;
+    return tide__total_op(a, name, out, st ? &st->base : NULL, total_batch, total_fini);
 }

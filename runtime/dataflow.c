@@ -172,7 +172,8 @@ int tide__df_apply(tide_dataflow *df, const tide__pointstamp *ps, uint32_t n)
                 ? tide__tracker_update_source(df->tracker, p->node, p->port, p->time, p->delta)
                 : tide__tracker_update_target(df->tracker, p->node, p->port, p->time, p->delta);
         if (rc < 0)
-            return tide__worker_fail(df->w, rc, "dataflow '%s': bad progress update", df->name);
+            return tide__worker_fail(df->w, rc, "dataflow '%s': applying a progress update: %s",
+                                     df->name, tide_strerror(rc));
     }
     return TIDE_OK;
 }
@@ -254,10 +255,13 @@ int tide_dataflow_seal(tide_dataflow *df)
                     w, TIDE_EINVAL, "dataflow '%s': input %u of operator '%s' is not connected",
                     df->name, p, op->name);
     }
-    df->tracker = tide__tracker_new(&df->rb, &w->err);
+    /* The tracker's detail goes to a buffer of its own: formatting the
+     * worker's message from itself would overlap. */
+    tide_error te = {0};
+    df->tracker = tide__tracker_new(&df->rb, &te);
     if (df->tracker == NULL)
-        return tide__worker_fail(w, w->err.code ? w->err.code : TIDE_ENOMEM, "dataflow '%s': %s",
-                                 df->name, w->err.msg);
+        return tide__worker_fail(w, te.code ? te.code : TIDE_ENOMEM, "dataflow '%s': %s", df->name,
+                                 te.msg);
     tide__reach_builder_fini(&df->rb);
     df->active = tide_calloc((df->nops + 63) / 64 + 1, sizeof(uint64_t));
     if (df->active == NULL)

@@ -297,6 +297,38 @@ static int64_t random_update(naive_rrun *r, tide_rng *rng, uint8_t *kb, uint32_t
     return x < 6 ? 1 : x < 9 ? -1 : 2;
 }
 
+/* A worker's recent insertions (encoded), for churn to retract. */
+typedef struct churn_hist {
+    struct {
+        uint8_t k[NAIVE_MAX_BYTES], v[NAIVE_MAX_BYTES];
+        uint32_t kl, vl;
+        int64_t d;
+    } e[64];
+    uint32_t n;
+} churn_hist;
+
+/* random_update, or with @r->churn percent an exact retraction of a recent
+ * insertion (taken out of @h); insertions are remembered while @h has room. */
+static int64_t churn_update(naive_rrun *r, churn_hist *h, tide_rng *rng, uint8_t *kb, uint32_t *kl,
+                            uint8_t *vb, uint32_t *vl)
+{
+    if (h->n > 0 && tide_rng_below(rng, 100) < r->churn) {
+        uint32_t j = (uint32_t)tide_rng_below(rng, h->n);
+        memcpy(kb, h->e[j].k, *kl = h->e[j].kl);
+        memcpy(vb, h->e[j].v, *vl = h->e[j].vl);
+        int64_t d = -h->e[j].d;
+        h->e[j] = h->e[--h->n];
+        return d;
+    }
+    int64_t d = random_update(r, rng, kb, kl, vb, vl);
+    if (r->churn && d > 0 && h->n < 64) {
+        memcpy(h->e[h->n].k, kb, h->e[h->n].kl = *kl);
+        memcpy(h->e[h->n].v, vb, h->e[h->n].vl = *vl);
+        h->e[h->n++].d = d;
+    }
+    return d;
+}
+
 /* A source in a loop scope: it holds a random antichain of capabilities,
  * emits updates at random times beyond them, and advances one capability
  * per activation (sometimes splitting it into two incomparable ones). */
@@ -399,13 +431,14 @@ static int rrun_main(tide_worker *w, void *arg)
     tide_probe *probe = tide_probe_new(out);
     TIDE_TRY(tide_dataflow_seal(df));
     if (in == NULL) return TIDE_OK;
+    churn_hist h = {0};
     uint64_t e = 0;
     while (e < r->epochs) {
         uint32_t n = (uint32_t)tide_rng_below(&rng, r->per_step + 1);
         for (uint32_t i = 0; i < n; i++) {
             uint8_t kb[NAIVE_MAX_BYTES], vb[NAIVE_MAX_BYTES];
             uint32_t kl, vl;
-            int64_t d = random_update(r, &rng, kb, &kl, vb, &vl);
+            int64_t d = churn_update(r, &h, &rng, kb, &kl, vb, &vl);
             TIDE_TRY(tide_input_update(in, kb, kl, vb, vl, d));
             naive_collect_push(&r->in, kb, kl, vb, vl, tide_time_epoch(e), d);
             if (tide_rng_below(&rng, 16) == 0) TIDE_TRY(tide_worker_step(w)); /* batch cuts */

@@ -74,6 +74,8 @@ typedef struct naive_rrun {
     uint32_t per_step;   /* at most this many updates per epoch / source activation */
     uint32_t epochs;     /* epoch mode: epochs 0 .. epochs-1 (some skipped) */
     bool porder;         /* loop-scope source with random antichains of capabilities */
+    uint32_t churn;      /* epoch mode: percent of updates that exactly retract one of the
+                            worker's recent insertions, so that keys empty out */
     naive_build_fn build;
     void *build_ctx;
     naive_collect in, out; /* every input update; every collected output update */
