@@ -45,23 +45,6 @@
 /* Small helpers                                                            */
 /* ======================================================================== */
 
-/* grow - make room for @need elements of @elem bytes in the array *@pp of
- * capacity *@cap (doubling). TIDE_OK or TIDE_ENOMEM (array untouched). */
-static int grow(void *pp, uint32_t *cap, size_t elem, size_t need)
-{
-    void **p = pp;
-    if (need <= *cap) return TIDE_OK;
-    if (need > UINT32_MAX) return TIDE_ENOMEM;
-    size_t n = *cap ? *cap : 16;
-    while (n < need) n *= 2;
-    if (n > UINT32_MAX) n = UINT32_MAX;
-    void *q = tide_realloc(*p, n * elem);
-    if (q == NULL) return TIDE_ENOMEM;
-    *p = q;
-    *cap = (uint32_t)n;
-    return TIDE_OK;
-}
-
 /* Sort @n times and drop duplicates; returns the new count. */
 static uint32_t times_sort_unique(tide_time *t, uint32_t n)
 {
@@ -103,8 +86,8 @@ int tide_reduce_push(tide_reduce_out *out, const void *val, uint32_t len, int64_
         return TIDE_EINVAL;
     }
     if (diff == 0) return TIDE_OK;
-    if (grow(&out->ents, &out->cap, sizeof *out->ents, (size_t)out->n + 1) < 0 ||
-        grow(&out->heap, &out->heap_cap, 1, (size_t)out->heap_len + len) < 0) {
+    if (tide__grow(&out->ents, &out->cap, sizeof *out->ents, (size_t)out->n + 1) < 0 ||
+        tide__grow(&out->heap, &out->heap_cap, 1, (size_t)out->heap_len + len) < 0) {
         if (out->rc == 0) out->rc = TIDE_ENOMEM;
         return TIDE_ENOMEM;
     }
@@ -407,8 +390,8 @@ static inline uint64_t key_prefix(const uint8_t *p, uint32_t len)
 
 static int pend_push(reduce_state *st, const uint8_t *key, uint32_t klen, tide_time t)
 {
-    if (grow(&st->pend, &st->pend_cap, sizeof *st->pend, (size_t)st->npend + 1) < 0 ||
-        grow(&st->heap, &st->heap_cap, 1, (size_t)st->heap_len + klen) < 0)
+    if (tide__grow(&st->pend, &st->pend_cap, sizeof *st->pend, (size_t)st->npend + 1) < 0 ||
+        tide__grow(&st->heap, &st->heap_cap, 1, (size_t)st->heap_len + klen) < 0)
         return TIDE_ENOMEM;
     if (klen) memcpy(st->heap + st->heap_len, key, klen);
     st->pend[st->npend++] = (pend){st->heap_len, klen, t, key_prefix(key, klen)};
@@ -419,7 +402,7 @@ static int pend_push(reduce_state *st, const uint8_t *key, uint32_t klen, tide_t
 /* Pending pairs of the next round, with one copy of each key. */
 static int pend2_push(reduce_state *st, uint32_t koff, uint32_t klen, tide_time t, uint64_t kpre)
 {
-    if (grow(&st->pend2, &st->pend2_cap, sizeof *st->pend2, (size_t)st->npend2 + 1) < 0)
+    if (tide__grow(&st->pend2, &st->pend2_cap, sizeof *st->pend2, (size_t)st->npend2 + 1) < 0)
         return TIDE_ENOMEM;
     st->pend2[st->npend2++] = (pend){koff, klen, t, kpre};
     return TIDE_OK;
@@ -427,7 +410,8 @@ static int pend2_push(reduce_state *st, uint32_t koff, uint32_t klen, tide_time 
 
 static int pend2_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint32_t *koff)
 {
-    if (grow(&st->heap2, &st->heap2_cap, 1, (size_t)st->heap2_len + klen) < 0) return TIDE_ENOMEM;
+    if (tide__grow(&st->heap2, &st->heap2_cap, 1, (size_t)st->heap2_len + klen) < 0)
+        return TIDE_ENOMEM;
     if (klen) memcpy(st->heap2 + st->heap2_len, key, klen);
     *koff = st->heap2_len;
     st->heap2_len += klen;
@@ -507,7 +491,7 @@ static int pend_sort(reduce_state *st)
     }
     runs[0] = 0;
     runs[++nr] = n;
-    TIDE_TRY(grow(&st->pend2, &st->pend2_cap, sizeof *st->pend2, n));
+    TIDE_TRY(tide__grow(&st->pend2, &st->pend2_cap, sizeof *st->pend2, n));
     pend *src = a, *dst = st->pend2;
     while (nr > 1) {
         uint32_t w = 0;
@@ -546,7 +530,8 @@ static int pend_add_batch(reduce_state *st, const tide_trace_batch *tb)
         uint32_t u0 = tb->val_upds[tb->key_vals[k]], u1 = tb->val_upds[tb->key_vals[k + 1]];
         /* One copy of the key for all its times. */
         TIDE_TRY(pend_push(st, key, klen, tb->upds[u0].time));
-        TIDE_TRY(grow(&st->pend, &st->pend_cap, sizeof *st->pend, (size_t)st->npend + (u1 - u0)));
+        TIDE_TRY(
+            tide__grow(&st->pend, &st->pend_cap, sizeof *st->pend, (size_t)st->npend + (u1 - u0)));
         pend *p0 = &st->pend[first];
         for (uint32_t u = u0 + 1; u < u1; u++) {
             tide_time t = tb->upds[u].time;
@@ -630,7 +615,7 @@ static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, 
                   uint32_t *nvals, uint32_t *vcap)
 {
     uint32_t n = 0, hit = 0;
-    TIDE_TRY(grow(&st->runs, &st->runs_cap, sizeof *st->runs, (size_t)s->n + 1));
+    TIDE_TRY(tide__grow(&st->runs, &st->runs_cap, sizeof *st->runs, (size_t)s->n + 1));
     for (uint32_t i = 0; i < s->n; i++) {
         const tide_trace_batch *b = s->b[i];
         uint32_t ki = s->ki[i] = tide__batch_seek_key(b, s->ki[i], key, klen);
@@ -641,9 +626,9 @@ static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, 
         st->runs[hit++] = n;
         uint32_t v0 = b->key_vals[ki], v1 = b->key_vals[ki + 1];
         uint32_t u0 = b->val_upds[v0], u1 = b->val_upds[v1];
-        TIDE_TRY(grow(vals, vcap, sizeof **vals, (size_t)n + (v1 - v0)));
-        TIDE_TRY(grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes,
-                      (size_t)st->netimes + (u1 - u0)));
+        TIDE_TRY(tide__grow(vals, vcap, sizeof **vals, (size_t)n + (v1 - v0)));
+        TIDE_TRY(tide__grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes,
+                            (size_t)st->netimes + (u1 - u0)));
         for (uint32_t v = v0; v < v1; v++) {
             vrange *r = &(*vals)[n++];
             r->p = tide_trace_batch_val(b, v, &r->len);
@@ -658,7 +643,7 @@ static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, 
     }
     *nvals = n;
     if (hit > 1 && n > 1) {
-        TIDE_TRY(grow(&st->vtmp, &st->vtmp_cap, sizeof *st->vtmp, n));
+        TIDE_TRY(tide__grow(&st->vtmp, &st->vtmp_cap, sizeof *st->vtmp, n));
         st->runs[hit] = n;
         vrange *sorted = vr_merge_runs(*vals, st->vtmp, n, st->runs, hit);
         if (sorted != *vals) {
@@ -721,7 +706,7 @@ static int closure(reduce_state *st, const tide_time *ready, uint32_t nready)
     st->nitimes = 0;
     if (st->netimes == 0) {
         /* No partner: the ready times themselves (distinct already). */
-        TIDE_TRY(grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes, nready));
+        TIDE_TRY(tide__grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes, nready));
         memcpy(st->itimes, ready, (size_t)nready * sizeof *ready);
         st->nitimes = nready;
         return TIDE_OK;
@@ -731,7 +716,8 @@ static int closure(reduce_state *st, const tide_time *ready, uint32_t nready)
         int r = tset_add(&st->seen, ready[i]);
         if (r < 0) return r;
         if (r == 0) continue;
-        TIDE_TRY(grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes, (size_t)st->nitimes + 1));
+        TIDE_TRY(
+            tide__grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes, (size_t)st->nitimes + 1));
         st->itimes[st->nitimes++] = ready[i];
     }
     /* Worklist: itimes grows while we scan it. */
@@ -743,8 +729,8 @@ static int closure(reduce_state *st, const tide_time *ready, uint32_t nready)
             int r = tset_add(&st->seen, y);
             if (r < 0) return r;
             if (r == 0) continue;
-            TIDE_TRY(
-                grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes, (size_t)st->nitimes + 1));
+            TIDE_TRY(tide__grow(&st->itimes, &st->itimes_cap, sizeof *st->itimes,
+                                (size_t)st->nitimes + 1));
             st->itimes[st->nitimes++] = y;
         }
     }
@@ -766,7 +752,7 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
                         tide_batch *ob)
 {
     /* Input accumulation at t, per value (summed over its ranges). */
-    TIDE_TRY(grow(&st->vd, &st->vd_cap, sizeof *st->vd, st->nivals));
+    TIDE_TRY(tide__grow(&st->vd, &st->vd_cap, sizeof *st->vd, st->nivals));
     uint32_t nvd = 0;
     for (uint32_t i = 0; i < st->nivals;) {
         const vrange *v = &st->ivals[i];
@@ -782,12 +768,12 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
     ro->rc = 0;
     if (nvd > 0) st->fn(st->ctx, key, klen, st->vd, nvd, ro);
     if (ro->rc) return ro->rc;
-    TIDE_TRY(grow(&st->des, &st->des_cap, sizeof *st->des, ro->n));
+    TIDE_TRY(tide__grow(&st->des, &st->des_cap, sizeof *st->des, ro->n));
     for (uint32_t i = 0; i < ro->n; i++)
         st->des[i] = (vdiff){ro->heap + ro->ents[i].off, ro->ents[i].len, ro->ents[i].diff};
     uint32_t ndes = vdiff_consolidate(st->des, ro->n);
     /* Output accumulated at t: the trace, plus this round's emissions. */
-    TIDE_TRY(grow(&st->cur, &st->cur_cap, sizeof *st->cur, (size_t)st->novals + st->nlem));
+    TIDE_TRY(tide__grow(&st->cur, &st->cur_cap, sizeof *st->cur, (size_t)st->novals + st->nlem));
     uint32_t ncur = 0;
     for (uint32_t i = 0; i < st->novals;) {
         const vrange *v = &st->ovals[i];
@@ -821,7 +807,7 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
         }
         if (d == 0) continue;
         TIDE_TRY(tide_batch_push_update(ob, key, klen, p, len, t, d));
-        TIDE_TRY(grow(&st->lem, &st->lem_cap, sizeof *st->lem, (size_t)st->nlem + 1));
+        TIDE_TRY(tide__grow(&st->lem, &st->lem_cap, sizeof *st->lem, (size_t)st->nlem + 1));
         /* Remember the offset only; copy the bytes once the merge is done. */
         st->lem[st->nlem++] = (lemit){UINT32_MAX, len, t, d};
     }
@@ -830,7 +816,7 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
     for (uint32_t e = first_lem; e < st->nlem; e++, k++) {
         uint32_t len;
         const uint8_t *p = tide_batch_val(ob, k, &len);
-        TIDE_TRY(grow(&st->lheap, &st->lheap_cap, 1, (size_t)st->lheap_len + len));
+        TIDE_TRY(tide__grow(&st->lheap, &st->lheap_cap, 1, (size_t)st->lheap_len + len));
         if (len) memcpy(st->lheap + st->lheap_len, p, len);
         st->lem[e].off = st->lheap_len;
         st->lheap_len += len;
@@ -846,7 +832,7 @@ static int process_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint
                        const tide_time *pt, uint32_t n, const tide_antichain *f, tide_batch *ob)
 {
     /* Ready pending times: those not beyond the frontier, and their meet. */
-    TIDE_TRY(grow(&st->ready, &st->ready_cap, sizeof *st->ready, n));
+    TIDE_TRY(tide__grow(&st->ready, &st->ready_cap, sizeof *st->ready, n));
     uint32_t nready = 0;
     for (uint32_t i = 0; i < n; i++)
         if (!tide_antichain_less_equal(f, pt[i])) {
@@ -858,7 +844,7 @@ static int process_key(reduce_state *st, const uint8_t *key, uint32_t klen, uint
     TIDE_TRY(gather(st, &st->isnap, key, klen, &st->ivals, &st->nivals, &st->ivals_cap));
     TIDE_TRY(gather(st, &st->osnap, key, klen, &st->ovals, &st->novals, &st->ovals_cap));
     /* Joining partners: update times and pending times (above the meet). */
-    TIDE_TRY(grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes, (size_t)st->netimes + n));
+    TIDE_TRY(tide__grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes, (size_t)st->netimes + n));
     for (uint32_t i = 0; i < n; i++)
         if (!st->has_meet || !tide_time_le(pt[i], st->meet)) st->etimes[st->netimes++] = pt[i];
     st->netimes = times_sort_unique(st->etimes, st->netimes);
@@ -1052,7 +1038,7 @@ static int round_run(tide_op *op, reduce_state *st, const tide_antichain *f)
              b++) {
             tide_time t = st->pend[b].t;
             if (n > 0 && tide_time_eq(pt[n - 1], t)) continue;
-            if ((rc = grow(&pt, &pt_cap, sizeof *pt, (size_t)n + 1)) < 0) break;
+            if ((rc = tide__grow(&pt, &pt_cap, sizeof *pt, (size_t)n + 1)) < 0) break;
             pt[n++] = t;
             if (!tide_antichain_less_equal(f, t)) ready = true;
         }
