@@ -399,6 +399,29 @@ PACK_DEFINE(pack_8_8_w2, 8, 8, 2)
 PACK_DEFINE(pack_8_0_w2, 8, 0, 2)
 PACK_DEFINE(pack_any_w2, pl->kw, pl->vw, 2)
 
+/* Count in @pos the digits (word @k >> @sh) & @m of the non-zero updates of
+ * @s: the top digits when they lie in one order word. */
+static void count_top(const tide_batch *s, unsigned k, unsigned sh, uint32_t m, uint32_t *pos)
+{
+    uint32_t kw = s->key.width, vw = s->val.width;
+    const int64_t *diffs = s->diffs;
+    for (uint32_t r = 0, len = s->len; r < len; r++) {
+        if (diffs[r] == 0) continue;
+        uint64_t x, w[2];
+        if (k == 0 && kw >= 8) {
+            x = tide_u64_load(s->key.bytes + (size_t)r * kw);
+        } else if (k == 1 && kw == 8 && vw >= 8) {
+            x = tide_u64_load(s->val.bytes + (size_t)r * vw);
+        } else if (k < 2) {
+            data_words(s->key.bytes, s->val.bytes, r, kw, vw, w);
+            x = w[k];
+        } else {
+            x = k == 2 ? s->times[r].epoch : iter_word(s->times[r]);
+        }
+        pos[(x >> sh) & m]++;
+    }
+}
+
 typedef void pack_fn(const pack_plan *, const tide_batch *, unsigned, uint64_t *, uint32_t *);
 
 static pack_fn *pack_pick(const pack_plan *pl, unsigned W)
@@ -519,7 +542,18 @@ static int sort_packed(const tide_batcher *b, sorted *s, void **mem)
     pack_fn *pass = pack_pick(pl, W);
 
     memset(pos, 0, nb * sizeof *pos);
-    for (uint32_t p = 0; p < b->npending; p++) pass(pl, b->pending[p], shift, NULL, pos);
+    unsigned k0 = 0;
+    while (k0 < 4 && !pl->mask[k0]) k0++;
+    if (top == 0) {
+        pos[0] = (uint32_t)n;
+    } else if (k0 < 4 && top <= pl->bits - pl->pos[k0]) {
+        /* The top digit lies in word k0's span: count it from that word. */
+        unsigned sh = pl->lo[k0] + (pl->bits - pl->pos[k0]) - top;
+        for (uint32_t p = 0; p < b->npending; p++)
+            count_top(b->pending[p], k0, sh, (uint32_t)nb - 1, pos);
+    } else {
+        for (uint32_t p = 0; p < b->npending; p++) pass(pl, b->pending[p], shift, NULL, pos);
+    }
     size_t maxb = 0;
     uint32_t sum = 0;
     for (size_t k = 0; k < nb; k++) {

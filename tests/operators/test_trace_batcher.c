@@ -201,6 +201,18 @@ Test(trace_batcher, odd_fixed_widths)
     for (uint64_t i = 0; i < sizeof specs / sizeof *specs; i++) run(specs[i], 10 + i);
 }
 
+/* The top digit taken from the val (one key), or spanning several fields
+ * (two keys; one key and val, times varying). */
+Test(trace_batcher, top_digit_sources)
+{
+    spec specs[] = {
+        {tide_layout_make(8, 8), 1, 1u << 30, false, 1, 20000, false},
+        {tide_layout_make(8, 8), 2, 5000, true, 1, 20000, false},
+        {tide_layout_make(8, 8), 1, 1, true, 3, 20000, false},
+    };
+    for (uint64_t i = 0; i < sizeof specs / sizeof *specs; i++) run(specs[i], 40 + i);
+}
+
 /* Fixed layouts too wide for the packed path, and variable ones. */
 Test(trace_batcher, wide_and_variable_widths)
 {
