@@ -431,88 +431,58 @@ static pack_fn *pack_pick(const pack_plan *pl, unsigned W)
     return W == 1 ? pack_any_w1 : pack_any_w2;
 }
 
-#define LSD_SMALL     48 /* insertion sort up to here */
-#define LSD_DIGIT_MAX 11 /* bits per digit for large sorts (2048 buckets) */
-#define TOP_MAX       12 /* bits of the distributing top digit */
-#define TOP_BUCKET    10 /* log2 of the entries a top bucket aims at */
+#define SORT_SMALL 32 /* insertion sort up to here */
+#define TOP_MAX    12 /* bits of the distributing top digit */
+#define TOP_BUCKET 10 /* log2 of the entries a top bucket aims at */
 
-/* Histogram counters lsd_body needs for @n entries of @bits. */
-static size_t lsd_hist_len(size_t n, unsigned bits)
+static ALWAYS_INLINE void insertion(uint64_t *a, size_t n, const unsigned W)
 {
-    unsigned dmax = n < (1u << 16) ? 8 : LSD_DIGIT_MAX;
-    unsigned p = (bits + dmax - 1) / dmax;
-    return p ? (size_t)p << ((bits + p - 1) / p) : 0;
+    for (size_t i = 1; i < n; i++) {
+        u128 x = pk_key(a, i, W);
+        size_t j = i;
+        for (; j > 0 && pk_key(a, j - 1, W) > x; j--) memcpy(a + j * W, a + (j - 1) * W, W * 8);
+        memcpy(a + j * W, &x, W * 8); /* little-endian: lo word first */
+    }
 }
 
 /*
- * Sort @n packed entries of W words at @a by their low @bits (the rest are
- * equal), with scratch @t of the same size and @hist of lsd_hist_len
- * counters; returns the array that holds the result (@a or @t). LSD radix:
- * the bits split into p digits of equal width (<= 8 bits below 64K entries,
- * <= 11 above); one read counts every digit, then each digit on which the
- * entries differ costs one stable scatter.
+ * Sort the @n packed entries of W words at @a, equal above their low @bits,
+ * with scratch @t of the same size: MSD radix on 8-bit digits, recursing
+ * into each bucket until it is small enough for insertion sort. A digit on
+ * which all entries agree costs only its count; entries equal to the last
+ * bit are sorted. Each bucket of a seal's top digit is a few thousand
+ * entries, so this all happens in cache.
  */
-static ALWAYS_INLINE uint64_t *lsd_body(uint64_t *a, uint64_t *t, size_t n, unsigned bits,
-                                        uint32_t *hist, const unsigned W)
+static ALWAYS_INLINE void msd_body(uint64_t *a, uint64_t *t, size_t n, unsigned bits,
+                                   const unsigned W,
+                                   void (*self)(uint64_t *, uint64_t *, size_t, unsigned))
 {
-    if (n <= LSD_SMALL) {
-        for (size_t i = 1; i < n; i++) {
-            u128 x = pk_key(a, i, W);
-            size_t j = i;
-            for (; j > 0 && pk_key(a, j - 1, W) > x; j--) memcpy(a + j * W, a + (j - 1) * W, W * 8);
-            memcpy(a + j * W, &x, W * 8); /* little-endian: lo word first */
-        }
-        return a;
+    while (n > SORT_SMALL && bits > 0) {
+        unsigned dw = bits < 8 ? bits : 8;
+        bits -= dw;
+        uint32_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++) cnt[pk_digit(a, i, bits, 0xFF, W)]++;
+        if (cnt[pk_digit(a, 0, bits, 0xFF, W)] == n) continue;
+        uint32_t end[256], sum = 0;
+        for (int k = 0; k < 256; k++) end[k] = sum += cnt[k];
+        for (size_t i = n; i-- > 0;) /* backwards, so that end[] ends as starts */
+            memcpy(t + (size_t)--end[pk_digit(a, i, bits, 0xFF, W)] * W, a + i * W, W * 8);
+        memcpy(a, t, n * W * 8);
+        for (int k = 0; k < 256; k++)
+            if (cnt[k] > 1) self(a + (size_t)end[k] * W, t, cnt[k], bits);
+        return;
     }
-    unsigned dmax = n < (1u << 16) ? 8 : LSD_DIGIT_MAX;
-    unsigned p = (bits + dmax - 1) / dmax;
-    if (!p) return a;
-    unsigned dw = (bits + p - 1) / p;
-    size_t nb = (size_t)1 << dw;
-    uint64_t m = nb - 1;
-    memset(hist, 0, p * nb * sizeof *hist);
-    for (size_t i = 0; i < n; i++)
-        for (unsigned j = 0; j < p; j++) hist[j * nb + pk_digit(a, i, j * dw, m, W)]++;
-    for (unsigned j = 0; j < p; j++) {
-        uint32_t *h = hist + j * nb;
-        unsigned s = j * dw;
-        if (h[pk_digit(a, 0, s, m, W)] == n) continue; /* every entry has this digit */
-        uint32_t sum = 0;
-        for (size_t k = 0; k < nb; k++) {
-            uint32_t c = h[k];
-            h[k] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            memcpy(t + (size_t)h[pk_digit(a, i, s, m, W)]++ * W, a + i * W, W * 8);
-        uint64_t *x = a;
-        a = t;
-        t = x;
-    }
-    return a;
+    if (bits > 0) insertion(a, n, W);
 }
 
-/* Sort each top bucket (ends at @ends) of @e by the low @bits, in place. */
-static ALWAYS_INLINE void sort_buckets(uint64_t *e, uint64_t *t, const uint32_t *ends, size_t nb,
-                                       unsigned bits, uint32_t *hist, const unsigned W)
+static void msd1(uint64_t *a, uint64_t *t, size_t n, unsigned bits)
 {
-    for (size_t k = 0, lo = 0; k < nb; lo = ends[k++]) {
-        size_t cnt = ends[k] - lo;
-        uint64_t *r = lsd_body(e + lo * W, t, cnt, bits, hist, W);
-        if (r != e + lo * W) memcpy(e + lo * W, r, cnt * W * 8);
-    }
+    msd_body(a, t, n, bits, 1, msd1);
 }
 
-static void sort_buckets1(uint64_t *e, uint64_t *t, const uint32_t *ends, size_t nb, unsigned bits,
-                          uint32_t *hist)
+static void msd2(uint64_t *a, uint64_t *t, size_t n, unsigned bits)
 {
-    sort_buckets(e, t, ends, nb, bits, hist, 1);
-}
-
-static void sort_buckets2(uint64_t *e, uint64_t *t, const uint32_t *ends, size_t nb, unsigned bits,
-                          uint32_t *hist)
-{
-    sort_buckets(e, t, ends, nb, bits, hist, 2);
+    msd_body(a, t, n, bits, 2, msd2);
 }
 
 /*
@@ -563,18 +533,19 @@ static int sort_packed(const tide_batcher *b, sorted *s, void **mem)
         maxb = c > maxb ? c : maxb;
     }
     assert(sum == n);
-    size_t scratch = maxb > LSD_SMALL ? maxb * W : 0, nh = lsd_hist_len(maxb, shift);
-    uint64_t *e = tide_alloc((n * W + scratch) * sizeof *e + nh * sizeof(uint32_t));
+    size_t scratch = maxb > SORT_SMALL ? maxb * W : 0;
+    uint64_t *e = tide_alloc((n * W + scratch) * sizeof *e);
     if (!e) return TIDE_ENOMEM;
     *mem = e;
     for (uint32_t p = 0; p < b->npending; p++) pass(pl, b->pending[p], shift, e, pos);
     /* pos[k] is now the end of bucket k. */
-    uint64_t *t = e + n * W;
-    uint32_t *hist = (uint32_t *)(t + scratch);
-    if (W == 1)
-        sort_buckets1(e, t, pos, nb, shift, hist);
-    else
-        sort_buckets2(e, t, pos, nb, shift, hist);
+    for (size_t k = 0, lo = 0; k < nb; lo = pos[k++]) {
+        if (pos[k] - lo < 2) continue;
+        if (W == 1)
+            msd1(e + lo, e + n, pos[k] - lo, shift);
+        else
+            msd2(e + 2 * lo, e + 2 * n, pos[k] - lo, shift);
+    }
     s->packed = true;
     s->W = W;
     s->e = e;
@@ -582,11 +553,18 @@ static int sort_packed(const tide_batcher *b, sorted *s, void **mem)
     return TIDE_OK;
 }
 
-/* The order words of packed key @x. */
-static ALWAYS_INLINE void unpack(const pack_plan *pl, u128 x, uint64_t w[4])
+/* The order words of packed entry @i of @e. */
+static ALWAYS_INLINE void unpack(const pack_plan *pl, const uint64_t *e, size_t i, const unsigned W,
+                                 uint64_t w[4])
 {
-#define WORD(k) (pl->base[k] | ((uint64_t)(x >> pl->pos[k]) & pl->mask[k]) << pl->lo[k])
-    w[0] = WORD(0), w[1] = WORD(1), w[2] = WORD(2), w[3] = WORD(3);
+#define WORD(x, k) (pl->base[k] | ((uint64_t)((x) >> pl->pos[k]) & pl->mask[k]) << pl->lo[k])
+    if (W == 1) {
+        uint64_t x = e[i]; /* 64-bit shifts: every pos is below 64 */
+        w[0] = WORD(x, 0), w[1] = WORD(x, 1), w[2] = WORD(x, 2), w[3] = WORD(x, 3);
+    } else {
+        u128 x = pk_key(e, i, 2);
+        w[0] = WORD(x, 0), w[1] = WORD(x, 1), w[2] = WORD(x, 2), w[3] = WORD(x, 3);
+    }
 #undef WORD
 }
 
@@ -595,18 +573,21 @@ static inline tide_time words_time(const uint64_t w[4])
     return (tide_time){w[2], {(uint32_t)(w[3] >> 32), (uint32_t)w[3]}};
 }
 
-/* The end of the run of entries from @r that differ from it only in the
- * diff field, and the sum of their diffs (in unsigned arithmetic: wrapping,
- * never undefined) in @sum. */
-static ALWAYS_INLINE size_t pk_run(const sorted *s, size_t r, uint64_t *sum, const unsigned W)
+/* The end of the run of entries of @e (@n in all) from @r that differ from
+ * it only in the diff field, and the sum of their diffs (in unsigned
+ * arithmetic: wrapping, never undefined) in @sum. */
+static ALWAYS_INLINE size_t pk_run(const pack_plan *pl, const uint64_t *e, size_t n, size_t r,
+                                   uint64_t *sum, const unsigned W)
 {
-    const pack_plan *pl = &s->pl;
-    u128 dmask = ((u128)1 << pl->dbits) - 1, x = pk_key(s->e, r, W);
-    uint64_t acc = (uint64_t)pl->dmin + (uint64_t)(x & dmask);
-    while (++r < s->n) {
-        u128 y = pk_key(s->e, r, W);
-        if ((x ^ y) > dmask) break;
-        acc += (uint64_t)pl->dmin + (uint64_t)(y & dmask);
+    uint64_t dmin = (uint64_t)pl->dmin, acc;
+    if (W == 1) {
+        uint64_t dmask = pl->dbits == 64 ? ~0ULL : (1ULL << pl->dbits) - 1, x = e[r];
+        for (acc = dmin + (x & dmask); ++r < n && (x ^ e[r]) <= dmask;)
+            acc += dmin + (e[r] & dmask);
+    } else {
+        u128 dmask = ((u128)1 << pl->dbits) - 1, x = pk_key(e, r, 2);
+        for (acc = dmin + (uint64_t)(x & dmask); ++r < n && (x ^ pk_key(e, r, 2)) <= dmask;)
+            acc += dmin + (uint64_t)(pk_key(e, r, 2) & dmask);
     }
     *sum = acc;
     return r;
@@ -619,9 +600,9 @@ static ALWAYS_INLINE bool pk_next(sorted *s, rec *u, const unsigned W)
     while (s->r < s->n) {
         size_t r = s->r;
         uint64_t sum, w[4];
-        s->r = pk_run(s, r, &sum, W);
+        s->r = pk_run(pl, s->e, s->n, r, &sum, W);
         if (sum == 0) continue;
-        unpack(pl, pk_key(s->e, r, W), w);
+        unpack(pl, s->e, r, W, w);
         tide_u64_store(u->buf, w[0]);
         tide_u64_store(u->buf + 8, w[1]);
         u->k = u->buf;
@@ -650,16 +631,19 @@ typedef struct pk_side {
  */
 static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro, const unsigned W)
 {
-    const pack_plan plan = s->pl, *pl = &plan; /* a copy the builder calls cannot alias */
+    /* Copies that the builder calls cannot alias. */
+    const pack_plan plan = s->pl, *pl = &plan;
+    const uint64_t *e = s->e;
+    size_t n = s->n;
     uint32_t kw = pl->kw, vw = pl->vw;
     uint64_t km0 = kw >= 8 ? ~0ULL : kw ? ~0ULL << (64 - 8 * kw) : 0;
     uint64_t km1 = kw >= 16 ? ~0ULL : kw > 8 ? ~0ULL << (128 - 8 * kw) : 0;
-    for (size_t r = 0; r < s->n;) {
+    for (size_t r = 0; r < n;) {
         size_t r0 = r;
         uint64_t sum, w[4];
-        r = pk_run(s, r, &sum, W);
+        r = pk_run(pl, e, n, r, &sum, W);
         if (sum == 0) continue;
-        unpack(pl, pk_key(s->e, r0, W), w);
+        unpack(pl, e, r0, W, w);
         tide_time t = words_time(w);
         pk_side *sd = &sides[route(ro, t)];
         uint8_t buf[16];
@@ -914,7 +898,10 @@ int tide_batcher_seal(tide_batcher *b, const tide_antichain *upper, tide_trace_b
     } else if (fast) {
         for (size_t r = 0; r < s.n; r++) {
             uint64_t w[4];
-            unpack(&s.pl, s.W == 1 ? pk_key(s.e, r, 1) : pk_key(s.e, r, 2), w);
+            if (s.W == 1)
+                unpack(&s.pl, s.e, r, 1, w);
+            else
+                unpack(&s.pl, s.e, r, 2, w);
             (route(&ro, words_time(w)) ? &sn : &so)->upds++;
         }
     } else {
