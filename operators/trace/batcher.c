@@ -558,12 +558,15 @@ static ALWAYS_INLINE void unpack(const pack_plan *pl, const uint64_t *e, size_t 
                                  uint64_t w[4])
 {
 #define WORD(x, k) (pl->base[k] | ((uint64_t)((x) >> pl->pos[k]) & pl->mask[k]) << pl->lo[k])
+    bool times = pl->mask[2] | pl->mask[3]; /* mostly constant over a seal */
     if (W == 1) {
         uint64_t x = e[i]; /* 64-bit shifts: every pos is below 64 */
-        w[0] = WORD(x, 0), w[1] = WORD(x, 1), w[2] = WORD(x, 2), w[3] = WORD(x, 3);
+        w[0] = WORD(x, 0), w[1] = WORD(x, 1);
+        w[2] = times ? WORD(x, 2) : pl->base[2], w[3] = times ? WORD(x, 3) : pl->base[3];
     } else {
         u128 x = pk_key(e, i, 2);
-        w[0] = WORD(x, 0), w[1] = WORD(x, 1), w[2] = WORD(x, 2), w[3] = WORD(x, 3);
+        w[0] = WORD(x, 0), w[1] = WORD(x, 1);
+        w[2] = times ? WORD(x, 2) : pl->base[2], w[3] = times ? WORD(x, 3) : pl->base[3];
     }
 #undef WORD
 }
@@ -619,8 +622,7 @@ static ALWAYS_INLINE bool pk_next(sorted *s, rec *u, const unsigned W)
 /* One output of the packed walk: a builder and what it last received. */
 typedef struct pk_side {
     tide__builder *bl;
-    uint64_t w0, w1; /* data words of the open val */
-    bool open;       /* a key and a val are open */
+    uint64_t w0, w1; /* data words of the open val, if any */
 } pk_side;
 
 /*
@@ -631,11 +633,11 @@ typedef struct pk_side {
  */
 static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro, const unsigned W)
 {
-    /* Copies that the builder calls cannot alias. */
+    /* Copies that the builders' stores cannot alias. */
     const pack_plan plan = s->pl, *pl = &plan;
     const uint64_t *e = s->e;
     size_t n = s->n;
-    uint32_t kw = pl->kw, vw = pl->vw;
+    uint32_t kw = pl->kw;
     uint64_t km0 = kw >= 8 ? ~0ULL : kw ? ~0ULL << (64 - 8 * kw) : 0;
     uint64_t km1 = kw >= 16 ? ~0ULL : kw > 8 ? ~0ULL << (128 - 8 * kw) : 0;
     for (size_t r = 0; r < n;) {
@@ -647,22 +649,12 @@ static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro
         tide_time t = words_time(w);
         pk_side *sd = &sides[route(ro, t)];
         uint8_t buf[16];
-        if (!sd->open || ((w[0] ^ sd->w0) & km0) || ((w[1] ^ sd->w1) & km1)) {
-            if (sd->open) {
-                tide__builder_end_val(sd->bl, false);
-                tide__builder_end_key(sd->bl);
-            }
-            tide_u64_store(buf, w[0]);
-            tide_u64_store(buf + 8, w[1]);
-            tide__builder_key(sd->bl, buf, kw);
-            tide__builder_val(sd->bl, buf + kw, vw);
-            sd->open = true;
-        } else if (w[0] != sd->w0 || w[1] != sd->w1) {
-            tide_u64_store(buf, w[0]);
-            tide_u64_store(buf + 8, w[1]);
-            tide__builder_end_val(sd->bl, false);
-            tide__builder_val(sd->bl, buf + kw, vw);
-        }
+        tide_u64_store(buf, w[0]);
+        tide_u64_store(buf + 8, w[1]);
+        if (!sd->bl->key_open || ((w[0] ^ sd->w0) & km0) || ((w[1] ^ sd->w1) & km1))
+            tide__builder_fixed_key(sd->bl, buf, buf + kw);
+        else if (w[0] != sd->w0 || w[1] != sd->w1)
+            tide__builder_fixed_val(sd->bl, buf + kw);
         tide__builder_upd(sd->bl, t, (int64_t)sum);
         sd->w0 = w[0];
         sd->w1 = w[1];
