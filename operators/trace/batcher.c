@@ -355,6 +355,7 @@ static ALWAYS_INLINE void pack_pass(const pack_plan *pl, const tide_batch *s, un
     const uint8_t *kb = s->key.bytes, *vb = s->val.bytes;
     const tide_time *times = s->times;
     const int64_t *diffs = s->diffs;
+    bool tv = mask[2] | mask[3]; /* times vary: rare within a seal */
     for (uint32_t r = 0, len = s->len; r < len; r++) {
         int64_t d = diffs[r];
         if (d == 0) continue;
@@ -364,16 +365,15 @@ static ALWAYS_INLINE void pack_pass(const pack_plan *pl, const tide_batch *s, un
         w[3] = iter_word(times[r]);
         uint64_t x[2];
         uint32_t dg;
-        /* Four explicit fields: a loop here stays a loop, with the plan in
-         * memory. */
+        /* Explicit fields: a loop here stays a loop, with the plan in memory. */
 #define FIELD(T, k) ((T)((w[k] >> lo[k]) & mask[k]) << at[k])
         if (W == 1) {
-            x[0] = ((uint64_t)d - dmin) | FIELD(uint64_t, 0) | FIELD(uint64_t, 1) |
-                   FIELD(uint64_t, 2) | FIELD(uint64_t, 3);
+            x[0] = ((uint64_t)d - dmin) | FIELD(uint64_t, 0) | FIELD(uint64_t, 1);
+            if (tv) x[0] |= FIELD(uint64_t, 2) | FIELD(uint64_t, 3);
             dg = (uint32_t)(shift < 64 ? x[0] >> shift : 0);
         } else {
-            u128 y = ((uint64_t)d - dmin) | FIELD(u128, 0) | FIELD(u128, 1) | FIELD(u128, 2) |
-                     FIELD(u128, 3);
+            u128 y = ((uint64_t)d - dmin) | FIELD(u128, 0) | FIELD(u128, 1);
+            if (tv) y |= FIELD(u128, 2) | FIELD(u128, 3);
 #undef FIELD
             x[0] = (uint64_t)y;
             x[1] = (uint64_t)(y >> 64);
