@@ -11,10 +11,23 @@
  * sized by a counting pass first, so after the allocations nothing can fail:
  * seal is all-or-nothing.
  *
- * Sorting has two paths. Fixed layouts whose key and val fit in 16 bytes
- * (the integer workloads) pack each update into one or two words holding
- * only the bits that vary over the seal, and radix-sort those (see "Packed
- * updates"). Everything else sorts 64-byte entries with 8-byte prefixes.
+ * Fixed layouts whose key and val fit in 16 bytes (the integer workloads)
+ * never sort bytes. An update's order words (key||val as two big-endian
+ * words, epoch, loop counters) are cut to the bits that vary over the seal
+ * and concatenated with diff - min into one word, or two when more varies:
+ *
+ *   2M edges (src, dst) between 1M nodes, at one time, diffs +1:
+ *     key 00 00 00 00 00 0f 42 3f   val 00 00 00 00 00 03 d0 90
+ *                       |20 bits|                     |20 bits|
+ *     packed u64: [ 24 zero bits | src: 20 | dst: 20 ]   time, diff: 0 bits
+ *
+ * Sorting those words: one pass over the pending batches counts a top digit
+ * (about n / 1024 buckets) from the key column alone, a second packs every
+ * update straight into its bucket, and each bucket, in cache, is finished by
+ * 8-bit MSD radix and insertion sort. The walk consolidates runs equal above
+ * the diff field and sees key and val changes by comparing words. Memory: 8
+ * or 16 bytes per update plus the largest bucket as scratch. Other layouts,
+ * or more than 128 varying bits, sort 64-byte entries with 8-byte prefixes.
  */
 #include <assert.h>
 #include <string.h>
@@ -98,6 +111,12 @@ void tide_batcher_free(tide_batcher *b)
 static inline uint64_t iter_word(tide_time t)
 {
     return (uint64_t)t.iter[0] << 32 | t.iter[1];
+}
+
+/* The time of order words @w. */
+static inline tide_time words_time(const uint64_t w[4])
+{
+    return (tide_time){w[2], {(uint32_t)(w[3] >> 32), (uint32_t)w[3]}};
 }
 
 /* The two data words of record @r of fixed columns @kb / @vb: key||val,
@@ -208,8 +227,7 @@ int tide_batcher_frontier(const tide_batcher *b, tide_antichain *out)
     const pend_stats *st = &b->st;
     if (st->nz && !st->vary[2] && !st->vary[3]) {
         /* Every pending update has the same time. */
-        tide_time t = {st->ref[2], {(uint32_t)(st->ref[3] >> 32), (uint32_t)st->ref[3]}};
-        TIDE_TRY(tide_antichain_insert(out, t));
+        TIDE_TRY(tide_antichain_insert(out, words_time(st->ref)));
     } else if (st->nz) {
         tide_time last = TIDE_TIME_ZERO;
         bool any = false;
@@ -490,11 +508,11 @@ static void msd2(uint64_t *a, uint64_t *t, size_t n, unsigned bits)
  * allocation. TIDE_OK, TIDE_ENOMEM, or 1 when the varying bits do not fit
  * two words (use the general path).
  *
- * MSD then LSD: a first pass over the pending batches counts the top digit
- * (about n / 1024 buckets), a second packs every update straight into its
- * bucket, and each bucket, small enough to stay in cache, is radix-sorted
- * on the remaining bits with a scratch array of the largest bucket's size.
- * Memory: 8 or 16 bytes per update, plus that scratch.
+ * A first pass over the pending batches counts the top digit (about
+ * n / 1024 buckets), a second packs every update straight into its bucket,
+ * and msd_body sorts each bucket in place with a scratch array of the
+ * largest bucket's size. Memory: 8 or 16 bytes per update, plus that
+ * scratch: no second array of n entries.
  */
 static int sort_packed(const tide_batcher *b, sorted *s, void **mem)
 {
@@ -569,11 +587,6 @@ static ALWAYS_INLINE void unpack(const pack_plan *pl, const uint64_t *e, size_t 
         w[2] = times ? WORD(x, 2) : pl->base[2], w[3] = times ? WORD(x, 3) : pl->base[3];
     }
 #undef WORD
-}
-
-static inline tide_time words_time(const uint64_t w[4])
-{
-    return (tide_time){w[2], {(uint32_t)(w[3] >> 32), (uint32_t)w[3]}};
 }
 
 /* The end of the run of entries of @e (@n in all) from @r that differ from
@@ -860,6 +873,38 @@ static inline void count(side_count *s, uint32_t kl, uint32_t vl)
     s->vheap += vl;
 }
 
+/* Merge the sorted updates @s (from their start) with the trie @kept (may be
+ * NULL) into @ob (not beyond the upper) and @nb (beyond). */
+static void merge_kept(sorted *s, const tide_trace_batch *kept, router *ro, tide__builder *ob,
+                       tide__builder *nb)
+{
+    trie_it it = {kept, 0, 0, 0};
+    rec u;
+    s->r = 0;
+    bool have = sorted_next(s, &u);
+    while (have || it_valid(&it)) {
+        int c = !have ? 1 : !it_valid(&it) ? -1 : rec_it_cmp(&u, &it);
+        const uint8_t *k, *v;
+        uint32_t kl, vl;
+        tide_time t;
+        int64_t d;
+        if (c <= 0) {
+            k = u.k, v = u.v, kl = u.kl, vl = u.vl, t = u.t, d = u.d;
+            if (c == 0) {
+                d += it.b->upds[it.u].delta;
+                it_step(&it);
+            }
+        } else {
+            k = tide_trace_batch_key(it.b, it.k, &kl);
+            v = tide_trace_batch_val(it.b, it.v, &vl);
+            t = it.b->upds[it.u].time, d = it.b->upds[it.u].delta;
+            it_step(&it);
+        }
+        if (d != 0) tide__builder_push(route(ro, t) ? nb : ob, k, kl, v, vl, t, d);
+        if (c <= 0) have = sorted_next(s, &u); /* u's bytes were pushed: now replace them */
+    }
+}
+
 int tide_batcher_seal(tide_batcher *b, const tide_antichain *upper, tide_trace_batch **out)
 {
     *out = NULL;
@@ -879,14 +924,13 @@ int tide_batcher_seal(tide_batcher *b, const tide_antichain *upper, tide_trace_b
         if (r < 0) goto fail;
     }
 
-    /* 2. Count each side, to size the builders exactly enough. */
+    /* 2. Count each side: upper bounds that size the builders. */
     side_count so = {0}, sn = {0};
     bool fast = s.packed && !b->kept;
     rec u;
     if (fast && !b->st.vary[2] && !b->st.vary[3]) {
         /* One time: every update goes to the same side. */
-        tide_time t = {b->st.ref[2], {(uint32_t)(b->st.ref[3] >> 32), (uint32_t)b->st.ref[3]}};
-        (route(&ro, t) ? &sn : &so)->upds = (uint32_t)s.n;
+        (route(&ro, words_time(b->st.ref)) ? &sn : &so)->upds = (uint32_t)s.n;
     } else if (fast) {
         for (size_t r = 0; r < s.n; r++) {
             uint64_t w[4];
@@ -915,39 +959,12 @@ int tide_batcher_seal(tide_batcher *b, const tide_antichain *upper, tide_trace_b
 
     /* 3. Merge the sorted updates with the remainder; route each by its
      * time. From here on nothing can fail. */
-    if (fast) {
-        pk_side sides[2] = {{.bl = &ob}, {.bl = &nb}};
-        if (s.W == 1)
-            pk_build1(&s, sides, &ro);
-        else
-            pk_build2(&s, sides, &ro);
-        goto built;
-    }
-    s.r = 0;
-    it = (trie_it){b->kept, 0, 0, 0};
-    bool have = sorted_next(&s, &u);
-    while (have || it_valid(&it)) {
-        int c = !have ? 1 : !it_valid(&it) ? -1 : rec_it_cmp(&u, &it);
-        const uint8_t *k, *v;
-        uint32_t kl, vl;
-        tide_time t;
-        int64_t d;
-        if (c <= 0) {
-            k = u.k, v = u.v, kl = u.kl, vl = u.vl, t = u.t, d = u.d;
-            if (c == 0) {
-                d += it.b->upds[it.u].delta;
-                it_step(&it);
-            }
-        } else {
-            k = tide_trace_batch_key(it.b, it.k, &kl);
-            v = tide_trace_batch_val(it.b, it.v, &vl);
-            t = it.b->upds[it.u].time, d = it.b->upds[it.u].delta;
-            it_step(&it);
-        }
-        if (d != 0) tide__builder_push(route(&ro, t) ? &nb : &ob, k, kl, v, vl, t, d);
-        if (c <= 0) have = sorted_next(&s, &u); /* u's bytes were pushed: now replace them */
-    }
-built:;
+    if (fast && s.W == 1)
+        pk_build1(&s, (pk_side[2]){{.bl = &ob}, {.bl = &nb}}, &ro);
+    else if (fast)
+        pk_build2(&s, (pk_side[2]){{.bl = &ob}, {.bl = &nb}}, &ro);
+    else
+        merge_kept(&s, b->kept, &ro, &ob, &nb);
     tide_trace_batch *sealed = tide__builder_finish(&ob);
     tide_trace_batch *kept = tide__builder_finish(&nb);
 
