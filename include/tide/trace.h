@@ -152,7 +152,8 @@ static inline const uint8_t *tide_trace_batch_val(const tide_trace_batch *b, uin
 
 /*
  * A batcher collects updates not yet in a trace and cuts them into trace
- * batches by frontier. push() is O(1) (it only takes a reference); seal()
+ * batches by frontier. push() takes a reference and reads the batch once
+ * (noting which bits of its updates vary, for seal's radix sort); seal()
  * sorts everything pushed since the last seal once, merges it with the
  * kept-back remainder (kept sorted and consolidated, as a trie), and splits
  * the result into the new trace batch and the new remainder.
@@ -185,7 +186,8 @@ int tide_batcher_push(tide_batcher *b, tide_batch *batch);
  * @out: receives a new reference (possibly an empty batch).
  * @return TIDE_OK or TIDE_ENOMEM (the batcher is unchanged: nothing sealed,
  *         nothing lost).
- * Cost: O(p log p + r) for p updates pushed since the last seal and r kept back.
+ * Cost: O(p log p + r) for p updates pushed since the last seal and r kept back;
+ * O(p + r) for fixed layouts of <= 16 bytes whose varying bits fit 128.
  */
 int tide_batcher_seal(tide_batcher *b, const tide_antichain *upper, tide_trace_batch **out);
 

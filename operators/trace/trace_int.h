@@ -10,8 +10,10 @@
 #ifndef TIDE_TRACE_INT_H
 #define TIDE_TRACE_INT_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tide/record.h"
 #include "tide/trace.h"
@@ -173,6 +175,45 @@ static inline void tide__builder_upd(tide__builder *bl, tide_time t, int64_t d)
     b->upds[b->nupds].delta = d;
     b->nupds++;
 }
+/* Record @i of a fixed-width column: a constant-size copy for 8 bytes. */
+static inline void tide__col_put_fixed(tide_trace_col *c, uint32_t i, const uint8_t *p)
+{
+    if (c->width == 8)
+        memcpy(c->bytes + (size_t)i * 8, p, 8);
+    else if (c->width)
+        memcpy(c->bytes + (size_t)i * c->width, p, c->width);
+}
+
+/*
+ * tide__builder_fixed_key / tide__builder_fixed_val - for fixed-width
+ * columns and a caller that already knows where keys and vals change (a
+ * sorted stream of distinct triples, every val given at least one upd()):
+ * open key @key with its first val @val, closing the open val and key; or
+ * open val @val under the open key, closing the open val. Inline, and with
+ * nothing to compare or to drop.
+ */
+static inline void tide__builder_fixed_key(tide__builder *bl, const uint8_t *key,
+                                           const uint8_t *val)
+{
+    tide_trace_batch *b = bl->b;
+    if (bl->key_open) {
+        assert(bl->val_open && b->nupds > b->val_upds[b->nvals]);
+        b->val_upds[++b->nvals] = b->nupds;
+        b->key_vals[++b->nkeys] = b->nvals;
+    }
+    tide__col_put_fixed(&b->keys, b->nkeys, key);
+    tide__col_put_fixed(&b->vals, b->nvals, val);
+    bl->key_open = bl->val_open = true;
+}
+
+static inline void tide__builder_fixed_val(tide__builder *bl, const uint8_t *val)
+{
+    tide_trace_batch *b = bl->b;
+    assert(bl->key_open && bl->val_open && b->nupds > b->val_upds[b->nvals]);
+    b->val_upds[++b->nvals] = b->nupds;
+    tide__col_put_fixed(&b->vals, b->nvals, val);
+}
+
 /* Close the open val. @consolidate: its updates may be unsorted, repeated or
  * zero (after advancing times) and must be consolidated first. */
 void tide__builder_end_val(tide__builder *bl, bool consolidate);
