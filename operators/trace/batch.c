@@ -359,19 +359,6 @@ static inline void put_upds(tide__builder *bl, const tide_trace_batch *x, uint32
     }
 }
 
-/* Append vals [v0, v1) of @x, all of them under the currently open key. */
-static void put_vals(tide__builder *bl, const tide_trace_batch *x, uint32_t v0, uint32_t v1,
-                     const tide_antichain *since, bool advance)
-{
-    for (uint32_t j = v0; j < v1; j++) {
-        uint32_t vl;
-        const uint8_t *v = tide_trace_batch_val(x, j, &vl);
-        tide__builder_val(bl, v, vl);
-        put_upds(bl, x, j, since, advance);
-        tide__builder_end_val(bl, advance);
-    }
-}
-
 /* Append records [i0, i0 + n) of column @src to column @dst at index @at. */
 static void col_copy(tide_trace_col *dst, uint32_t at, const tide_trace_col *src, uint32_t i0,
                      uint32_t n)
@@ -388,51 +375,74 @@ static void col_copy(tide_trace_col *dst, uint32_t at, const tide_trace_col *src
 }
 
 /*
- * copy_keys - append keys [@k0, @k1) of @x, which the other merge input
- * lacks, with times advanced by @since when @advance. Without advancing the
- * three levels are copied whole, offsets rebased. With it, times change one
- * by one, and only a val with several updates can consolidate (a single
- * update stays itself, non-zero), so only those take the sorting path.
+ * copy_vals - append vals [@v0, @v1) of @x under the open key, with times
+ * advanced by @since when @advance. Without advancing, vals and updates are
+ * copied whole, offsets rebased. With it, times change one by one, and only
+ * a val with several updates can consolidate (a single update stays itself,
+ * non-zero), so only those take the sorting path.
  */
+static void copy_vals(tide__builder *bl, const tide_trace_batch *x, uint32_t v0, uint32_t v1,
+                      const tide_antichain *since, bool advance)
+{
+    tide_trace_batch *b = bl->b;
+    if (!advance) {
+        uint32_t u0 = x->val_upds[v0], u1 = x->val_upds[v1];
+        col_copy(&b->vals, b->nvals, &x->vals, v0, v1 - v0);
+        for (uint32_t v = v0; v < v1; v++)
+            b->val_upds[b->nvals + 1 + (v - v0)] = b->nupds + (x->val_upds[v + 1] - u0);
+        memcpy(b->upds + b->nupds, x->upds + u0, (size_t)(u1 - u0) * sizeof *b->upds);
+        b->nvals += v1 - v0;
+        b->nupds += u1 - u0;
+        return;
+    }
+    for (uint32_t v = v0; v < v1; v++) {
+        uint32_t start = b->nupds, u0 = x->val_upds[v], u1 = x->val_upds[v + 1];
+        for (uint32_t u = u0; u < u1; u++)
+            b->upds[b->nupds++] =
+                (tide_time_delta){tide__advance_by(x->upds[u].time, since), x->upds[u].delta};
+        if (u1 - u0 > 1) b->nupds = start + tide__upds_consolidate(b->upds + start, u1 - u0);
+        if (b->nupds == start) continue;
+        uint32_t l;
+        const uint8_t *p = tide_trace_col_get(&x->vals, v, &l);
+        col_put(&b->vals, b->nvals, p, l);
+        b->val_upds[++b->nvals] = b->nupds;
+    }
+}
+
+/* copy_keys - append keys [@k0, @k1) of @x, which the other merge input
+ * lacks (see copy_vals); without advancing, the keys are copied whole too. */
 static void copy_keys(tide__builder *bl, const tide_trace_batch *x, uint32_t k0, uint32_t k1,
                       const tide_antichain *since, bool advance)
 {
     tide_trace_batch *b = bl->b;
     if (!advance) {
-        uint32_t v0 = x->key_vals[k0], v1 = x->key_vals[k1];
-        uint32_t u0 = x->val_upds[v0], u1 = x->val_upds[v1];
+        uint32_t v0 = x->key_vals[k0];
         col_copy(&b->keys, b->nkeys, &x->keys, k0, k1 - k0);
-        col_copy(&b->vals, b->nvals, &x->vals, v0, v1 - v0);
         for (uint32_t k = k0; k < k1; k++)
             b->key_vals[b->nkeys + 1 + (k - k0)] = b->nvals + (x->key_vals[k + 1] - v0);
-        for (uint32_t v = v0; v < v1; v++)
-            b->val_upds[b->nvals + 1 + (v - v0)] = b->nupds + (x->val_upds[v + 1] - u0);
-        memcpy(b->upds + b->nupds, x->upds + u0, (size_t)(u1 - u0) * sizeof *b->upds);
         b->nkeys += k1 - k0;
-        b->nvals += v1 - v0;
-        b->nupds += u1 - u0;
+        copy_vals(bl, x, v0, x->key_vals[k1], since, false);
         return;
     }
     for (uint32_t k = k0; k < k1; k++) {
         uint32_t nv = b->nvals;
-        for (uint32_t v = x->key_vals[k]; v < x->key_vals[k + 1]; v++) {
-            uint32_t start = b->nupds, u0 = x->val_upds[v], u1 = x->val_upds[v + 1];
-            for (uint32_t u = u0; u < u1; u++)
-                b->upds[b->nupds++] =
-                    (tide_time_delta){tide__advance_by(x->upds[u].time, since), x->upds[u].delta};
-            if (u1 - u0 > 1) b->nupds = start + tide__upds_consolidate(b->upds + start, u1 - u0);
-            if (b->nupds == start) continue;
-            uint32_t l;
-            const uint8_t *p = tide_trace_col_get(&x->vals, v, &l);
-            col_put(&b->vals, b->nvals, p, l);
-            b->val_upds[++b->nvals] = b->nupds;
-        }
+        copy_vals(bl, x, x->key_vals[k], x->key_vals[k + 1], since, true);
         if (b->nvals == nv) continue;
         uint32_t l;
         const uint8_t *p = tide_trace_col_get(&x->keys, k, &l);
         col_put(&b->keys, b->nkeys, p, l);
         b->key_vals[++b->nkeys] = b->nvals;
     }
+}
+
+/* The end of the run of vals of @x from @v (< @ve) that are below (@p, @len). */
+static inline uint32_t val_run(const tide_trace_batch *x, uint32_t v, uint32_t ve, const uint8_t *p,
+                               uint32_t len)
+{
+    v++;
+    if (v < ve && tide__col_cmp(&x->vals, v, p, len) < 0)
+        v = tide__col_gallop(&x->vals, v, ve, p, len);
+    return v;
 }
 
 int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
@@ -473,21 +483,23 @@ int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
             j = e;
             continue;
         }
-        /* Same key: merge the two val lists. */
+        /* Same key: merge the two val lists, runs of one side in bulk. */
         tide__builder_key(&bl, ak, al);
         uint32_t x = a->key_vals[i], xe = a->key_vals[i + 1];
         uint32_t y = b->key_vals[j], ye = b->key_vals[j + 1];
-        while (x < xe || y < ye) {
-            uint32_t xl = 0, yl = 0;
-            const uint8_t *xv = x < xe ? tide_trace_batch_val(a, x, &xl) : NULL;
-            const uint8_t *yv = y < ye ? tide_trace_batch_val(b, y, &yl) : NULL;
-            int cv = x >= xe ? 1 : y >= ye ? -1 : tide_bytes_cmp(xv, xl, yv, yl);
+        while (x < xe && y < ye) {
+            uint32_t xl, yl;
+            const uint8_t *xv = tide_trace_batch_val(a, x, &xl);
+            const uint8_t *yv = tide_trace_batch_val(b, y, &yl);
+            int cv = tide_bytes_cmp(xv, xl, yv, yl);
             if (cv < 0) {
-                put_vals(&bl, a, x, x + 1, since, advance);
-                x++;
+                uint32_t e = val_run(a, x, xe, yv, yl);
+                copy_vals(&bl, a, x, e, since, advance);
+                x = e;
             } else if (cv > 0) {
-                put_vals(&bl, b, y, y + 1, since, advance);
-                y++;
+                uint32_t e = val_run(b, y, ye, xv, xl);
+                copy_vals(&bl, b, y, e, since, advance);
+                y = e;
             } else {
                 tide__builder_val(&bl, xv, xl);
                 put_upds(&bl, a, x, since, advance);
@@ -497,6 +509,8 @@ int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
                 y++;
             }
         }
+        copy_vals(&bl, a, x, xe, since, advance);
+        copy_vals(&bl, b, y, ye, since, advance);
         tide__builder_end_key(&bl);
         i++;
         j++;

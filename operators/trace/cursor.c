@@ -39,35 +39,6 @@ struct tide_cursor {
 /* Search helpers                                                           */
 /* ======================================================================== */
 
-static inline int col_cmp(const tide_trace_col *c, uint32_t i, const uint8_t *p, uint32_t len)
-{
-    uint32_t l;
-    const uint8_t *q = tide_trace_col_get(c, i, &l);
-    return tide_bytes_cmp(q, l, p, len);
-}
-
-/* First index in [lo, hi) whose record is >= (p, len), or hi. Gallops from lo. */
-static uint32_t gallop(const tide_trace_col *c, uint32_t lo, uint32_t hi, const uint8_t *p,
-                       uint32_t len)
-{
-    if (lo >= hi || col_cmp(c, lo, p, len) >= 0) return lo;
-    uint32_t step = 1;
-    while (lo + step < hi && col_cmp(c, lo + step, p, len) < 0) {
-        lo += step;
-        step <<= 1;
-    }
-    uint32_t h = lo + step < hi ? lo + step : hi; /* c[lo] < p <= c[h] (or h == hi) */
-    lo++;
-    while (lo < h) {
-        uint32_t mid = lo + (h - lo) / 2;
-        if (col_cmp(c, mid, p, len) < 0)
-            lo = mid + 1;
-        else
-            h = mid;
-    }
-    return lo;
-}
-
 /* ======================================================================== */
 /* Positioning                                                              */
 /* ======================================================================== */
@@ -220,7 +191,8 @@ void tide_cursor_seek_val(tide_cursor *c, const void *val, uint32_t len)
     if (tide_bytes_cmp(c->val, c->vlen, val, len) >= 0) return;
     for (uint32_t i = 0; i < c->n; i++)
         if (c->kon[i])
-            c->vi[i] = gallop(&c->b[i]->vals, c->vi[i], c->b[i]->key_vals[c->ki[i] + 1], val, len);
+            c->vi[i] = tide__col_gallop(&c->b[i]->vals, c->vi[i], c->b[i]->key_vals[c->ki[i] + 1],
+                                        val, len);
     find_val(c);
 }
 

@@ -108,25 +108,20 @@ static inline uint32_t tide__fence_skip(const tide_trace_batch *b, uint32_t lo, 
 }
 
 /*
- * tide__batch_seek_key - the first key index in [@lo, b->nkeys) whose key
- * is >= (@p, @len): an exponential probe from @lo, then a binary search, so
- * O(log d) comparisons for a distance d. For readers that visit keys in
- * increasing order and keep one position per batch (reduce, join).
+ * tide__col_gallop - the first index in [@lo, @hi) of column @c whose
+ * record is >= (@p, @len), or @hi: an exponential probe from @lo, then a
+ * binary search, so O(log d) comparisons for a distance d.
  */
-static inline uint32_t tide__batch_seek_key(const tide_trace_batch *b, uint32_t lo,
-                                            const uint8_t *p, uint32_t len)
+static inline uint32_t tide__col_gallop(const tide_trace_col *c, uint32_t lo, uint32_t hi,
+                                        const uint8_t *p, uint32_t len)
 {
-    const tide_trace_col *c = &b->keys;
-    uint32_t hi = b->nkeys;
-    if (b->fence && hi - lo > 2 * TIDE__FENCE_STRIDE && lo < hi)
-        lo = tide__fence_skip(b, lo, p, len);
     if (lo >= hi || tide__col_cmp(c, lo, p, len) >= 0) return lo;
     uint32_t step = 1;
     while (lo + step < hi && tide__col_cmp(c, lo + step, p, len) < 0) {
         lo += step;
         step <<= 1;
     }
-    uint32_t h = lo + step < hi ? lo + step : hi; /* key(lo) < p <= key(h) (or h == hi) */
+    uint32_t h = lo + step < hi ? lo + step : hi; /* c[lo] < p <= c[h] (or h == hi) */
     lo++;
     while (lo < h) {
         uint32_t mid = lo + (h - lo) / 2;
@@ -136,6 +131,20 @@ static inline uint32_t tide__batch_seek_key(const tide_trace_batch *b, uint32_t 
             h = mid;
     }
     return lo;
+}
+
+/*
+ * tide__batch_seek_key - the first key index in [@lo, b->nkeys) whose key
+ * is >= (@p, @len): a gallop from @lo, after a skip by the fence index when
+ * the batch has one. For readers that visit keys in increasing order and
+ * keep one position per batch (reduce, join, cursors).
+ */
+static inline uint32_t tide__batch_seek_key(const tide_trace_batch *b, uint32_t lo,
+                                            const uint8_t *p, uint32_t len)
+{
+    if (b->fence && lo < b->nkeys && b->nkeys - lo > 2 * TIDE__FENCE_STRIDE)
+        lo = tide__fence_skip(b, lo, p, len);
+    return tide__col_gallop(&b->keys, lo, b->nkeys, p, len);
 }
 
 /* ------------------------------------------------------------------------ */
