@@ -435,6 +435,19 @@ static void copy_keys(tide__builder *bl, const tide_trace_batch *x, uint32_t k0,
     }
 }
 
+/* The end of the run of keys of @x from @k that are below (@p, @len), the
+ * other batch's current key (NULL: it has none left). Runs are short when
+ * keys interleave, so the next key is checked before galloping. */
+static inline uint32_t key_run(const tide_trace_batch *x, uint32_t k, const uint8_t *p,
+                               uint32_t len)
+{
+    if (p == NULL) return x->nkeys;
+    k++;
+    if (k < x->nkeys && tide__col_cmp(&x->keys, k, p, len) < 0)
+        k = tide__batch_seek_key(x, k, p, len);
+    return k;
+}
+
 /* The end of the run of vals of @x from @v (< @ve) that are below (@p, @len). */
 static inline uint32_t val_run(const tide_trace_batch *x, uint32_t v, uint32_t ve, const uint8_t *p,
                                uint32_t len)
@@ -464,21 +477,13 @@ int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
         const uint8_t *bk = j < b->nkeys ? tide_trace_batch_key(b, j, &bl_) : NULL;
         int c = !ak ? 1 : !bk ? -1 : tide_bytes_cmp(ak, al, bk, bl_);
         if (c < 0) { /* a run of keys only a has: up to b's key */
-            uint32_t e = i + 1;
-            if (!bk)
-                e = a->nkeys;
-            else if (e < a->nkeys && tide__col_cmp(&a->keys, e, bk, bl_) < 0)
-                e = tide__batch_seek_key(a, e, bk, bl_);
+            uint32_t e = key_run(a, i, bk, bl_);
             copy_keys(&bl, a, i, e, since, advance);
             i = e;
             continue;
         }
         if (c > 0) {
-            uint32_t e = j + 1;
-            if (!ak)
-                e = b->nkeys;
-            else if (e < b->nkeys && tide__col_cmp(&b->keys, e, ak, al) < 0)
-                e = tide__batch_seek_key(b, e, ak, al);
+            uint32_t e = key_run(b, j, ak, al);
             copy_keys(&bl, b, j, e, since, advance);
             j = e;
             continue;

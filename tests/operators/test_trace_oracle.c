@@ -229,6 +229,23 @@ Test(trace_oracle, few_keys_many_duplicates)
     run_pipeline(tide_layout_make(8, 8), 5, 200, 3, 2);
 }
 
+/* The trace batch of the UPDATES batch @b (consolidated here), covering
+ * [ZERO, @upper_epoch). */
+static tide_trace_batch *sealed_batch(tide_batch *b, uint64_t upper_epoch)
+{
+    cr_assert_eq(tide_batch_consolidate(b), TIDE_OK);
+    tide_antichain lo, up;
+    tide_antichain_init(&lo);
+    tide_antichain_init(&up);
+    tide_antichain_insert(&lo, TIDE_TIME_ZERO);
+    tide_antichain_insert(&up, tide_time_epoch(upper_epoch));
+    tide_trace_batch *tb;
+    cr_assert_eq(tide_trace_batch_from_updates(b, &lo, &up, NULL, &tb), TIDE_OK);
+    tide_antichain_fini(&lo);
+    tide_antichain_fini(&up);
+    return tb;
+}
+
 /* A batch built from a consolidated UPDATES batch reads back exactly. */
 Test(trace_batch, from_updates_roundtrip)
 {
@@ -251,14 +268,7 @@ Test(trace_batch, from_updates_roundtrip)
             cr_assert_eq(tide_batch_push_update(b, kb, kl, vb, vl, t, d), TIDE_OK);
             naive_push(&want, kb, kl, vb, vl, t, d);
         }
-        cr_assert_eq(tide_batch_consolidate(b), TIDE_OK);
-        tide_antichain lo, up;
-        tide_antichain_init(&lo);
-        tide_antichain_init(&up);
-        tide_antichain_insert(&lo, TIDE_TIME_ZERO);
-        tide_antichain_insert(&up, tide_time_epoch(5));
-        tide_trace_batch *tb;
-        cr_assert_eq(tide_trace_batch_from_updates(b, &lo, &up, NULL, &tb), TIDE_OK);
+        tide_trace_batch *tb = sealed_batch(b, 5);
         cr_assert(naive_check_batch(tb));
         cr_assert_eq(tb->keys.offs == NULL, lay.key_width != TIDE_VAR,
                      "fixed keys carry no offsets");
@@ -276,8 +286,6 @@ Test(trace_batch, from_updates_roundtrip)
         }
         naive_fini(&want);
         naive_fini(&got);
-        tide_antichain_fini(&lo);
-        tide_antichain_fini(&up);
         tide_batch_unref(b);
     }
 }
@@ -358,14 +366,7 @@ Test(trace_batch, fence_seek_matches_binary_search)
             tide_u64_store(vb, i);
             cr_assert_eq(tide_batch_push_update(b, kb, kl, vb, 8, TIDE_TIME_ZERO, 1), TIDE_OK);
         }
-        cr_assert_eq(tide_batch_consolidate(b), TIDE_OK);
-        tide_antichain lo, up;
-        tide_antichain_init(&lo);
-        tide_antichain_init(&up);
-        tide_antichain_insert(&lo, TIDE_TIME_ZERO);
-        tide_antichain_insert(&up, tide_time_epoch(1));
-        tide_trace_batch *tb;
-        cr_assert_eq(tide_trace_batch_from_updates(b, &lo, &up, NULL, &tb), TIDE_OK);
+        tide_trace_batch *tb = sealed_batch(b, 1);
         cr_assert_not_null(tb->fence, "a batch of %u keys has fences", tb->nkeys);
         for (int q = 0; q < 4000; q++) {
             uint8_t kb[40];
@@ -387,8 +388,6 @@ Test(trace_batch, fence_seek_matches_binary_search)
                          var, q, start);
         }
         tide_trace_batch_unref(tb);
-        tide_antichain_fini(&lo);
-        tide_antichain_fini(&up);
         tide_batch_unref(b);
     }
 }
