@@ -121,7 +121,7 @@ static int gather(join_state *st, const uint8_t *key, uint32_t kl)
         const tide_trace_batch *b = st->cut[i];
         uint32_t ki = st->cki[i] = tide__batch_seek_key(b, st->cki[i], key, kl);
         if (ki >= b->nkeys || tide__col_cmp(&b->keys, ki, key, kl) != 0) continue;
-        uint32_t v0 = b->key_vals[ki], v1 = b->key_vals[ki + 1];
+        uint32_t v0 = tide__key_vals(b, ki), v1 = tide__key_vals(b, ki + 1);
         if (st->novals + (v1 - v0) > st->ovals_cap) {
             uint32_t n = st->ovals_cap ? st->ovals_cap : 16;
             while (n < st->novals + (v1 - v0)) n *= 2;
@@ -133,8 +133,8 @@ static int gather(join_state *st, const uint8_t *key, uint32_t kl)
         for (uint32_t v = v0; v < v1; v++) {
             oval *o = &st->ovals[st->novals++];
             o->v = tide_trace_batch_val(b, v, &o->vl);
-            o->n = b->val_upds[v + 1] - b->val_upds[v];
-            o->u = b->upds + b->val_upds[v];
+            o->n = tide__val_upds(b, v + 1) - tide__val_upds(b, v);
+            o->u = b->upds + tide__val_upds(b, v);
         }
     }
     return TIDE_OK;

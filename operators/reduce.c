@@ -624,8 +624,8 @@ static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, 
         const uint8_t *k = tide_trace_batch_key(b, ki, &l);
         if (tide_bytes_cmp(k, l, key, klen) != 0) continue;
         st->runs[hit++] = n;
-        uint32_t v0 = b->key_vals[ki], v1 = b->key_vals[ki + 1];
-        uint32_t u0 = b->val_upds[v0], u1 = b->val_upds[v1];
+        uint32_t v0 = tide__key_vals(b, ki), v1 = tide__key_vals(b, ki + 1);
+        uint32_t u0 = tide__val_upds(b, v0), u1 = tide__val_upds(b, v1);
         TIDE_TRY(tide__grow(vals, vcap, sizeof **vals, (size_t)n + (v1 - v0)));
         TIDE_TRY(tide__grow(&st->etimes, &st->etimes_cap, sizeof *st->etimes,
                             (size_t)st->netimes + (u1 - u0)));
@@ -633,8 +633,8 @@ static int gather(reduce_state *st, snap *s, const uint8_t *key, uint32_t klen, 
             vrange *r = &(*vals)[n++];
             r->p = tide_trace_batch_val(b, v, &r->len);
             r->pre = key_prefix(r->p, r->len);
-            r->n = b->val_upds[v + 1] - b->val_upds[v];
-            r->u = b->upds + b->val_upds[v];
+            r->n = tide__val_upds(b, v + 1) - tide__val_upds(b, v);
+            r->u = b->upds + tide__val_upds(b, v);
             r->cont = false;
         }
         for (uint32_t u = u0; u < u1; u++)

@@ -63,6 +63,23 @@ static inline int tide__col_cmp(const tide_trace_col *c, uint32_t i, const uint8
     return tide_bytes_cmp(q, l, p, len);
 }
 
+/*
+ * tide__key_vals, tide__val_upds - key_vals[k] and val_upds[v], without the
+ * load (a cache miss in a large batch) when the level is the identity: no
+ * key is without vals and no val without updates, so as many vals as keys
+ * means one val per key, and likewise for updates. Common for traces
+ * without history (a first batch, one value per key).
+ */
+static inline uint32_t tide__key_vals(const tide_trace_batch *b, uint32_t k)
+{
+    return b->nvals == b->nkeys ? k : b->key_vals[k];
+}
+
+static inline uint32_t tide__val_upds(const tide_trace_batch *b, uint32_t v)
+{
+    return b->nupds == b->nvals ? v : b->val_upds[v];
+}
+
 /* Batches of at least TIDE__FENCE_MIN keys get a fence every
  * TIDE__FENCE_STRIDE keys (1/32 of an 8-byte key column: cheap, and small
  * enough to stay in L2 while a round seeks through a million keys). */
