@@ -118,8 +118,8 @@ static void runs_at_key(ext_state *st, uint32_t k, const uint8_t *key, uint32_t 
         run *r = &st->runs[i];
         r->ki = tide__batch_seek_key(r->b, r->ki, key, kl);
         bool hit = r->ki < r->b->nkeys && tide__col_cmp(&r->b->keys, r->ki, key, kl) == 0;
-        r->lo = hit ? r->b->key_vals[r->ki] : 0;
-        r->hi = hit ? r->b->key_vals[r->ki + 1] : 0;
+        r->lo = hit ? tide__key_vals(r->b, r->ki) : 0;
+        r->hi = hit ? tide__key_vals(r->b, r->ki + 1) : 0;
     }
     run *r = &st->runs[st->nruns - 1];
     r->lo = r->b->key_vals[k];
@@ -223,7 +223,7 @@ static int walk(ext_state *st, const tide_trace_batch *tb)
             const uint8_t *x = run_val(st, r, &l);
             if (tide_bytes_cmp(x, l, v, vl) != 0) continue;
             uint32_t j = st->desc ? --r->hi : r->lo++;
-            uint32_t a = r->b->val_upds[j], z = r->b->val_upds[j + 1];
+            uint32_t a = tide__val_upds(r->b, j), z = tide__val_upds(r->b, j + 1);
             if (r == fresh) {
                 u = tb->upds + a, nu = z - a;
             } else {
