@@ -121,12 +121,7 @@ Test(arrange_oracle, stream_and_trace_contents)
         naive_sink out;
         naive_sink_init(&out);
         stream_run sr = {&sc, &s, &out};
-        tide_config cfg;
-        tide_config_init(&cfg);
-        cfg.workers = workers;
-        cfg.pin = 0;
-        tide_error e = {0};
-        cr_assert_eq(tide_execute(&cfg, stream_main, &sr, &e), 0, "%s", e.msg);
+        TIDE_TEST_EXECUTE(workers, stream_main, &sr);
         const naive_coll *sched[1] = {&s};
         char why[1024];
         cr_assert_gt(out.got.len, 0);
@@ -239,12 +234,7 @@ static int compact_main(tide_worker *w, void *arg)
 static void run_compact(bool with_reader, bool with_join, uint32_t workers)
 {
     compact_ctx cc = {.with_reader = with_reader, .with_join = with_join};
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.pin = 0;
-    tide_error e = {0};
-    cr_assert_eq(tide_execute(&cfg, compact_main, &cc, &e), 0, "%s", e.msg);
+    TIDE_TEST_EXECUTE(workers, compact_main, &cc);
     /* A worker's share of the keys is ~CKEYS / workers; allow the geometric
      * spine's slack (a few batches of recent epochs on top of the compacted
      * one). Without compaction it would grow to CUPDATES / workers. */
@@ -331,12 +321,7 @@ Test(arrange_oracle, import_replays_then_follows)
         size_t ne = naive_epochs(&s, ep);
         import_ctx ic = {.sched = &s, .import_at = ep[ne / 2]};
         naive_sink_init(&ic.out);
-        tide_config cfg;
-        tide_config_init(&cfg);
-        cfg.workers = workers;
-        cfg.pin = 0;
-        tide_error e = {0};
-        cr_assert_eq(tide_execute(&cfg, import_main, &ic, &e), 0, "%s", e.msg);
+        TIDE_TEST_EXECUTE(workers, import_main, &ic);
         /* From the import on, the imported collection is the source's. */
         naive_coll have, want;
         naive_coll_init(&have);

@@ -139,12 +139,7 @@ static void run_epochs(const fn_case *fc, uint32_t workers, uint64_t salt, uint3
     r.epochs = 12, r.keys = keys, r.vals = 8, r.per_epoch = 60;
     naive_collect_init(&r.in);
     naive_collect_init(&r.out);
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.pin = 0;
-    tide_error e = {0};
-    cr_assert_eq(tide_execute(&cfg, epoch_main, &r, &e), TIDE_OK, "%s", e.msg);
+    TIDE_TEST_EXECUTE(workers, epoch_main, &r);
     tide_time times[16];
     for (uint32_t i = 0; i < 16; i++) times[i] = tide_time_epoch(i);
     if (getenv("TIDE_VERBOSE")) fprintf(stderr, "in=%u out=%u\n", r.in.upd.len, r.out.upd.len);
@@ -282,12 +277,7 @@ static int edge_main(tide_worker *w, void *arg)
 static void edge(edge_run *er)
 {
     naive_collect_init(&er->out);
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = 1;
-    cfg.pin = 0;
-    tide_error e = {0};
-    cr_assert_eq(tide_execute(&cfg, edge_main, er, &e), TIDE_OK, "%s", e.msg);
+    TIDE_TEST_EXECUTE(1, edge_main, er);
     naive_consolidate(&er->out.upd);
 }
 

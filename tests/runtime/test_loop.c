@@ -108,12 +108,7 @@ static void run_loop(uint32_t workers)
 {
     static shared sh;
     memset(&sh, 0, sizeof sh);
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.pin = 0;
-    tide_error e = {0};
-    cr_assert_eq(tide_execute(&cfg, loop_main, &sh, &e), TIDE_OK, "%s", e.msg);
+    TIDE_TEST_EXECUTE(workers, loop_main, &sh);
     for (uint32_t id = 0; id < NIDS; id++)
         cr_assert_eq(sh.seen[id], 1, "id %u left the loop %u times", id, sh.seen[id]);
     cr_assert_eq(sh.bad, 0, "%u records at a wrong time", sh.bad);
@@ -223,12 +218,7 @@ static void run_nested(uint32_t workers)
 {
     static shared sh;
     memset(&sh, 0, sizeof sh);
-    tide_config cfg;
-    tide_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.pin = 0;
-    tide_error e = {0};
-    cr_assert_eq(tide_execute(&cfg, nested_main, &sh, &e), TIDE_OK, "%s", e.msg);
+    TIDE_TEST_EXECUTE(workers, nested_main, &sh);
     for (uint32_t id = 0; id < NIDS; id++) {
         cr_assert_eq(sh.seen[id], 1, "id %u left the outer loop %u times", id, sh.seen[id]);
         cr_assert_eq(sh.inner_exits[id], a0(id) + 1, "id %u left the inner loop %u times, not %llu",

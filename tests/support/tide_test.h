@@ -45,4 +45,20 @@ static inline uint64_t tide_rng_below(tide_rng *r, uint64_t n)
     return n ? tide_rng_next(r) % n : 0;
 }
 
+/*
+ * TIDE_TEST_EXECUTE - run @fn(worker, @arg) on @nworkers unpinned threads of
+ * one process and assert that the run succeeded, naming its error if not.
+ * A macro so that the assertion (Criterion's, or the TSan shim's) belongs to
+ * the calling test; the caller includes tide/tide.h and criterion.
+ */
+#define TIDE_TEST_EXECUTE(nworkers, fn, arg)                                                       \
+    do {                                                                                           \
+        tide_config cfg_;                                                                          \
+        tide_config_init(&cfg_);                                                                   \
+        cfg_.workers = (nworkers);                                                                 \
+        cfg_.pin = 0;                                                                              \
+        tide_error e_ = {0};                                                                       \
+        cr_assert_eq(tide_execute(&cfg_, (fn), (arg), &e_), TIDE_OK, "%s", e_.msg);                \
+    } while (0)
+
 #endif /* TIDE_TEST_H */
