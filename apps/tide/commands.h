@@ -1,0 +1,21 @@
+/*
+ * commands.h - the subcommands of the `tide` command-line tool.
+ *
+ * Each subcommand lives in its own file (keygen.c, cluster.c, submit.c, ...)
+ * and exports one function that takes the arguments after its name
+ * (argv[0] is the subcommand's name) and returns the process exit status:
+ * 0 on success, 1 on a failure it reported on stderr, 2 on a usage error.
+ */
+#ifndef TIDE_APP_COMMANDS_H
+#define TIDE_APP_COMMANDS_H
+
+typedef struct tide_command {
+    const char *name;    /* as typed: "submit" */
+    const char *summary; /* one line for `tide --help` */
+    int (*run)(int argc, char **argv);
+} tide_command;
+
+/* The table, NULL-terminated (main.c). */
+extern const tide_command tide_commands[];
+
+#endif /* TIDE_APP_COMMANDS_H */
