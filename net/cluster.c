@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "tide/alloc.h"
 
 #define LINE_MAX_BYTES 1024
 
@@ -241,4 +242,20 @@ int tide__cluster_connect_endpoint(const tide__cluster *cl, uint32_t i, char *bu
 {
     const tide__peer *p = &cl->peers[i];
     return endpoint(buf, size, p->host, p->ipv6, p->port);
+}
+
+void tide__cluster_describe(const tide_config *cfg, uint32_t worker, char *buf, size_t size)
+{
+    uint32_t q = cfg->workers ? worker / cfg->workers : 0;
+    if (q == cfg->process) {
+        snprintf(buf, size, "worker %u of this process", worker);
+        return;
+    }
+    tide__cluster *cl = tide_alloc(sizeof *cl); /* ~34 KiB: not on a worker's stack */
+    tide_error e;
+    if (cl != NULL && q < cfg->processes && tide__cluster_init(cl, cfg, &e) == TIDE_OK)
+        snprintf(buf, size, "process %u (worker %u) at %s", q, worker, cl->peers[q].name);
+    else
+        snprintf(buf, size, "process %u (worker %u)", q, worker);
+    tide_free(cl);
 }

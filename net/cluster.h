@@ -61,6 +61,15 @@ int tide__cluster_bind_endpoint(const tide__cluster *cl, uint32_t i, char *buf, 
 /* tide__cluster_connect_endpoint - "tcp://host:port" to reach process @i. */
 int tide__cluster_connect_endpoint(const tide__cluster *cl, uint32_t i, char *buf, size_t size);
 
+/*
+ * tide__cluster_describe - who global worker @worker of @cfg's cluster is,
+ * for messages, into @buf: "process 1 (worker 3) at 127.0.0.1:2102", or
+ * "worker 0 of this process"; without a readable process table (it cannot
+ * be here: the run started with it) the address is left out. Reads the
+ * hosts file again: meant for error paths only.
+ */
+void tide__cluster_describe(const tide_config *cfg, uint32_t worker, char *buf, size_t size);
+
 /* tide__cluster_peer_name - "host:port" of process @i (borrowed). */
 static inline const char *tide__cluster_peer_name(const tide__cluster *cl, uint32_t i)
 {

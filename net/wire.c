@@ -208,6 +208,8 @@ int tide__wire_encode_data(tide__wire_enc *w, const tide__msg *m, uint32_t to, t
     uint64_t ks, vs;
     if (m->kind != TIDE__MSG_DATA || b == NULL)
         return tide_err_set(e, TIDE_EINVAL, "DATA frame: message kind %u has no batch", m->kind);
+    if (b->len == 0)
+        return tide_err_set(e, TIDE_EINVAL, "DATA frame: an empty batch is never sent");
     if (b->len > TIDE__WIRE_MAX_RECORDS)
         return tide_err_set(e, TIDE_EINVAL, "DATA frame: batch of %u records exceeds %u", b->len,
                             TIDE__WIRE_MAX_RECORDS);
@@ -503,9 +505,29 @@ static uint64_t bin_want(int k, uint32_t width, uint32_t len, int upd)
 /* Check a variable column's offsets (copied in) against its heap size. */
 static int check_offs(reader *r, const char *field, const uint32_t *offs, uint32_t len, size_t heap)
 {
+    /* Record 0 starts at the heap's start: the batch code relies on it
+     * (appending and copying columns assume offs[0] == 0). */
+    if (offs[0] != 0) return fail(r, field, "first offset is not 0");
     for (uint32_t i = 0; i < len; i++)
         if (offs[i] > offs[i + 1]) return fail(r, field, "offsets not monotone");
     if (offs[len] != heap) return fail(r, field, "last offset is not the heap length");
+    return TIDE_OK;
+}
+
+/*
+ * Give variable column @c a heap of exactly @n bytes. tide_batch_reserve
+ * would size it from the record count (up to 16 bytes a record), which a
+ * frame of empty strings would turn into several times its own size; a
+ * column's heap is its own tide_alloc block with heap_cap > 0 once real
+ * (include/tide/batch.h, runtime/batch.c), so this is all it takes.
+ */
+static int alloc_heap(tide_col *c, size_t n)
+{
+    if (n == 0) return TIDE_OK; /* the batch's shared empty heap serves */
+    uint8_t *p = tide_alloc(n);
+    if (p == NULL) return TIDE_ENOMEM;
+    c->bytes = p;
+    c->heap_cap = (uint32_t)n;
     return TIDE_OK;
 }
 
@@ -525,6 +547,9 @@ static int decode_data(reader *r, tide__wire_frame *f)
     TIDE_TRY(get_u32(r, "val width", &vw));
     TIDE_TRY(get_u32(r, "len", &len));
     if (len > TIDE__WIRE_MAX_RECORDS) return fail(r, "len", "too many records");
+    /* Channels never send an empty batch (tide_out_give drops them); and
+     * with no record a width has no bytes to be checked against. */
+    if (len == 0) return fail(r, "len", "no records");
     int upd = (flags & TIDE_BATCH_UPDATES) != 0;
 
     /* Pass 1: every BIN's size, checked against layout and len, before any
@@ -547,14 +572,12 @@ static int decode_data(reader *r, tide__wire_frame *f)
     if (r->left != 0) return fail(r, "frame", "bytes after the end of the frame");
     *r = start;
 
-    /* Pass 2: allocate for exactly what is there, copy each BIN once. */
-    size_t heap = 0;
-    if (kw == TIDE_VAR) heap = n[B_KBYTES];
-    if (vw == TIDE_VAR && n[B_VBYTES] > heap) heap = n[B_VBYTES];
-    tide_batch *b = tide_batch_new(tide_layout_make(kw, vw), flags, len ? len : 1);
-    if (b == NULL || tide_batch_reserve(b, len, (uint32_t)heap) < 0 || b->cap < len ||
-        (kw == TIDE_VAR && b->key.heap_cap < n[B_KBYTES]) ||
-        (vw == TIDE_VAR && b->val.heap_cap < n[B_VBYTES])) {
+    /* Pass 2: allocate for exactly what is there (record arrays for len
+     * records, each heap its BIN's size: every byte allocated was received),
+     * copy each BIN once. */
+    tide_batch *b = tide_batch_new(tide_layout_make(kw, vw), flags, len);
+    if (b == NULL || b->cap < len || (kw == TIDE_VAR && alloc_heap(&b->key, n[B_KBYTES]) < 0) ||
+        (vw == TIDE_VAR && alloc_heap(&b->val, n[B_VBYTES]) < 0)) {
         tide_batch_unref(b);
         return tide_err_set(r->e, TIDE_ENOMEM, "DATA frame: no memory for %u records", len);
     }

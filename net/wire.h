@@ -79,7 +79,8 @@ int tide__wire_encode_hello(tide__wire_enc *w, const tide_config *cfg, tide_erro
 /*
  * tide__wire_encode_data - DATA frame of @m (kind TIDE__MSG_DATA) for global
  * worker @to. Borrows @m->batch's columns (see above); takes no reference.
- * @return TIDE_OK, TIDE_EINVAL (batch too large for the format), TIDE_ENOMEM.
+ * @return TIDE_OK, TIDE_EINVAL (empty batch: channels never send one, and
+ * the decoder refuses it; or a batch too large for the format), TIDE_ENOMEM.
  */
 int tide__wire_encode_data(tide__wire_enc *w, const tide__msg *m, uint32_t to, tide_error *e);
 

@@ -9,6 +9,9 @@
  * destination input port (at the batch's time) before it leaves, so the
  * count is never behind the message.
  */
+#include <stdio.h>
+
+#include "cluster.h"
 #include "tide/alloc.h"
 #include "transport.h"
 #include "worker.h"
@@ -97,4 +100,65 @@ int tide__channel_send(tide_dataflow *df, tide__channel *ch, tide_batch *b)
     }
     tide_batch_unref(b);
     return TIDE_EINVAL;
+}
+
+/* ---- checking what arrives ------------------------------------------------------ */
+
+static const char *width_name(uint32_t width, char *buf, size_t size)
+{
+    if (width == TIDE_VAR) return "variable";
+    snprintf(buf, size, "%u bytes", width);
+    return buf;
+}
+
+/* Why @b does not fit @ch ("" if it does). */
+static void misfit(const tide__channel *ch, const tide_batch *b, char *why, size_t size)
+{
+    char w[4][24];
+    why[0] = '\0';
+    if (!tide_layout_eq(b->layout, ch->layout)) {
+        snprintf(
+            why, size, "records of key %s, value %s; the channel carries key %s, value %s",
+            width_name(b->layout.key_width, w[0], 24), width_name(b->layout.val_width, w[1], 24),
+            width_name(ch->layout.key_width, w[2], 24), width_name(ch->layout.val_width, w[3], 24));
+        return;
+    }
+    if (b->flags != ch->flags) {
+        snprintf(why, size, "%s; the channel carries %s",
+                 b->flags & TIDE_BATCH_UPDATES ? "updates" : "plain records",
+                 ch->flags & TIDE_BATCH_UPDATES ? "updates" : "plain records");
+        return;
+    }
+    /* A scope at depth d uses time coordinates 0..d only (tide/time.h). */
+    uint32_t bad = 0;
+    for (uint32_t d = ch->depth; d < 2; d++) bad |= b->time.iter[d];
+    for (uint32_t i = 0; (b->flags & TIDE_BATCH_UPDATES) && i < b->len; i++)
+        for (uint32_t d = ch->depth; d < 2; d++) bad |= b->times[i].iter[d];
+    if (bad)
+        snprintf(why, size, "a time with loop coordinates past the channel's scope depth %u",
+                 ch->depth);
+}
+
+/*
+ * tide__channel_check - DATA message @m (from another worker, perhaps of
+ * another process) fits its channel: the channel exists, and the batch has
+ * the channel's layout, flags and time depth. The wire decoder has checked
+ * the batch's own consistency (column sizes, offsets, record times), so a
+ * batch that passes is safe for every operator to read. A misfit fails the
+ * worker with TIDE_EPROTO naming the sender (process and host:port).
+ */
+int tide__channel_check(tide_dataflow *df, const tide__msg *m)
+{
+    char why[200];
+    if (m->channel >= df->nchans)
+        snprintf(why, sizeof why, "there is no channel %u", m->channel);
+    else
+        misfit(df->chans[m->channel], m->batch, why, sizeof why);
+    if (why[0] == '\0') return TIDE_OK;
+    tide_worker *w = df->w;
+    char peer[TIDE__HOST_MAX + 64];
+    tide__cluster_describe(&w->rt->cfg, m->from, peer, sizeof peer);
+    return tide__worker_fail(w, TIDE_EPROTO,
+                             "worker %u: DATA from %s, dataflow '%s' channel %u: %s", w->index,
+                             peer, df->name, m->channel, why);
 }

@@ -71,6 +71,9 @@ static int channel_new(tide_dataflow *df, tide_stream *s, tide_op *dst, uint32_t
     ch->pact = df->w->peers == 1 ? TIDE_PIPELINE : pact; /* one worker: nothing to move */
     ch->dst_op = dst->index;
     ch->dst_port = port;
+    ch->layout = s->layout;
+    ch->flags = s->flags;
+    ch->depth = s->scope->depth;
     df->chans[df->nchans++] = ch;
     out->channels[out->nchannels++] = ch->id;
     return tide__reach_add_edge(&df->rb, s->op, s->port, dst->index, port);

@@ -179,11 +179,11 @@ int tide__worker_deliver(tide_worker *w, tide__msg *m)
         return TIDE_OK;
     }
     if (m->kind == TIDE__MSG_DATA) {
-        if (m->channel >= df->nchans) {
+        /* Nothing reads a batch before it is known to fit its channel. */
+        rc = tide__channel_check(df, m);
+        if (rc < 0) {
             tide_batch_unref(m->batch);
-            return tide__worker_fail(w, TIDE_EPROTO,
-                                     "worker %u: dataflow '%s' has no channel %u (from worker %u)",
-                                     w->index, df->name, m->channel, m->from);
+            return rc;
         }
         return tide__deliver_local(df, m->channel, m->batch);
     }

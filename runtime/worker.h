@@ -32,6 +32,11 @@ typedef struct tide__channel {
     tide_pact pact;
     uint32_t dst_op, dst_port;
     tide_batch **stage; /* EXCHANGE: per destination worker, NULL until used */
+    /* What every batch on it is (the source stream's), checked on arrival
+     * from another process (tide__channel_check). */
+    tide_layout layout;
+    uint32_t flags; /* TIDE_BATCH_* */
+    uint32_t depth; /* scope depth of the source: time coordinates past it are 0 */
 } tide__channel;
 
 /* ---- ports ---------------------------------------------------------------- */
@@ -198,6 +203,7 @@ void tide__op_free(tide_op *op);
 /* channel.c */
 int tide__channel_send(tide_dataflow *df, tide__channel *ch, tide_batch *b);
 int tide__channel_flush(tide_dataflow *df, tide__channel *ch);
+int tide__channel_check(tide_dataflow *df, const tide__msg *m);
 int tide__deliver_local(tide_dataflow *df, uint32_t chan, tide_batch *b);
 
 #endif /* TIDE_WORKER_H */

@@ -14,6 +14,7 @@
 #include "tide/record.h"
 #include "tide_test.h"
 #include "wire.h"
+#include "wire_build.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -110,6 +111,12 @@ static void roundtrip(tide_layout l, uint32_t flags, uint32_t len, uint64_t salt
     tide__wire_enc w;
     tide_error e;
     tide__wire_enc_init(&w);
+    if (len == 0) { /* channels never send an empty batch; the format has none */
+        cr_assert_eq(tide__wire_encode_data(&w, &m, 9, &e), TIDE_EINVAL);
+        tide__wire_enc_fini(&w);
+        tide_batch_unref(b);
+        return;
+    }
     cr_assert_eq(tide__wire_encode_data(&w, &m, 9, &e), TIDE_OK, "%s", e.msg);
     uint8_t *p = flat(&w);
     expect_valid_msgpack(p, w.total);
@@ -481,4 +488,198 @@ Test(wire, allocation_failures)
         }
         free(s[i].p);
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hand-built bad DATA frames (issue 17, items 2-4)                         */
+/* ------------------------------------------------------------------------ */
+
+/* Decode @d's frame from an exact-size buffer (ASan sees any overread):
+ * TIDE_EPROTO whose message has @field and @why, or TIDE_OK if both NULL. */
+static void expect_frame(const wire_build *d, const char *field, const char *why)
+{
+    size_t n;
+    uint8_t *p = wire_build_data(d, &n);
+    tide__wire_frame f;
+    tide_error e;
+    tide_err_clear(&e);
+    int rc = tide__wire_decode_buf(p, n, &f, &e);
+    if (field == NULL) {
+        cr_assert_eq(rc, TIDE_OK, "%s", e.msg);
+        check_consistent(f.msg.batch);
+        tide__wire_frame_release(&f);
+    } else {
+        cr_assert_eq(rc, TIDE_EPROTO, "rc %d (%s), want a protocol error about %s: %s", rc, e.msg,
+                     field, why);
+        char want[96];
+        snprintf(want, sizeof want, "field '%s'", field);
+        cr_expect(strstr(e.msg, want) != NULL, "'%s' lacks '%s'", e.msg, want);
+        cr_expect(strstr(e.msg, why) != NULL, "'%s' lacks '%s'", e.msg, why);
+        cr_expect_eq(f.msg.kind, 0);
+    }
+    free(p);
+}
+
+/* A valid frame of 3 records, variable key, 8-byte value, updates. */
+static wire_build var_frame(uint32_t *offs, uint8_t *heap, uint8_t *vals, tide_time *times,
+                            int64_t *diffs)
+{
+    static const char text[] = "abcdefghi";
+    memcpy(heap, text, 9);
+    offs[0] = 0, offs[1] = 2, offs[2] = 5, offs[3] = 9;
+    memset(vals, 7, 24);
+    for (int i = 0; i < 3; i++) times[i] = tide_time_epoch(4), diffs[i] = 1;
+    wire_build d = {.time = tide_time_epoch(4),
+                    .flags = TIDE_BATCH_UPDATES,
+                    .key_width = TIDE_VAR,
+                    .val_width = 8,
+                    .len = 3};
+    d.bin[WB_KOFFS] = offs, d.binlen[WB_KOFFS] = 16;
+    d.bin[WB_KBYTES] = heap, d.binlen[WB_KBYTES] = 9;
+    d.bin[WB_VBYTES] = vals, d.binlen[WB_VBYTES] = 24;
+    d.bin[WB_TIMES] = times, d.binlen[WB_TIMES] = 3 * sizeof(tide_time);
+    d.bin[WB_DIFFS] = diffs, d.binlen[WB_DIFFS] = 3 * sizeof(int64_t);
+    return d;
+}
+
+Test(wire_bad, the_38_byte_frame_with_a_4_gib_key_is_refused)
+{
+    /* Zero records, key width 2^32 - 2: it asked tide_batch_new for 4 GiB. */
+    wire_build d = {.key_width = UINT32_MAX - 1, .val_width = 8, .len = 0};
+    size_t n;
+    uint8_t *p = wire_build_data(&d, &n);
+    cr_assert_eq(n, 38);
+    free(p);
+    expect_frame(&d, "len", "no records");
+    d.key_width = 8;
+    expect_frame(&d, "len", "no records"); /* the encoder never makes one either */
+}
+
+Test(wire_bad, declared_sizes_beyond_the_bins)
+{
+    uint8_t key[16] = {0};
+    /* One record whose key is 2^31 bytes wide, in a 40-byte frame. */
+    wire_build d = {.key_width = 1u << 31, .val_width = 0, .len = 1};
+    expect_frame(&d, "key bytes", "the layout and len need 2147483648");
+    /* A width near 2^32 and the most records: the product is not truncated. */
+    d.key_width = UINT32_MAX - 1, d.len = TIDE__WIRE_MAX_RECORDS;
+    d.bin[WB_KBYTES] = key, d.binlen[WB_KBYTES] = 16;
+    expect_frame(&d, "key bytes", "16 bytes");
+    /* Too many records for the format. */
+    d.len = TIDE__WIRE_MAX_RECORDS + 1;
+    expect_frame(&d, "len", "too many records");
+    /* Updates flag with no time and diff columns; and columns without it. */
+    uint32_t offs[4];
+    uint8_t heap[9], vals[24];
+    tide_time times[3];
+    int64_t diffs[3];
+    d = var_frame(offs, heap, vals, times, diffs);
+    expect_frame(&d, NULL, NULL);
+    d.binlen[WB_TIMES] = 0;
+    expect_frame(&d, "times", "the layout and len need 48");
+    d = var_frame(offs, heap, vals, times, diffs);
+    d.flags = 0;
+    expect_frame(&d, "times", "48 bytes, the layout and len need 0");
+    /* Value column the wrong width, or with offsets for a fixed column. */
+    d = var_frame(offs, heap, vals, times, diffs);
+    d.val_width = 16;
+    expect_frame(&d, "val bytes", "24 bytes, the layout and len need 48");
+    d = var_frame(offs, heap, vals, times, diffs);
+    d.bin[WB_VOFFS] = offs, d.binlen[WB_VOFFS] = 16;
+    expect_frame(&d, "val offsets", "16 bytes, the layout and len need 0");
+    /* Key offsets one short. */
+    d = var_frame(offs, heap, vals, times, diffs);
+    d.binlen[WB_KOFFS] = 12;
+    expect_frame(&d, "key offsets", "12 bytes, the layout and len need 16");
+}
+
+/* A BIN header that claims more than the frame holds (bin32 of 2^32 - 1). */
+Test(wire_bad, bin_length_beyond_the_frame)
+{
+    uint8_t key[8] = {0};
+    wire_build d = {.key_width = 8, .len = 1};
+    d.bin[WB_KBYTES] = key, d.binlen[WB_KBYTES] = 8;
+    size_t n;
+    uint8_t *p = wire_build_data(&d, &n);
+    /* The key BIN is "c4 08" + 8 bytes, followed by 4 empty BINs: the last 18 bytes. */
+    cr_assert_eq(p[n - 18], 0xc4);
+    cr_assert_eq(p[n - 17], 8);
+    uint8_t *q = malloc(n + 3);
+    memcpy(q, p, n - 18);
+    static const uint8_t bin32[] = {0xc6, 0xff, 0xff, 0xff, 0xff};
+    memcpy(q + n - 18, bin32, sizeof bin32);
+    memcpy(q + n - 18 + sizeof bin32, p + n - 16, 16);
+    tide__wire_frame f;
+    tide_error e;
+    cr_expect_eq(tide__wire_decode_buf(q, n + 3, &f, &e), TIDE_EPROTO);
+    cr_expect(strstr(e.msg, "length exceeds the frame") != NULL, "%s", e.msg);
+    free(q);
+    free(p);
+}
+
+Test(wire_bad, variable_offsets)
+{
+    uint32_t offs[4];
+    uint8_t heap[9], vals[24];
+    tide_time times[3];
+    int64_t diffs[3];
+    wire_build d = var_frame(offs, heap, vals, times, diffs);
+    offs[0] = 1; /* record 0 would start inside the heap: item 4 */
+    expect_frame(&d, "key offsets", "first offset is not 0");
+    offs[0] = 0, offs[1] = 6; /* decreasing */
+    expect_frame(&d, "key offsets", "offsets not monotone");
+    offs[1] = 2, offs[3] = 10; /* ends past the heap */
+    expect_frame(&d, "key offsets", "last offset is not the heap length");
+    offs[3] = 8; /* ends before it */
+    expect_frame(&d, "key offsets", "last offset is not the heap length");
+    offs[3] = UINT32_MAX;
+    expect_frame(&d, "key offsets", "last offset is not the heap length");
+    /* The same in the value column. */
+    d.val_width = TIDE_VAR;
+    d.bin[WB_VOFFS] = offs, d.binlen[WB_VOFFS] = 16;
+    d.bin[WB_VBYTES] = heap, d.binlen[WB_VBYTES] = 9;
+    offs[3] = 9;
+    expect_frame(&d, NULL, NULL);
+    uint32_t voffs[4] = {3, 3, 5, 9};
+    d.bin[WB_VOFFS] = voffs;
+    expect_frame(&d, "val offsets", "first offset is not 0");
+    /* A single record whose offsets are [n, n] with an empty heap. */
+    uint32_t one[2] = {4, 4};
+    wire_build e1 = {.key_width = TIDE_VAR, .val_width = 0, .len = 1};
+    e1.bin[WB_KOFFS] = one, e1.binlen[WB_KOFFS] = 8;
+    expect_frame(&e1, "key offsets", "first offset is not 0");
+}
+
+/* What a decoded batch holds is what the frame brought: record arrays of
+ * exactly len records and heaps of exactly the heap bytes, whatever the
+ * record count would suggest (many empty strings used to get 16 bytes of
+ * heap each). */
+Test(wire_bad, allocation_is_bounded_by_the_frame)
+{
+    const uint32_t len = 10000;
+    uint32_t *offs = calloc(len + 1, sizeof *offs);
+    offs[len] = 1;
+    uint8_t one = 'x';
+    wire_build d = {.key_width = TIDE_VAR, .val_width = TIDE_VAR, .len = len};
+    d.bin[WB_KOFFS] = offs, d.binlen[WB_KOFFS] = (len + 1) * 4;
+    d.bin[WB_KBYTES] = &one, d.binlen[WB_KBYTES] = 1;
+    d.bin[WB_VOFFS] = offs, d.binlen[WB_VOFFS] = (len + 1) * 4;
+    d.bin[WB_VBYTES] = &one, d.binlen[WB_VBYTES] = 1;
+    size_t n;
+    uint8_t *p = wire_build_data(&d, &n);
+    tide__wire_frame f;
+    tide_error e;
+    cr_assert_eq(tide__wire_decode_buf(p, n, &f, &e), TIDE_OK, "%s", e.msg);
+    const tide_batch *b = f.msg.batch;
+    cr_expect_eq(b->cap, len);
+    cr_expect_eq(b->key.heap_cap, 1);
+    cr_expect_eq(b->val.heap_cap, 1);
+    size_t held = (size_t)b->cap * 8 + 8 + b->key.heap_cap + b->val.heap_cap;
+    cr_expect(held <= n, "%zu bytes held for a %zu-byte frame", held, n);
+    uint32_t kl;
+    cr_expect_eq(tide_batch_key(b, len - 1, &kl)[0], 'x');
+    cr_expect_eq(kl, 1);
+    tide__wire_frame_release(&f);
+    free(p);
+    free(offs);
 }
