@@ -2,8 +2,8 @@
  * cluster.c - the process table: hosts file parsing and ZeroMQ endpoints.
  *
  * Lines are parsed one at a time from a fixed buffer, so a hostile or huge
- * hosts file costs no memory; an over-long line is an error, not a
- * truncation. Invariant after a successful init: exactly cl->processes
+ * hosts file costs no memory; an over-long line or a NUL byte is an error,
+ * not a truncation. Invariant after a successful init: exactly cl->processes
  * entries, pairwise distinct host:port, every port in 1..65535.
  */
 #include <arpa/inet.h>
@@ -146,64 +146,89 @@ static int start(loader *ld, tide__cluster *cl, const char *source, uint32_t pro
     return TIDE_OK;
 }
 
+/*
+ * Lines are cut from a byte stream fed in pieces of any size (the whole
+ * text, or a file read a block at a time), so that a hosts file and a text
+ * go through the very same code (the one tests/fuzz/fuzz_hosts.c fuzzes).
+ */
+typedef struct liner {
+    loader ld;
+    const char *src;
+    uint32_t lineno;
+    size_t n;                  /* bytes of the current line so far */
+    char line[LINE_MAX_BYTES]; /* the current line, NUL-terminated when complete */
+} liner;
+
+/* The current line is complete (@n bytes in line): parse it. */
+static int end_line(liner *l, tide_error *e)
+{
+    l->lineno++;
+    if (memchr(l->line, '\0', l->n))
+        return tide_err_set(e, TIDE_EPARSE, "%s:%u: NUL byte in line", l->src, l->lineno);
+    l->line[l->n] = '\0';
+    l->n = 0;
+    return parse_line(&l->ld, l->src, l->lineno, l->line, e);
+}
+
+static int feed(liner *l, const char *p, size_t len, tide_error *e)
+{
+    while (len > 0) {
+        const char *nl = memchr(p, '\n', len);
+        size_t k = nl ? (size_t)(nl - p) : len;
+        if (k >= sizeof l->line - l->n) /* no room for the bytes and the NUL */
+            return tide_err_set(e, TIDE_EPARSE, "%s:%u: line longer than %d bytes", l->src,
+                                l->lineno + 1, LINE_MAX_BYTES - 1);
+        memcpy(l->line + l->n, p, k);
+        l->n += k;
+        if (nl == NULL) return TIDE_OK;
+        TIDE_TRY(end_line(l, e));
+        p += k + 1;
+        len -= k + 1;
+    }
+    return TIDE_OK;
+}
+
+/* End of input: a last line without a newline counts. */
+static int feed_end(liner *l, tide_error *e)
+{
+    if (l->n > 0) TIDE_TRY(end_line(l, e));
+    return finish(&l->ld, l->src, e);
+}
+
+static int liner_start(liner *l, tide__cluster *cl, const char *src, uint32_t processes,
+                       uint32_t self, tide_error *e)
+{
+    l->src = src;
+    l->lineno = 0;
+    l->n = 0;
+    return start(&l->ld, cl, src, processes, self, e);
+}
+
 int tide__cluster_parse(tide__cluster *cl, const char *source, const char *text, size_t len,
                         uint32_t processes, uint32_t self, tide_error *e)
 {
-    loader ld;
-    char line[LINE_MAX_BYTES];
-    TIDE_TRY(start(&ld, cl, source, processes, self, e));
-    uint32_t lineno = 0;
-    size_t pos = 0;
-    while (pos < len) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-        lineno++;
-        if (n >= sizeof line)
-            return tide_err_set(e, TIDE_EPARSE, "%s:%u: line longer than %d bytes", source, lineno,
-                                LINE_MAX_BYTES - 1);
-        if (memchr(text + pos, '\0', n))
-            return tide_err_set(e, TIDE_EPARSE, "%s:%u: NUL byte in line", source, lineno);
-        memcpy(line, text + pos, n);
-        line[n] = '\0';
-        TIDE_TRY(parse_line(&ld, source, lineno, line, e));
-        pos += n + (nl ? 1 : 0);
-    }
-    return finish(&ld, source, e);
+    liner l;
+    TIDE_TRY(liner_start(&l, cl, source, processes, self, e));
+    TIDE_TRY(feed(&l, text, len, e));
+    return feed_end(&l, e);
 }
 
 static int load_file(tide__cluster *cl, const tide_config *cfg, tide_error *e)
 {
-    loader ld;
-    char line[LINE_MAX_BYTES + 1];
+    liner l;
+    char buf[4096];
     const char *src = cfg->hostfile;
-    TIDE_TRY(start(&ld, cl, src, cfg->processes, cfg->process, e));
+    TIDE_TRY(liner_start(&l, cl, src, cfg->processes, cfg->process, e));
     FILE *f = fopen(src, "r");
     if (f == NULL) return tide_err_set(e, TIDE_EIO, "hosts file '%s': %s", src, strerror(errno));
-    uint32_t lineno = 0;
     int rc = TIDE_OK;
-    while (fgets(line, sizeof line, f) != NULL) {
-        lineno++;
-        size_t n = strlen(line);
-        int has_nl = n > 0 && line[n - 1] == '\n';
-        if (!has_nl && !feof(f)) {
-            rc = tide_err_set(e, TIDE_EPARSE, "%s:%u: line longer than %d bytes", src, lineno,
-                              LINE_MAX_BYTES - 1);
-            break;
-        }
-        if (has_nl) line[--n] = '\0';
-        if (n >= LINE_MAX_BYTES) {
-            rc = tide_err_set(e, TIDE_EPARSE, "%s:%u: line longer than %d bytes", src, lineno,
-                              LINE_MAX_BYTES - 1);
-            break;
-        }
-        rc = parse_line(&ld, src, lineno, line, e);
-        if (rc < 0) break;
-    }
+    size_t n;
+    while (rc == TIDE_OK && (n = fread(buf, 1, sizeof buf, f)) > 0) rc = feed(&l, buf, n, e);
     if (rc == TIDE_OK && ferror(f))
-        rc = tide_err_set(e, TIDE_EIO, "hosts file '%s': read error after line %u", src, lineno);
+        rc = tide_err_set(e, TIDE_EIO, "hosts file '%s': read error after line %u", src, l.lineno);
     fclose(f);
     if (rc < 0) return rc;
-    return finish(&ld, src, e);
+    return feed_end(&l, e);
 }
 
 int tide__cluster_init(tide__cluster *cl, const tide_config *cfg, tide_error *e)
