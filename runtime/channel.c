@@ -111,8 +111,11 @@ static const char *width_name(uint32_t width, char *buf, size_t size)
     return buf;
 }
 
-/* Why @b does not fit @ch ("" if it does). */
-static void misfit(const tide__channel *ch, const tide_batch *b, char *why, size_t size)
+/* Why @b does not fit @ch ("" if it does). Record times are looked at only
+ * for a batch from another process (@remote): this process's own operators
+ * keep them in their scope. */
+static void misfit(const tide__channel *ch, const tide_batch *b, bool remote, char *why,
+                   size_t size)
 {
     char w[4][24];
     why[0] = '\0';
@@ -132,7 +135,7 @@ static void misfit(const tide__channel *ch, const tide_batch *b, char *why, size
     /* A scope at depth d uses time coordinates 0..d only (tide/time.h). */
     uint32_t bad = 0;
     for (uint32_t d = ch->depth; d < 2; d++) bad |= b->time.iter[d];
-    for (uint32_t i = 0; (b->flags & TIDE_BATCH_UPDATES) && i < b->len; i++)
+    for (uint32_t i = 0; remote && (b->flags & TIDE_BATCH_UPDATES) && i < b->len; i++)
         for (uint32_t d = ch->depth; d < 2; d++) bad |= b->times[i].iter[d];
     if (bad)
         snprintf(why, size, "a time with loop coordinates past the channel's scope depth %u",
@@ -149,15 +152,17 @@ static void misfit(const tide__channel *ch, const tide_batch *b, char *why, size
  */
 int tide__channel_check(tide_dataflow *df, const tide__msg *m)
 {
+    tide_worker *w = df->w;
+    const tide_config *cfg = &w->rt->cfg;
+    bool remote = m->from / cfg->workers != cfg->process;
     char why[200];
     if (m->channel >= df->nchans)
         snprintf(why, sizeof why, "there is no channel %u", m->channel);
     else
-        misfit(df->chans[m->channel], m->batch, why, sizeof why);
+        misfit(df->chans[m->channel], m->batch, remote, why, sizeof why);
     if (why[0] == '\0') return TIDE_OK;
-    tide_worker *w = df->w;
     char peer[TIDE__HOST_MAX + 64];
-    tide__cluster_describe(&w->rt->cfg, m->from, peer, sizeof peer);
+    tide__cluster_describe(cfg, m->from, peer, sizeof peer);
     return tide__worker_fail(w, TIDE_EPROTO,
                              "worker %u: DATA from %s, dataflow '%s' channel %u: %s", w->index,
                              peer, df->name, m->channel, why);
