@@ -7,6 +7,7 @@
  * where the benchmarks are not built (the sanitizer flavours).
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,7 +19,10 @@ static const char *const bfs_args[] = {"600", "1800", "20", "2", NULL};
 static void bfs_cluster(uint32_t n, uint32_t w)
 {
     const char *bin = tide_test_bin("bench_bfs");
-    if (access(bin, X_OK) != 0) cr_skip_test("bench_bfs is not built here");
+    if (access(bin, X_OK) != 0) { /* (cr_skip_test is not in the TSan shim) */
+        fprintf(stderr, "bench_bfs_cluster: skipped, bench_bfs is not built here\n");
+        return;
+    }
     tide_test_cluster c;
     cr_assert_eq(tide_test_cluster_start(&c, n, w, 10000, bin, bfs_args), 0);
     int rc = tide_test_cluster_wait(&c, 60000);
