@@ -12,8 +12,11 @@
  * side (the transport hands them to ZeroMQ as message parts, or flattens).
  * Decoding accepts the frame split into any number of segments, validates
  * every field against the frame's size before allocating, and builds a new
- * batch with one memcpy per column. Hostile input gets TIDE_EPROTO naming
- * the field; decoding never reads out of bounds.
+ * batch with one memcpy per column; what it allocates is bounded by the
+ * bytes received, never by a declared size. Hostile input gets TIDE_EPROTO
+ * naming the field; decoding never reads out of bounds. Whether a DATA
+ * frame fits its channel (layout, flags) is checked by the receiving worker
+ * (tide__channel_check, runtime/channel.c).
  *
  * Byte order: record bytes are order-preserving big-endian already; times,
  * diffs and offsets go as the host's little-endian arrays (tide supports
