@@ -35,4 +35,10 @@ for f in "${flavours[@]}"; do
         status=1
     fi
 done
+# libFuzzer targets (frame decoder, hosts-file parser): replay the regression
+# inputs, then fuzz each for a bounded time from the committed corpora.
+if command -v clang >/dev/null; then
+    echo "== fuzz" >&2
+    scripts/fuzz.sh "${TIDE_FUZZ_SECONDS:-40}" || status=1
+fi
 exit $status
