@@ -117,11 +117,10 @@ static int z85_ok(const char *s, size_t n)
 static int parse_line(const char *src, unsigned lineno, const char *s, size_t n,
                       tide__curve_keys *k, tide_error *e)
 {
-    const char *hash = memchr(s, '#', n);
-    if (hash) n = (size_t)(hash - s);
     while (n > 0 && is_space(*s)) s++, n--;
     while (n > 0 && is_space(s[n - 1])) n--;
-    if (n == 0) return TIDE_OK;
+    /* Only whole lines are comments: '#' and '=' are Z85 characters. */
+    if (n == 0 || *s == '#') return TIDE_OK;
     const char *eq = memchr(s, '=', n);
     if (eq == NULL) return tide_err_set(e, TIDE_EPARSE, "%s:%u: not \"name = value\"", src, lineno);
     size_t nl = (size_t)(eq - s);

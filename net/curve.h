@@ -18,8 +18,9 @@
  * So holding the key file is membership; the job identity (name, N, W) is
  * still checked by the HELLO handshake on top (net/wire.h).
  *
- * Key file: text, mode 0600 (a file others can read is refused), '#'
- * comments, and two lines "public-key = Z85" and "secret-key = Z85" (40
+ * Key file: text, mode 0600 (a file others can read is refused), lines
+ * starting with '#' are comments (a '#' elsewhere may be part of a key), and
+ * two lines "public-key = Z85" and "secret-key = Z85" (40
  * characters of Z85 each, ZeroMQ's printable form of 32 bytes).
  *
  * Typical use in one process:

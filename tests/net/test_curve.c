@@ -78,7 +78,7 @@ Test(curve, key_text_errors)
     snprintf(text, sizeof text, "colour = blue\n");
     cr_expect_eq(tide__curve_parse("k", text, strlen(text), &r, &e), TIDE_EPARSE);
     cr_expect_str_eq(e.msg, "k:1: unknown name 'colour'");
-    snprintf(text, sizeof text, "  public-key=%s  # ok\r\nsecret-key =\t%s", a.public_key,
+    snprintf(text, sizeof text, "  # c\npublic-key=%s  \r\nsecret-key =\t%s", a.public_key,
              a.secret_key);
     cr_expect_eq(tide__curve_parse("k", text, strlen(text), &r, &e), TIDE_OK, "%s", e.msg);
     cr_expect_str_eq(r.secret_key, a.secret_key);
