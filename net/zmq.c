@@ -1163,6 +1163,7 @@ static void say_goodbye(tide__transport *t)
 static void say_fail(tide__transport *t)
 {
     __atomic_store_n(&t->closing, 1, __ATOMIC_SEQ_CST);
+    if (t->enc == NULL || t->conns == NULL) return; /* failed before any socket */
     pthread_mutex_lock(&t->lock);
     tide__wire_fail why = t->why;
     pthread_mutex_unlock(&t->lock);
