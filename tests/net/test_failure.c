@@ -169,19 +169,20 @@ Test(failure, out_of_memory_w2)
     one_of_three_fails("oom", 2, "out of memory");
 }
 
-/* One worker too many: everyone refuses the handshake, naming process 2 and
- * its layout (a process that refused it may be told so by the other). */
+/* One worker too many: everyone refuses the handshake: processes 0 and 1
+ * name process 2 and its layout, process 2 whichever it met first. */
 static void bad_configuration(uint32_t w)
 {
     const char *const args[] = {"2", "config", "30", NULL};
     tide_test_cluster c;
     uint64_t t0 = tide_test_now_ms();
     cr_assert_eq(tide_test_cluster_start(&c, 3, w, T_MS, tide_test_bin("failcheck"), args), 0);
-    char theirs[32], ours[32];
+    char theirs[32], mine[64], others[32];
     snprintf(theirs, sizeof theirs, "N=3 W=%u", w + 1);
-    snprintf(ours, sizeof ours, "N=3 W=%u", w);
-    const char *const want[] = {"(process 2)", "(process 2)", "(process 0)"};
-    const char *const also[] = {theirs, theirs, ours};
+    snprintf(mine, sizeof mine, "this process runs 'failcheck' with N=3 W=%u", w + 1);
+    snprintf(others, sizeof others, "with N=3 W=%u;", w);
+    const char *const want[] = {"(process 2)", "(process 2)", mine};
+    const char *const also[] = {theirs, theirs, others};
     expect_all_failed(&c, t0, want, also);
 }
 
