@@ -72,6 +72,7 @@ typedef struct inbound {
     uint32_t rid_len;
     uint32_t peer; /* process it belongs to */
     int bye;       /* its BYE arrived */
+    int fd;        /* its TCP socket (ZMQ_SRCFD), -1 once closed or unknown */
 } inbound;
 
 typedef struct peer_state {
@@ -112,6 +113,7 @@ struct tide__transport {
     tide__wire_fail why;  /* guarded by lock: the first failure, sent in FAIL frames */
     uint64_t strangers;   /* receive thread: frames dropped from unidentified connections */
     void *rmon;           /* receive thread: the ROUTER's monitor (refused handshakes) */
+    int rmon_quiet;       /* receive thread: the next disconnect was logged already */
     int secure;           /* --keys: CURVE on every socket */
     tide__curve_keys keys;
     tide__zap *zap; /* the ZAP handler of zctx when secure */
@@ -404,6 +406,7 @@ static void on_hello(tide__transport *t, inbound *ib, zmq_msg_t *rid, const tide
     n->rid_len = (uint32_t)len;
     n->peer = q;
     n->bye = 0;
+    n->fd = zmq_msg_get(rid, ZMQ_SRCFD);
     __atomic_add_fetch(&t->peers[q].nin, 1, __ATOMIC_RELEASE);
 }
 
@@ -597,8 +600,30 @@ static const char *refusal(const tide__transport *t, uint16_t event, uint32_t va
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
         snprintf(buf, size, "not a tide peer (ZMTP protocol error 0x%x)", value);
     else
-        snprintf(buf, size, "handshake failed: %s", zmq_strerror((int)value));
+        snprintf(buf, size, "its handshake failed (%s)", zmq_strerror((int)value));
     return buf;
+}
+
+/* A connection to our ROUTER closed. A member's (its socket identified it)
+ * is the peer leaving, judged by the DEALER monitors; any other never said
+ * HELLO: raw bytes, an HTTP request, a port scan, a client without our key. */
+static void on_router_disconnect(tide__transport *t, int fd)
+{
+    for (uint32_t i = 0; i < t->nin; i++)
+        if (t->in[i].fd == fd) {
+            t->in[i].fd = -1;
+            return;
+        }
+    int quiet = t->rmon_quiet;
+    t->rmon_quiet = 0;
+    if (quiet || __atomic_load_n(&t->closing, __ATOMIC_ACQUIRE)) return;
+    uint64_t n = ++t->strangers;
+    if (log_due(t, n))
+        net_log(t,
+                "refused a connection to %s: it closed before saying HELLO (not a tide peer%s) "
+                "(%llu so far)",
+                pname(t, t->self), t->secure ? ", or one without the cluster's key" : "",
+                (unsigned long long)n);
 }
 
 static void drain_rmon(tide__transport *t)
@@ -627,6 +652,11 @@ static void drain_rmon(tide__transport *t)
             more = zmq_msg_more(&ev);
             zmq_msg_close(&ev);
         }
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            on_router_disconnect(t, (int)value);
+            continue;
+        }
+        t->rmon_quiet = 1; /* its disconnect follows: one line is enough */
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) continue;
         char buf[96];
         uint64_t n = ++t->strangers;
@@ -912,7 +942,7 @@ static int bind_router(tide__transport *t, tide_error *e)
     if (zmq_socket_monitor(t->router, "inproc://tide-rmon",
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED) != 0 ||
         (t->rmon = zmq_socket(t->zctx, ZMQ_PAIR)) == NULL || setopt_int(t->rmon, ZMQ_LINGER, 0) ||
         zmq_connect(t->rmon, "inproc://tide-rmon") != 0)
         return tide_err_set(e, TIDE_ENET, "monitoring the ROUTER socket: %s", zmq_strerror(errno));

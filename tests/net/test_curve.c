@@ -18,6 +18,8 @@
 
 #include "cluster_run.h"
 #include "curve.h"
+#include "tide/config.h"
+#include "wire.h"
 
 TestSuite(curve);
 
@@ -205,4 +207,210 @@ Test(curve, zap_admits_only_the_cluster_key)
     zmq_close(router);
     tide__zap_stop(z);
     zmq_ctx_term(zctx);
+}
+
+/* ---- a cluster with keys -------------------------------------------------------- */
+
+static void keyfile(char *path, size_t n, tide__curve_keys *k)
+{
+    tide_error e;
+    tmp_path(path, n, "cluster.key");
+    cr_assert_eq(tide__curve_generate(k, &e), TIDE_OK);
+    cr_assert_eq(tide__curve_write(path, k, &e), TIDE_OK, "%s", e.msg);
+}
+
+/* A run with keys on loopback gives the same output as one without. */
+Test(curve, keys_on_loopback_same_output)
+{
+    char path[128];
+    tide__curve_keys k;
+    keyfile(path, sizeof path, &k);
+    const char *const keyed[] = {"--keys", path, NULL};
+    const char *const xk[] = {"exchange", "5000", "3", "--keys", path, NULL};
+    const char *const x[] = {"exchange", "5000", "3", NULL};
+    int rc1, rc2, rc3, rc4;
+    char *e1, *e2, *e3, *e4;
+    char *plain = tide_test_run_sorted(2, 2, tide_test_bin("wordcount"), NULL, &rc1, &e1);
+    char *secure = tide_test_run_sorted(2, 2, tide_test_bin("wordcount"), keyed, &rc2, &e2);
+    char *xplain = tide_test_run_sorted(3, 1, tide_test_bin("netcheck"), x, &rc3, &e3);
+    char *xsecure = tide_test_run_sorted(3, 1, tide_test_bin("netcheck"), xk, &rc4, &e4);
+    unlink(path);
+    cr_expect_eq(rc1, 0, "%s", e1);
+    cr_expect_eq(rc2, 0, "%s", e2);
+    cr_expect_eq(rc3, 0, "%s", e3);
+    cr_expect_eq(rc4, 0, "%s", e4);
+    cr_expect(strlen(plain) > 0 && strlen(xplain) > 0, "no output");
+    cr_expect_str_eq(secure, plain);
+    cr_expect_str_eq(xsecure, xplain);
+    free(plain), free(secure), free(xplain), free(xsecure);
+    free(e1), free(e2), free(e3), free(e4);
+}
+
+/* Raw TCP bytes to @port: junk or an HTTP request. */
+static void raw_tcp(uint16_t port, const char *bytes)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        ssize_t w = write(fd, bytes, strlen(bytes));
+        (void)w;
+        usleep(100000);
+    }
+    close(fd);
+}
+
+/* A ZeroMQ DEALER to @port sends junk; as a CURVE client with @k and server
+ * key @server, if given, first a tide HELLO of the right job. 1 if anything
+ * came back within 300 ms (a stranger that learns something). */
+static int zmq_stranger(uint16_t port, const tide__curve_keys *k, const char *server)
+{
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    if (k) {
+        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server, 40);
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, k->public_key, 40);
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, k->secret_key, 40);
+    }
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", port);
+    zmq_connect(d, ep);
+    if (k) { /* a HELLO of the right job, as a member would say it */
+        tide_config cfg;
+        tide__wire_enc w;
+        tide_error e;
+        uint8_t hello[256];
+        tide_config_init(&cfg);
+        cfg.processes = 2, cfg.process = 1;
+        snprintf(cfg.job, sizeof cfg.job, "netcheck");
+        tide__wire_enc_init(&w);
+        tide__wire_encode_hello(&w, &cfg, &e);
+        tide__wire_flatten(&w, hello);
+        zmq_send(d, hello, w.total, ZMQ_DONTWAIT);
+        tide__wire_enc_fini(&w);
+    }
+    zmq_send(d, "junk", 4, ZMQ_DONTWAIT);
+    zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
+    int got = zmq_poll(&it, 1, 300) > 0;
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    return got;
+}
+
+/* A 2-process job (with keys when @path) that strangers of every kind try
+ * to join: each is refused and logged; the job finishes with every record
+ * where it belongs. */
+static void strangers(const char *path, const tide__curve_keys *k)
+{
+    tide__curve_keys other;
+    tide_error e;
+    tide__curve_generate(&other, &e);
+    const char *const args[] = {"spin", "2", path ? "--keys" : NULL, path, NULL};
+    tide_test_cluster c;
+    cr_assert_eq(tide_test_cluster_start(&c, 2, 1, 2000, tide_test_bin("netcheck"), args), 0);
+    int ready = 1;
+    for (uint32_t i = 0; i < 2; i++) {
+        uint64_t end = tide_test_now_ms() + 10000;
+        char *s = NULL;
+        do {
+            free(s);
+            usleep(10000);
+            s = tide_test_slurp(c.out[i]);
+        } while (strstr(s, "ready") == NULL && tide_test_now_ms() < end);
+        ready &= strstr(s, "ready") != NULL;
+        free(s);
+    }
+    int learned = 0;
+    for (uint32_t i = 0; ready && i < 2; i++) {
+        uint16_t port = (uint16_t)(c.port + i);
+        raw_tcp(port, "\x01\x02junk\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f garbage");
+        raw_tcp(port, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        learned += zmq_stranger(port, NULL, NULL);
+        if (path) {
+            learned += zmq_stranger(port, &other, k->public_key);    /* leaked public key */
+            learned += zmq_stranger(port, &other, other.public_key); /* another cluster's */
+        }
+    }
+    tide_test_cluster_wait(&c, 15000);
+    char *err[2], *out = tide_test_cluster_stdout(&c);
+    int code[2];
+    for (uint32_t i = 0; i < 2; i++) {
+        err[i] = tide_test_slurp(c.err[i]);
+        code[i] = tide_test_cluster_code(&c, i);
+    }
+    tide_test_cluster_cleanup(&c);
+    cr_assert(ready, "the job did not start");
+    cr_expect_eq(learned, 0, "a stranger got an answer");
+    for (uint32_t i = 0; i < 2; i++) {
+        cr_expect_eq(code[i], 0, "process %u failed: %s", i, err[i]);
+        if (path) {
+            cr_expect(strstr(err[i], "does not hold the cluster key") != NULL,
+                      "process %u did not log the wrong key: %s", i, err[i]);
+        } else {
+            cr_expect(strstr(err[i], "dropped a frame from unidentified connection") != NULL,
+                      "process %u did not log the strangers' frames: %s", i, err[i]);
+        }
+        /* Raw bytes, HTTP, and without keys the keyless client too. */
+        int refusals = 0;
+        for (const char *p = err[i]; (p = strstr(p, "refused a connection to")) != NULL; p++)
+            refusals++;
+        cr_expect_geq(refusals, 2, "process %u logged %d refused connections: %s", i, refusals,
+                      err[i]);
+        free(err[i]);
+    }
+    /* Every record arrived at its owner in its round. */
+    unsigned long long records = 0, bad = 0, lines = 0;
+    for (char *l = out; l && *l;) {
+        unsigned long long r, b;
+        if (sscanf(l, "spin worker=%*u records=%llu sum=%*u mix=%*x bad=%llu", &r, &b) == 2)
+            records += r, bad += b, lines++;
+        char *nl = strchr(l, '\n');
+        l = nl ? nl + 1 : NULL;
+    }
+    cr_expect_eq(lines, 2, "output: %s", out);
+    cr_expect(records > 0);
+    cr_expect_eq(bad, 0);
+    free(out);
+}
+
+Test(curve, strangers_refused_with_keys)
+{
+    char path[128];
+    tide__curve_keys k;
+    keyfile(path, sizeof path, &k);
+    strangers(path, &k);
+    unlink(path);
+}
+
+/* Without keys (loopback only) junk and HTTP must not kill the job either. */
+Test(curve, junk_does_not_kill_a_job_without_keys)
+{
+    strangers(NULL, NULL);
+}
+
+/* A hosts file beyond loopback without --keys: refused before any socket. */
+Test(curve, non_loopback_without_keys_refused)
+{
+    char hosts[128];
+    tmp_path(hosts, sizeof hosts, "hosts");
+    FILE *f = fopen(hosts, "w");
+    fprintf(f, "127.0.0.1:20001\n10.1.2.3:20002  # another machine\n");
+    fclose(f);
+    const char *const args[] = {"-h", hosts, "exchange", "10", "1", NULL};
+    tide_test_cluster c;
+    cr_assert_eq(tide_test_cluster_start(&c, 2, 1, 2000, tide_test_bin("netcheck"), args), 0);
+    tide_test_cluster_wait(&c, 5000);
+    char want[256];
+    snprintf(want, sizeof want, "%s:2: process 1 at 10.1.2.3:20002 is not on loopback", hosts);
+    for (uint32_t i = 0; i < 2; i++) {
+        char *err = tide_test_slurp(c.err[i]);
+        cr_expect_eq(tide_test_cluster_code(&c, i), 1, "process %u: %s", i, err);
+        cr_expect(strstr(err, want) != NULL, "'%s' lacks '%s'", err, want);
+        cr_expect(strstr(err, "--keys FILE") != NULL, "%s", err);
+        free(err);
+    }
+    tide_test_cluster_cleanup(&c);
+    unlink(hosts);
 }
