@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -413,4 +414,73 @@ Test(curve, non_loopback_without_keys_refused)
     }
     tide_test_cluster_cleanup(&c);
     unlink(hosts);
+}
+
+/* `tide keygen`: a loadable key file, never overwritten, usage errors. */
+Test(curve, keygen_command)
+{
+    char path[128], cmd[512];
+    tmp_path(path, sizeof path, "kg.key");
+    snprintf(cmd, sizeof cmd, "%s keygen -o %s 2>/dev/null", tide_test_bin("tide"), path);
+    cr_expect_eq(system(cmd), 0);
+    tide__curve_keys k;
+    tide_error e;
+    cr_expect_eq(tide__curve_load(path, &k, &e), TIDE_OK, "%s", e.msg);
+    cr_expect_eq(WEXITSTATUS(system(cmd)), 1, "overwrote a key file");
+    snprintf(cmd, sizeof cmd, "%s keygen --bogus 2>/dev/null", tide_test_bin("tide"));
+    cr_expect_eq(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "%s keygen --help >/dev/null", tide_test_bin("tide"));
+    cr_expect_eq(system(cmd), 0);
+    unlink(path);
+}
+
+/* Is anything listening on @port at the IPv4 wildcard (0.0.0.0), or on
+ * 127.0.0.1? From /proc/net/tcp (state 0A = LISTEN). */
+static void listeners(uint16_t port, int *wildcard, int *loopback)
+{
+    char line[512], want[16];
+    *wildcard = *loopback = 0;
+    snprintf(want, sizeof want, ":%04X", port);
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (f == NULL) return;
+    while (fgets(line, sizeof line, f)) {
+        char local[64], remote[64], state[8];
+        if (sscanf(line, " %*d: %63s %63s %7s", local, remote, state) != 3) continue;
+        if (strcmp(state, "0A") != 0 || strstr(local, want) == NULL) continue;
+        if (strncmp(local, "00000000:", 9) == 0) *wildcard = 1;
+        if (strncmp(local, "0100007F:", 9) == 0) *loopback = 1;
+    }
+    fclose(f);
+}
+
+/* A hosts file naming a host binds that host's addresses, not 0.0.0.0. */
+Test(curve, host_name_binds_its_addresses_only)
+{
+    char hosts[128];
+    tmp_path(hosts, sizeof hosts, "hosts");
+    uint16_t port = tide_test_free_ports(2);
+    FILE *f = fopen(hosts, "w");
+    fprintf(f, "localhost:%u\nlocalhost:%u\n", port, port + 1);
+    fclose(f);
+    const char *const args[] = {"-h", hosts, "spin", "1", NULL};
+    tide_test_cluster c;
+    cr_assert_eq(tide_test_cluster_start(&c, 2, 1, 2000, tide_test_bin("netcheck"), args), 0);
+    int ready = 0, wildcard = 0, loopback = 0;
+    uint64_t end = tide_test_now_ms() + 10000;
+    while (!ready && tide_test_now_ms() < end) {
+        char *s = tide_test_slurp(c.out[0]);
+        ready = strstr(s, "ready") != NULL;
+        free(s);
+        usleep(10000);
+    }
+    if (ready) listeners(port, &wildcard, &loopback);
+    int rc = tide_test_cluster_wait(&c, 10000);
+    char *err = tide_test_slurp(c.err[0]);
+    tide_test_cluster_cleanup(&c);
+    unlink(hosts);
+    cr_assert(ready, "the job did not start: %s", err);
+    cr_expect_eq(rc, 0, "%s", err);
+    cr_expect(loopback, "nothing listens on 127.0.0.1:%u", port);
+    cr_expect(!wildcard, "something listens on 0.0.0.0:%u", port);
+    free(err);
 }
