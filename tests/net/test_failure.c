@@ -129,6 +129,7 @@ static void expect_all_failed(tide_test_cluster *c, uint64_t t0, const char *con
         cr_expect(took <= T_MS, "process %u took %llu ms to stop (peer timeout %u ms)", i,
                   (unsigned long long)took, T_MS);
         cr_expect(strstr(err, want[i]) != NULL, "process %u: '%s' lacks '%s'", i, err, want[i]);
+        cr_expect(strstr(err, "Sanitizer") == NULL, "process %u: %s", i, err);
         if (also && also[i])
             cr_expect(strstr(err, also[i]) != NULL, "process %u: '%s' lacks '%s'", i, err, also[i]);
         free(err);
