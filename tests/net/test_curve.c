@@ -187,7 +187,7 @@ Test(curve, zap_admits_only_the_cluster_key)
     zmq_pollitem_t it = {.socket = router, .events = ZMQ_POLLIN};
     cr_expect_eq(zmq_poll(&it, 1, 500), 0, "a client with another key got through");
     zmq_close(d);
-    cr_expect_geq(tide__zap_refused(z), 1);
+    cr_expect(tide__zap_refused(z) >= 1, "refused %llu", (unsigned long long)tide__zap_refused(z));
     cr_expect(strstr(lb.last, "does not hold the cluster key") != NULL, "log: '%s'", lb.last);
     cr_expect(strstr(lb.last, "127.0.0.1") != NULL, "log: '%s'", lb.last);
     /* Without keys, and with another cluster's keys: never reach the ROUTER. */
@@ -358,8 +358,8 @@ static void strangers(const char *path, const tide__curve_keys *k)
         int refusals = 0;
         for (const char *p = err[i]; (p = strstr(p, "refused a connection to")) != NULL; p++)
             refusals++;
-        cr_expect_geq(refusals, 2, "process %u logged %d refused connections: %s", i, refusals,
-                      err[i]);
+        cr_expect(refusals >= 2, "process %u logged %d refused connections: %s", i, refusals,
+                  err[i]);
         free(err[i]);
     }
     /* Every record arrived at its owner in its round. */

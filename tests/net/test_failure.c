@@ -370,7 +370,7 @@ static void protocol_error(uint32_t w)
     zmq_ctx_term(m.ctx);
     if (!joined) tide_test_cluster_cleanup(&c);
     cr_assert(joined, "could not join the cluster as process 2");
-    cr_expect_geq(fails, 2, "FAIL frames naming process 0: %d", fails);
+    cr_expect(fails >= 2, "FAIL frames naming process 0: %d", fails);
 }
 
 Test(failure, protocol_error_w1)
