@@ -615,3 +615,35 @@ Test(transport_fault, garbage_from_identified_peer)
         fake_stop(&f);
     }
 }
+
+/* A FAIL frame: from a stranger, logged and dropped; from the identified
+ * peer, this process fails naming the process that failed first. */
+Test(transport_fault, fail_frame_from_stranger_and_from_peer)
+{
+    fake f;
+    fake_start(&f, 5000);
+    tide__wire_enc w;
+    tide_error e;
+    tide__wire_enc_init(&w);
+    cr_assert_eq(tide__wire_encode_fail(&w, 1, TIDE_ENOMEM, "out of memory in 'count'", &e),
+                 TIDE_OK);
+    uint8_t buf[512];
+    tide__wire_flatten(&w, buf);
+    void *d = raw_dealer(&f);
+    zmq_send(d, buf, w.total, 0);
+    char last[320];
+    cr_expect_eq(wait_logs(f.real.r, 1, 3000, last, sizeof last), 1);
+    cr_expect(strstr(last, "FAIL frame before HELLO") != NULL, "%s", last);
+    zmq_close(d);
+    uint32_t fails;
+    rec_count(f.real.r, &fails, NULL);
+    cr_expect_eq(fails, 0, "a stranger's FAIL stopped the job");
+    /* From process 1 itself (origin 1). */
+    zmq_send(f.dealer, buf, w.total, 0);
+    tide_error lastf;
+    cr_assert_eq(wait_fails(f.real.r, 1, 3000, &lastf), 1, "the peer's FAIL was ignored");
+    cr_expect_eq(lastf.code, TIDE_EPEER);
+    cr_expect_str_eq(lastf.msg, "process 1 failed: out of memory in 'count'");
+    tide__wire_enc_fini(&w);
+    fake_stop(&f);
+}
