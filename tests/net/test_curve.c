@@ -489,3 +489,29 @@ Test(curve, host_name_binds_its_addresses_only)
     cr_expect(!wildcard, "something listens on 0.0.0.0:%u", port);
     free(err);
 }
+
+/* --keys FILE is a cluster flag: parsed out of argv, a value required. */
+Test(curve, keys_flag)
+{
+    tide_config c;
+    tide_error e;
+    char a0[] = "prog", a1[] = "--keys", a2[] = "/etc/tide/cluster.key", a3[] = "input";
+    char *argv[] = {a0, a1, a2, a3, NULL};
+    int argc = 4;
+    tide_config_init(&c);
+    cr_expect_str_eq(c.keys, "", "keys by default");
+    cr_assert_eq(tide_config_parse(&c, &argc, argv, &e), TIDE_OK, "%s", e.msg);
+    cr_expect_str_eq(c.keys, "/etc/tide/cluster.key");
+    cr_expect_eq(argc, 2);
+    cr_expect_str_eq(argv[1], "input");
+    char b1[] = "--keys=";
+    char *argv2[] = {a0, b1, NULL};
+    argc = 2;
+    cr_expect_eq(tide_config_parse(&c, &argc, argv2, &e), TIDE_EINVAL);
+    cr_expect_str_eq(e.msg, "option '--keys': empty file name");
+    char *argv3[] = {a0, a1, NULL};
+    argc = 2;
+    cr_expect_eq(tide_config_parse(&c, &argc, argv3, &e), TIDE_EINVAL);
+    cr_expect_str_eq(e.msg, "option '--keys' needs a value");
+    cr_expect(strstr(tide_config_usage(), "--keys FILE") != NULL);
+}
