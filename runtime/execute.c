@@ -4,7 +4,9 @@
  *
  * Worker 0 runs on the calling thread. A worker that fails (its main or a
  * step returns an error) marks the whole process failed, so that the other
- * workers stop instead of waiting for progress that will never come.
+ * workers stop instead of waiting for progress that will never come; the
+ * transport then tells every other process (a FAIL frame, net/transport.h),
+ * so that they stop too, naming this process and the cause.
  */
 #include <hwloc.h>
 #include <stdio.h>
