@@ -20,7 +20,11 @@
  * in arrival order into per-worker FIFO inboxes: DATA never overtakes the
  * PROGRESS sent after it, and vice versa.
  *
- * Handshake, faults, shutdown: see the banners below and docs/wire.md.
+ * Handshake, faults, shutdown: see the banners below and docs/wire.md. A
+ * process that fails sends FAIL instead of BYE; frames of a connection that
+ * never said HELLO are logged and dropped (a stranger cannot stop the job).
+ * Security: with --keys every socket uses CURVE and a ZAP handler admits
+ * only the cluster's key (net/curve.h); without, every address is loopback.
  * Memory: a DATA frame's large columns go to ZeroMQ by reference
  * (zmq_msg_init_data) with a batch reference that the free callback drops;
  * nothing is allocated per record.
