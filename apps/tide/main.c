@@ -13,6 +13,7 @@
 #include "tide/tide.h"
 
 const tide_command tide_commands[] = {
+    {"keygen", "write a cluster key file (CURVE)", tide_cmd_keygen},
     {NULL, NULL, NULL},
 };
 
