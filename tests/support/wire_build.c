@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tide/record.h"
+#include "wire.h"
 #include "wire_build.h"
 
 uint8_t *wire_build_data(const wire_build *d, size_t *n)
@@ -18,7 +19,7 @@ uint8_t *wire_build_data(const wire_build *d, size_t *n)
     msgpack_pack_array(&pk, 3);
     msgpack_pack_str(&pk, 4);
     msgpack_pack_str_body(&pk, "tide", 4);
-    msgpack_pack_uint32(&pk, 1); /* version */
+    msgpack_pack_uint32(&pk, TIDE__WIRE_VERSION);
     msgpack_pack_uint32(&pk, 2); /* DATA */
     msgpack_pack_array(&pk, 15);
     msgpack_pack_uint32(&pk, d->dataflow);
