@@ -104,8 +104,9 @@ void tide__stall_note(tide_dataflow *df, uint32_t from, const tide__pointstamp *
 {
     struct tide__stall *l = ledger(df);
     if (l == &no_ledger || from >= l->peers) return;
-    uint32_t proc = from / l->per_process;
-    if (proc < TIDE_MAX_PROCESSES && from != df->w->index) l->heard_ms[proc] = tide__now_ms();
+    uint32_t proc = from / l->per_process; /* only other processes can go silent */
+    if (proc < TIDE_MAX_PROCESSES && proc != df->w->index / l->per_process)
+        l->heard_ms[proc] = tide__now_ms();
     for (uint32_t i = 0; i < n; i++)
         if (ps[i].is_source && ps[i].port == 0 && ps[i].node < l->nops)
             cell_add(&l->caps[(size_t)ps[i].node * l->peers + from], ps[i].time, ps[i].delta);

@@ -241,17 +241,20 @@ typedef struct tide_feedback tide_feedback;
 /*
  * tide_feedback_new - a loop edge in scope @s: what is connected to it
  * re-enters the scope with the scope's coordinate advanced by @step (>= 1).
- * @out gets the stream that carries the fed-back records.
+ * @out gets the stream that carries the fed-back records: those connected,
+ * unchanged, of @layout and @flags.
  */
 tide_feedback *tide_feedback_new(tide_scope *s, tide_layout layout, uint32_t flags, uint32_t step,
                                  tide_stream **out);
 /* Close the loop: @s (same scope) flows into the feedback edge. */
 int tide_feedback_connect(tide_feedback *fb, tide_stream *s);
 
-/* Bring @s from the parent scope into @child (times unchanged). */
+/* Bring @s from the parent scope into @child (times unchanged). Output:
+ * the records of @s unchanged. */
 tide_stream *tide_enter(tide_stream *s, tide_scope *child);
 /* Bring @s out of its scope into the parent: the scope's coordinate is
- * reset to 0, in the batch time and in every record time. */
+ * reset to 0, in the batch time and in every record time. Output: the
+ * records of @s unchanged (only times change). */
 tide_stream *tide_leave(tide_stream *s);
 
 /* ------------------------------------------------------------------------ */
