@@ -72,20 +72,24 @@ int tide_worker_step_until_timeout(tide_worker *w, const tide_probe *p, tide_tim
                                    int64_t timeout_ms)
 {
     uint64_t stall_ms = w->rt->cfg.stall_timeout_ms;
-    uint64_t start = tide__now_ms(), last = start, worked = w->worked;
+    /* The clock is read only when a step did nothing (or for a deadline):
+     * a busy wait costs no system time. @idle_since is 0 while working. */
+    uint64_t start = timeout_ms >= 0 ? tide__now_ms() : 0, idle_since = 0, worked = w->worked;
     while (tide_probe_less_equal(p, t)) {
         int rc = tide_worker_step_or_park(w, 1000);
         if (rc < 0) return rc;
         if (rc == 0) break;
+        bool did = w->worked != worked;
+        worked = w->worked;
+        if (did) idle_since = 0;
+        if (did && timeout_ms < 0) continue;
         uint64_t now = tide__now_ms();
-        if (w->worked != worked) {
-            worked = w->worked;
-            last = now;
-        } else if (stall_ms && now - last >= stall_ms) {
-            return tide__stall_explain(p->op, t, now - last, TIDE_ETIMEDOUT, "stalled");
-        }
+        if (!did && idle_since == 0) idle_since = now;
+        uint64_t idle = idle_since ? now - idle_since : 0;
+        if (stall_ms && idle >= stall_ms)
+            return tide__stall_explain(p->op, t, idle, TIDE_ETIMEDOUT, "stalled");
         if (timeout_ms >= 0 && now - start >= (uint64_t)timeout_ms)
-            return tide__stall_explain(p->op, t, now - last, TIDE_ETIMEDOUT, "deadline passed");
+            return tide__stall_explain(p->op, t, idle, TIDE_ETIMEDOUT, "deadline passed");
     }
     return TIDE_OK;
 }
