@@ -275,19 +275,27 @@ static int step(tide_worker *w, bool *did)
     return incomplete;
 }
 
+/* step, published for the stall check of other threads' step_until
+ * (probe.c): which step is running (0: none), and how many did work. */
+static int step_counted(tide_worker *w, bool *did)
+{
+    __atomic_store_n(&w->in_step, w->steps + 1, __ATOMIC_RELAXED);
+    int rc = step(w, did);
+    __atomic_store_n(&w->in_step, 0, __ATOMIC_RELAXED);
+    if (*did) __atomic_store_n(&w->worked, w->worked + 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
 int tide_worker_step(tide_worker *w)
 {
     bool did = false;
-    int rc = step(w, &did);
-    w->worked += did;
-    return rc;
+    return step_counted(w, &did);
 }
 
 int tide_worker_step_or_park(tide_worker *w, int64_t timeout_us)
 {
     bool did = false;
-    int rc = step(w, &did);
-    w->worked += did;
+    int rc = step_counted(w, &did);
     if (rc > 0 && !did && timeout_us != 0) park(w, timeout_us);
     return rc;
 }

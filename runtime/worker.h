@@ -131,7 +131,11 @@ struct tide_worker {
     uint32_t wake_seq; /* atomic */
     uint32_t sleeping; /* atomic: 1 while parked */
     pthread_t thread;
-    uint64_t worked; /* steps that did something (stall.c's idea of progress) */
+    /* For probe.c's stall check; written by this worker only, read by the
+     * others atomically: steps that did something, and the running step
+     * (its w->steps + 1; 0 between steps). */
+    uint64_t worked;
+    uint64_t in_step;
 };
 
 /* One process: the workers, their inboxes and the transport. */

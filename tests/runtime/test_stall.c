@@ -199,3 +199,68 @@ Test(stall, flag_parses)
     cr_assert_eq(tide_config_parse(&c, &argc, argv3, &e), TIDE_EINVAL);
     cr_assert(strstr(e.msg, "stall-timeout"), "%s", e.msg);
 }
+
+/* ---- a busy peer thread is not a stall ------------------------------------------------ */
+
+typedef struct busy_state {
+    uint64_t until_ms; /* worker 1 keeps working until then */
+    bool held;
+} busy_state;
+
+/* On worker 1: stay active (a long computation in many small steps) and
+ * hold the capability until @until_ms; elsewhere drop it at once. */
+static void busy_schedule(tide_op *op, void *state)
+{
+    busy_state *b = state;
+    tide_batch *in;
+    while ((in = tide_op_pull(op, 0)) != NULL) tide_batch_unref(in);
+    if (!b->held) return;
+    if (tide_worker_index(tide_op_worker(op)) == 1 && tide_test_now_ms() < b->until_ms) {
+        tide_op_activate(op);
+        return;
+    }
+    b->held = false;
+    tide_op_drop(op, TIDE_TIME_ZERO);
+}
+
+static int busy_main(tide_worker *w, void *arg)
+{
+    tide_dataflow *df = tide_dataflow_new(w, "busy");
+    tide_scope *root = tide_dataflow_root(df);
+    tide_stream *s;
+    tide_input *in = tide_input_new(root, tide_layout_make(8, 0), 0, &s);
+    busy_state *b = calloc(1, sizeof *b);
+    if (b == NULL) return TIDE_ENOMEM;
+    b->until_ms = *(const uint64_t *)arg;
+    b->held = true;
+    tide_layout l = tide_layout_make(8, 0);
+    tide_stream *ins[1] = {s};
+    tide_op_desc d = {.name = "busy",
+                      .ninputs = 1,
+                      .inputs = ins,
+                      .noutputs = 1,
+                      .outputs = &l,
+                      .schedule = busy_schedule,
+                      .state = b,
+                      .state_free = free,
+                      .initial_capability = true};
+    tide_op *op = tide_op_build(root, &d);
+    if (op == NULL) {
+        free(b);
+        return tide_worker_error(w)->code;
+    }
+    tide_probe *p = tide_probe_new(tide_exchange(tide_op_output(op, 0)));
+    TIDE_TRY(tide_dataflow_seal(df));
+    TIDE_TRY(tide_input_close(in));
+    return tide_worker_step_until(w, p, TIDE_TIME_ZERO);
+}
+
+Test(stall, busy_peer_thread_is_not_a_stall)
+{
+    /* Worker 0 waits ~2.5 s with nothing to do while worker 1 works; a
+     * 1 s stall time must not fire, since the process is making progress. */
+    uint64_t until = tide_test_now_ms() + 2500;
+    tide_config cfg = stall_config(2, 1000);
+    tide_error e = {0};
+    cr_assert_eq(tide_execute(&cfg, busy_main, &until, &e), TIDE_OK, "%s", e.msg);
+}
