@@ -150,9 +150,11 @@ const tide_antichain *tide_probe_frontier(const tide_probe *p);
  *   closed, on worker 1
  * naming the input never advanced or closed, or the operator holding a
  * capability and at which time, the worker(s) holding it, and a peer
- * process that has sent no progress for as long. A worker that waits for
- * another one's slow work (e.g. a peer process loading data) for longer
- * than the stall time is reported too: raise the stall time for such jobs.
+ * process that has sent no progress for as long. Progress is anything
+ * this worker does, or another worker thread of this process finishing a
+ * step that did work or running one long step; a peer PROCESS busy without
+ * sending anything (e.g. loading data) for longer than the stall time
+ * looks stalled: raise the stall time for such jobs.
  * The error is not sticky: the caller may fix the cause (advance, close)
  * and wait again.
  * @return TIDE_OK; TIDE_ETIMEDOUT as above; or the worker's sticky error.
