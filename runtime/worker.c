@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stall.h"
 #include "tide/alloc.h"
 #include "transport.h"
 #include "worker.h"
@@ -187,6 +188,7 @@ int tide__worker_deliver(tide_worker *w, tide__msg *m)
         }
         return tide__deliver_local(df, m->channel, m->batch);
     }
+    tide__stall_note(df, m->from, m->progress->updates, m->progress->len);
     rc = tide__df_apply(df, m->progress->updates, m->progress->len);
     tide__progress_unref(m->progress);
     return rc;
@@ -273,16 +275,27 @@ static int step(tide_worker *w, bool *did)
     return incomplete;
 }
 
+/* step, published for the stall check of other threads' step_until
+ * (probe.c): which step is running (0: none), and how many did work. */
+static int step_counted(tide_worker *w, bool *did)
+{
+    __atomic_store_n(&w->in_step, w->steps + 1, __ATOMIC_RELAXED);
+    int rc = step(w, did);
+    __atomic_store_n(&w->in_step, 0, __ATOMIC_RELAXED);
+    if (*did) __atomic_store_n(&w->worked, w->worked + 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
 int tide_worker_step(tide_worker *w)
 {
     bool did = false;
-    return step(w, &did);
+    return step_counted(w, &did);
 }
 
 int tide_worker_step_or_park(tide_worker *w, int64_t timeout_us)
 {
     bool did = false;
-    int rc = step(w, &did);
+    int rc = step_counted(w, &did);
     if (rc > 0 && !did && timeout_us != 0) park(w, timeout_us);
     return rc;
 }

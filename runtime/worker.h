@@ -114,6 +114,7 @@ struct tide_dataflow {
     /* Owned allocations freed with the dataflow (streams, inputs, probes). */
     void **owned;
     uint32_t nowned, owned_cap;
+    struct tide__stall *stall; /* stall.c: who holds capabilities; NULL until used */
 };
 
 /* ---- workers -------------------------------------------------------------- */
@@ -135,6 +136,11 @@ struct tide_worker {
     uint32_t wake_seq; /* atomic */
     uint32_t sleeping; /* atomic: 1 while parked */
     pthread_t thread;
+    /* For probe.c's stall check; written by this worker only, read by the
+     * others atomically: steps that did something, and the running step
+     * (its w->steps + 1; 0 between steps). */
+    uint64_t worked;
+    uint64_t in_step;
 };
 
 /* One process: the workers, their inboxes and the transport. */

@@ -16,6 +16,9 @@
  *                        processes holding it can connect. Required when any
  *                        address is not loopback (the process refuses to
  *                        start without it); optional on loopback.
+ *       --stall-timeout MS tide_worker_step_until gives up after MS ms without
+ *                        progress and reports what holds the dataflow back
+ *                        (default 10000; 0 = off; tide/ops.h)
  *   -v, --verbose        print the topology and pinning to stderr
  */
 #ifndef TIDE_CONFIG_H
@@ -29,16 +32,17 @@
 #define TIDE_MAX_WORKERS   256 /* total over all processes */
 
 typedef struct tide_config {
-    uint32_t workers;         /* threads per process (-w) */
-    uint32_t processes;       /* processes (-n) */
-    uint32_t process;         /* this process (-p) */
-    uint16_t base_port;       /* --port */
-    int pin;                  /* pin threads to cores (default 1) */
-    int verbose;              /* -v */
-    uint32_t peer_timeout_ms; /* --peer-timeout */
-    char hostfile[256];       /* -h, empty for localhost ports */
-    char job[64];             /* job identity checked at handshake; default: program name */
-    char keys[256];           /* --keys: the cluster's key file, empty for none */
+    uint32_t workers;          /* threads per process (-w) */
+    uint32_t processes;        /* processes (-n) */
+    uint32_t process;          /* this process (-p) */
+    uint16_t base_port;        /* --port */
+    int pin;                   /* pin threads to cores (default 1) */
+    int verbose;               /* -v */
+    uint32_t peer_timeout_ms;  /* --peer-timeout */
+    char hostfile[256];        /* -h, empty for localhost ports */
+    char job[64];              /* job identity checked at handshake; default: program name */
+    uint32_t stall_timeout_ms; /* --stall-timeout: 0 = never give up (tide/ops.h) */
+    char keys[256];            /* --keys: the cluster's key file, empty for none */
 } tide_config;
 
 /* tide_config_init - the defaults above (1 process, 1 worker). */
