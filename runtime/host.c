@@ -318,11 +318,16 @@ static bool job_settle(struct tide_job *j, int state, int rc, const char *msg)
     return first;
 }
 
+/* The cancelled flag alone ends the job (each worker checks it every
+ * round); the command and the wake make it prompt, also for a parked
+ * worker, and out of memory for the command loses nothing. */
 static void cancel_everywhere(struct tide_job *j)
 {
     if (__atomic_exchange_n(&j->cancelled, 1, __ATOMIC_SEQ_CST)) return;
-    for (uint32_t i = 0; i < j->h->rt->threads; i++)
-        tide__job_cmd(&j->h->rt->workers[i], TIDE__CMD_CANCEL, j->id, NULL);
+    for (uint32_t i = 0; i < j->h->rt->threads; i++) {
+        tide_worker *w = &j->h->rt->workers[i];
+        if (tide__job_cmd(w, TIDE__CMD_CANCEL, j->id, NULL) < 0) tide__worker_wake(w);
+    }
 }
 
 void tide__host_job_fail(struct tide_job *j, int code, const char *msg)
