@@ -205,6 +205,8 @@ static void check_failed(tide_worker *w)
         tide__host_job_fail(j->job, e.code ? e.code : TIDE_EPEER, e.msg);
 }
 
+static void stats(tide_worker *w, bool force);
+
 /* Messages, then one step of every live dataflow, each under its job. */
 static void round_all(tide_worker *w, bool *did)
 {
@@ -229,6 +231,7 @@ int tide__job_step(tide_worker *w, bool *did)
 {
     tide__wstate *ws = w->host;
     round_all(w, did);
+    stats(w, false);
     tide__wjob *wj = ws->cur;
     if (wj == NULL) return 0;
     if (job_cancelled(wj)) return TIDE_ECLOSED;
