@@ -279,3 +279,30 @@ Test(job, entry_that_steps)
     cr_assert_eq(job_harness_wait(h, 1, 30000, msg), TIDE_ECLOSED, "%s", msg);
     job_harness_stop(h);
 }
+
+/* The manual's example job (include/tide/job.h, tests/jobs/example.c). */
+Test(job, manual_example)
+{
+    job_harness *h = job_harness_start(2);
+    cr_assert_not_null(h);
+    char *argv[1] = {"1003"}, msg[256];
+    submit(h, 1, "example", 1, argv);
+    cr_assert_eq(job_harness_wait(h, 1, 30000, msg), TIDE_OK, "%s", msg);
+    char *out = job_harness_out(h, 1);
+    long long count[10] = {0};
+    int lines = 0;
+    for (const char *p = out; *p;) {
+        unsigned long long k;
+        long long c;
+        int used = 0;
+        cr_assert_eq(sscanf(p, "key %llu: %lld\n%n", &k, &c, &used), 2, "%.80s", p);
+        cr_assert_lt(k, 10);
+        count[k] = c;
+        lines++;
+        p += used;
+    }
+    cr_assert_eq(lines, 10, "one line per key: %s", out);
+    for (int k = 0; k < 10; k++) cr_assert_eq(count[k], k < 3 ? 101 : 100, "key %d", k);
+    free(out);
+    job_harness_stop(h);
+}
