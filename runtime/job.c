@@ -336,6 +336,13 @@ static void job_start(tide_worker *w, struct tide_job *job)
     wj->id = job->id;
     wj->next = ws->jobs;
     ws->jobs = wj;
+    if (retired(ws, job->id)) {
+        /* Messages for a retired id are dropped on arrival: never run it. */
+        char msg[96];
+        snprintf(msg, sizeof msg, "job id %llu was used before on worker %u",
+                 (unsigned long long)job->id, w->index);
+        tide__host_job_fail(job, TIDE_EINVAL, msg);
+    }
     if (ws->failed_seen) {
         pthread_mutex_lock(&w->rt->fail_lock);
         tide__host_job_fail(job, TIDE_EPEER, w->rt->fail_err.msg);

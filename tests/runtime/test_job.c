@@ -233,6 +233,15 @@ Test(job, load_errors)
     /* A correct job still runs afterwards. */
     submit_count(h, 4, 9, 1500, 2);
     check_count(h, 4, 9, 1500);
+    /* An id retired by the workers (here one that was forgotten) is never
+     * run again: its messages would be dropped. */
+    tide__host_job_forget(h->host, 5);
+    submit_count(h, 6, 9, 100, 1);
+    check_count(h, 6, 9, 100); /* the FORGET has been handled */
+    char msg[256];
+    submit_count(h, 5, 9, 100, 1);
+    cr_assert_eq(job_harness_wait(h, 5, 30000, msg), TIDE_EINVAL);
+    cr_assert(strstr(msg, "was used before"), "%s", msg);
     job_harness_stop(h);
 }
 
