@@ -48,7 +48,7 @@
 #define RECV_BUDGET     256        /* frames per wake-up before monitors get a look */
 #define MAX_PARTS       32         /* message parts one frame may have */
 #define RID_MAX         32         /* longest routing id we identify */
-#define MAX_DATAFLOW    (1u << 20) /* highest dataflow index a peer may name */
+#define MAX_DATAFLOW    UINT32_MAX /* dataflow ids are sparse in jobs (runtime/job.c) */
 #define NO_PEER         UINT32_MAX
 
 /* A DEALER: local worker @worker's connection to process @peer. */

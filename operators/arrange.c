@@ -126,8 +126,19 @@ typedef struct sub {
 } sub;
 
 struct tide__arr_src {
-    sub *subs; /* live subscriptions */
+    sub *subs;                   /* live subscriptions */
+    struct tide__arr_src **back; /* a publication's pointer to us, NULLed when freed */
 };
+
+void tide__arr_src_watch(struct tide__arr_src *src, struct tide__arr_src **back)
+{
+    src->back = back;
+}
+
+bool tide__arr_src_watched(const struct tide__arr_src *src)
+{
+    return src->back != NULL;
+}
 
 static void sub_unref(sub *s)
 {
@@ -181,6 +192,7 @@ static void arr_state_free(void *p)
     tide_antichain_fini(&st->frontier);
     tide_antichain_fini(&st->upper);
     tide_free(st->caps);
+    if (st->src.back) *st->src.back = NULL;
     for (sub *s = st->src.subs, *n; s; s = n) {
         n = s->next;
         s->src_gone = true;
@@ -269,8 +281,16 @@ static int seal_one(tide_op *op, arr_state *st, const tide_antichain *upper, tid
         tide_trace_batch_unref(tb);
         return tide_op_fail(op, rc, "inserting into the trace: %s", tide_strerror(rc));
     }
-    for (sub *s = st->src.subs; s && rc == TIDE_OK; s = s->next)
-        if (s->op) rc = sub_push(s, tb);
+    for (sub **pp = &st->src.subs; *pp && rc == TIDE_OK;) {
+        sub *s = *pp;
+        if (s->op == NULL) { /* its importing dataflow is gone: unlink */
+            *pp = s->next;
+            sub_unref(s);
+            continue;
+        }
+        rc = sub_push(s, tb);
+        pp = &s->next;
+    }
     if (rc == TIDE_OK && announce) rc = tide__arranged_announce(op, 0, cap, tb);
     tide_trace_batch_unref(tb);
     if (rc < 0) return tide_op_fail(op, rc, "announcing a batch: %s", tide_strerror(rc));
@@ -597,11 +617,21 @@ static void imp_schedule(tide_op *op, void *state)
 
 tide_arranged *tide_arranged_import(tide_arranged *a, tide_scope *s)
 {
-    tide_worker *w = s->df->w;
     if (s->depth != 0 || a->src == NULL || a->trace_depth != 0) {
-        tide__worker_fail(w, TIDE_EINVAL,
+        tide__worker_fail(s->df->w, TIDE_EINVAL,
                           "arranged_import: needs an arrangement made by tide_arrange in a root "
                           "scope, imported into a root scope");
+        return NULL;
+    }
+    return tide__arranged_import_trace(a->trace, a->layout, a->src, s);
+}
+
+tide_arranged *tide__arranged_import_trace(tide_trace *trace, tide_layout layout,
+                                           struct tide__arr_src *src, tide_scope *s)
+{
+    tide_worker *w = s->df->w;
+    if (s->depth != 0) {
+        tide__worker_fail(w, TIDE_EINVAL, "arranged_import: import into a root scope");
         return NULL;
     }
     imp_state *st = tide_calloc(1, sizeof *st);
@@ -613,7 +643,7 @@ tide_arranged *tide_arranged_import(tide_arranged *a, tide_scope *s)
         return NULL;
     }
     tide_antichain_init(&st->upper);
-    if (tide__frontier_zero(&st->upper) < 0 || tide__arranged_reader(a, &st->reader) < 0) {
+    if (tide__frontier_zero(&st->upper) < 0 || tide_trace_reader_new(trace, &st->reader) < 0) {
         imp_free(st);
         tide_free(sb);
         tide__worker_fail(w, TIDE_ENOMEM, "out of memory importing an arrangement");
@@ -622,7 +652,7 @@ tide_arranged *tide_arranged_import(tide_arranged *a, tide_scope *s)
     uint32_t flags = TIDE_BATCH_UPDATES;
     tide_op_desc d = {.name = "arranged_import",
                       .noutputs = 1,
-                      .outputs = &a->layout,
+                      .outputs = &layout,
                       .out_flags = &flags,
                       .schedule = imp_schedule,
                       .state = st,
@@ -634,10 +664,15 @@ tide_arranged *tide_arranged_import(tide_arranged *a, tide_scope *s)
         tide_free(sb);
         return NULL;
     }
-    sb->refs = 2;
     sb->op = op;
-    sb->next = a->src->subs;
-    a->src->subs = sb;
+    if (src) {
+        sb->refs = 2;
+        sb->next = src->subs;
+        src->subs = sb;
+    } else {
+        sb->refs = 1; /* the source is gone: replay, then close */
+        sb->src_gone = true;
+    }
     st->s = sb;
-    return tide__arranged_new(tide_op_output(op, 0), a->trace, a->layout, 0);
+    return tide__arranged_new(tide_op_output(op, 0), trace, layout, 0);
 }

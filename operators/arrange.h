@@ -95,4 +95,23 @@ int tide__arranged_give_ext(tide_op *op, uint32_t port, tide_batch *b);
  */
 tide_stream *tide__consolidate_op(tide_stream *c, const char *name);
 
+/* ---- shared arrangements across jobs (runtime/job_arr.c) ---------------- */
+
+/*
+ * tide__arr_src_watch - have the arrange operator behind @src set *@back to
+ * NULL when its dataflow is freed (@back NULL: stop). One watcher at most;
+ * tide__arr_src_watched tells whether there is one.
+ */
+void tide__arr_src_watch(struct tide__arr_src *src, struct tide__arr_src **back);
+bool tide__arr_src_watched(const struct tide__arr_src *src);
+
+/*
+ * tide__arranged_import_trace - tide_arranged_import of trace @trace
+ * (layout @layout, root-scope times) into root scope @s: replay, then the
+ * batches of arrange operator @src; @src NULL when it is gone (the import
+ * closes after the replay). NULL on error (worker error set).
+ */
+tide_arranged *tide__arranged_import_trace(tide_trace *trace, tide_layout layout,
+                                           struct tide__arr_src *src, tide_scope *s);
+
 #endif /* TIDE_ARRANGE_H */

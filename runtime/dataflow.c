@@ -72,10 +72,16 @@ tide_dataflow *tide_dataflow_new(tide_worker *w, const char *name)
     if (df == NULL) goto fail;
     df->w = w;
     df->index = w->ndfs;
+    df->slot = w->ndfs;
     df->name = dupstr(name);
     tide__reach_builder_init(&df->rb);
     if (df->name == NULL || scope_new(df, NULL, "root") == NULL) goto fail_df;
     if (grow((void **)&w->dfs, &w->dfs_cap, w->ndfs + 1, sizeof(tide_dataflow *)) < 0) goto fail_df;
+    /* In a job, the id comes from the job (the worker has the error). */
+    if (w->host && tide__job_df_new(w, df) < 0) {
+        tide__df_free(df);
+        return NULL;
+    }
     w->dfs[w->ndfs++] = df;
     return df;
 fail_df:
@@ -340,6 +346,17 @@ int tide__df_step(tide_dataflow *df, bool *did)
     if (df->nactive) *did = true;
     df->complete = df->nactive == 0 && df->nchanges == 0 && tide__tracker_is_idle(df->tracker);
     return TIDE_OK;
+}
+
+void tide__df_drop(tide_dataflow *df)
+{
+    tide_worker *w = df->w;
+    uint32_t i = df->slot;
+    w->dfs[i] = w->dfs[--w->ndfs];
+    w->dfs[i]->slot = i;
+    if (w->last_df == df) w->last_df = NULL;
+    tide__worker_drop_early(w, df->index, df->index);
+    tide__df_free(df);
 }
 
 void tide__df_free(tide_dataflow *df)

@@ -49,22 +49,23 @@ static void net_fail(void *ctx, const tide_error *e)
 
 static hwloc_topology_t topo;
 
-static void pin(tide__runtime *rt, tide_worker *w)
+static int pin(tide__runtime *rt, tide_worker *w)
 {
-    if (!rt->cfg.pin || topo == NULL) return;
+    if (!rt->cfg.pin || topo == NULL) return -1;
     int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
     hwloc_obj_type_t type = HWLOC_OBJ_CORE;
     if (ncores <= 0) {
         ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
         type = HWLOC_OBJ_PU;
     }
-    if (ncores <= 0) return;
+    if (ncores <= 0) return -1;
     hwloc_obj_t obj = hwloc_get_obj_by_type(topo, type, (unsigned)(w->index % (uint32_t)ncores));
-    if (obj == NULL) return;
+    if (obj == NULL) return -1;
     int rc = hwloc_set_cpubind(topo, obj->cpuset, HWLOC_CPUBIND_THREAD);
     if (rt->cfg.verbose)
         fprintf(stderr, "tide: worker %u pinned to %s %u%s\n", w->index,
                 hwloc_obj_type_string(type), obj->logical_index, rc ? " (failed)" : "");
+    return rc ? -1 : (int)obj->logical_index;
 }
 
 static void *worker_thread(void *arg)
@@ -196,4 +197,47 @@ int tide_execute(const tide_config *cfg, tide_worker_main main, void *arg, tide_
     }
     runtime_free(rt);
     return rc;
+}
+
+/* ---- host mode (runtime/host.c) ------------------------------------------------------ */
+
+/* The same setup as tide_execute, without running anything: the host starts
+ * the threads itself. */
+tide__runtime *tide__runtime_new(const tide_config *cfg, tide_error *e)
+{
+    tide__runtime *rt = tide_calloc(1, sizeof *rt);
+    if (rt == NULL) {
+        tide_err_set(e, TIDE_ENOMEM, "out of memory starting tide");
+        return NULL;
+    }
+    if (runtime_init(rt, cfg, e) < 0) {
+        runtime_free(rt);
+        return NULL;
+    }
+    if (rt->cfg.pin && topo == NULL && hwloc_topology_init(&topo) == 0 &&
+        hwloc_topology_load(topo) != 0) {
+        hwloc_topology_destroy(topo);
+        topo = NULL;
+    }
+    return rt;
+}
+
+void tide__runtime_free(tide__runtime *rt)
+{
+    if (rt == NULL) return;
+    runtime_free(rt);
+    if (topo) {
+        hwloc_topology_destroy(topo);
+        topo = NULL;
+    }
+}
+
+int tide__runtime_pin(tide__runtime *rt, tide_worker *w)
+{
+    return pin(rt, w);
+}
+
+void tide__runtime_fail(tide__runtime *rt, const tide_error *e)
+{
+    runtime_fail(rt, e);
 }

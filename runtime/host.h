@@ -22,6 +22,7 @@
 
 #include "tide/config.h"
 #include "tide/error.h"
+#include "tide/job.h"
 
 typedef struct tide__host tide__host;
 
@@ -65,6 +66,13 @@ int tide__host_new(const tide_config *cfg, const tide__host_hooks *hooks, tide__
  */
 int tide__host_job_start(tide__host *h, uint64_t id, const char *name, const char *so_path,
                          int argc, char **argv, tide_error *e);
+
+/*
+ * tide__host_job_start_fn - as tide__host_job_start for an entry point @fn
+ * linked into this program (built-in jobs, tests, benchmarks): no loading.
+ */
+int tide__host_job_start_fn(tide__host *h, uint64_t id, const char *name, tide_job_main_fn fn,
+                            int argc, char **argv, tide_error *e);
 
 /*
  * tide__host_job_cancel - cancel job @id here: its dataflows are dropped and

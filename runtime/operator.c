@@ -250,6 +250,7 @@ tide_batch *tide_op_pull(tide_op *op, uint32_t port)
     tide_batch *b = in->ring[in->head];
     in->head = (in->head + 1) % in->cap;
     in->len--;
+    if (op->noutputs == 0) op->df->records_out += b->len; /* a sink consumes it */
     if (tide__df_change(op->df, op->index, port, false, b->time, -1) < 0) {
         tide_batch_unref(b);
         return NULL;
@@ -332,7 +333,10 @@ int tide_out_give(tide_op *op, uint32_t port, tide_batch *b)
 {
     tide__outport *out = &op->out[port];
     tide_dataflow *df = op->df;
+    /* Job statistics: records entering (sources) and leaving unread. */
+    if (op->ninputs == 0) df->records_in += b->len;
     if ((b->len == 0 && b->ext == NULL) || out->nchannels == 0) {
+        if (out->nchannels == 0) df->records_out += b->len;
         tide_batch_unref(b);
         return TIDE_OK;
     }

@@ -76,10 +76,11 @@ static bool inbox_nonempty(tide_worker *w)
     for (uint32_t s = 0; s < rt->threads; s++)
         if (s != w->local && tide__queue_peek(&rt->queues[s * rt->threads + w->local])) return true;
     if (rt->netq && tide__queue_peek(&rt->netq[w->local])) return true;
+    if (w->host) return tide__job_pending(w); /* commands, an unseen cluster failure */
     return __atomic_load_n(&rt->failed, __ATOMIC_ACQUIRE) != 0;
 }
 
-static void park(tide_worker *w, int64_t timeout_us)
+void tide__worker_park(tide_worker *w, int64_t timeout_us)
 {
     uint32_t seq = __atomic_load_n(&w->wake_seq, __ATOMIC_ACQUIRE);
     /* Spin briefly first: a peer's reply usually comes within microseconds,
@@ -123,30 +124,48 @@ int tide__worker_send(tide_worker *w, uint32_t dst, tide__msg *m)
 
 /* ---- receiving ------------------------------------------------------------------ */
 
-static tide_dataflow *df_slot(tide_worker *w, uint32_t index)
+tide_dataflow *tide__worker_df(tide_worker *w, uint32_t id)
 {
-    return index < w->ndfs ? w->dfs[index] : NULL;
+    /* tide_execute: ids are creation indices and nothing is ever removed. */
+    if (w->host == NULL) return id < w->ndfs ? w->dfs[id] : NULL;
+    if (w->last_df && w->last_df->index == id) return w->last_df;
+    for (uint32_t i = 0; i < w->ndfs; i++)
+        if (w->dfs[i]->index == id) return w->last_df = w->dfs[i];
+    return NULL;
 }
 
 /* Messages for a dataflow that is not sealed here yet wait in a worker-level
- * list keyed by dataflow index, replayed by tide__worker_replay. */
+ * list per dataflow id, replayed by tide__worker_replay. Few dataflows wait
+ * at any moment, so the lists are searched linearly. */
 typedef struct tide__early early_list;
 struct tide__early {
+    uint32_t id;
     tide__msg *msgs;
     uint32_t len, cap;
 };
 
+static early_list *early_find(tide_worker *w, uint32_t id)
+{
+    for (uint32_t i = 0; i < w->nearly; i++)
+        if (w->early[i].id == id) return &w->early[i];
+    return NULL;
+}
+
 static int stash(tide_worker *w, const tide__msg *m)
 {
-    if (m->dataflow >= w->nearly) {
-        uint32_t n = m->dataflow + 8;
-        early_list *e = tide_realloc(w->early, n * sizeof *e);
-        if (e == NULL) return TIDE_ENOMEM;
-        memset(e + w->nearly, 0, (n - w->nearly) * sizeof *e);
-        w->early = e;
-        w->nearly = n;
+    early_list *l = early_find(w, m->dataflow);
+    if (l == NULL) {
+        if (w->nearly == w->early_cap) {
+            uint32_t n = w->early_cap ? w->early_cap * 2 : 8;
+            early_list *e = tide_realloc(w->early, n * sizeof *e);
+            if (e == NULL) return TIDE_ENOMEM;
+            w->early = e;
+            w->early_cap = n;
+        }
+        l = &w->early[w->nearly++];
+        memset(l, 0, sizeof *l);
+        l->id = m->dataflow;
     }
-    early_list *l = &w->early[m->dataflow];
     if (l->len == l->cap) {
         uint32_t cap = l->cap ? l->cap * 2 : 16;
         tide__msg *p = tide_realloc(l->msgs, cap * sizeof *p);
@@ -166,10 +185,34 @@ static void release_msg(tide__msg *m)
         tide__progress_unref(m->progress);
 }
 
+/* Remove early list @i (its messages are handed over or released first). */
+static void early_remove(tide_worker *w, uint32_t i)
+{
+    tide_free(w->early[i].msgs);
+    w->early[i] = w->early[--w->nearly];
+}
+
+void tide__worker_drop_early(tide_worker *w, uint32_t lo, uint32_t hi)
+{
+    for (uint32_t i = 0; i < w->nearly;) {
+        early_list *l = &w->early[i];
+        if (l->id < lo || l->id > hi) {
+            i++;
+            continue;
+        }
+        for (uint32_t k = 0; k < l->len; k++) release_msg(&l->msgs[k]);
+        early_remove(w, i);
+    }
+}
+
 int tide__worker_deliver(tide_worker *w, tide__msg *m)
 {
-    tide_dataflow *df = df_slot(w, m->dataflow);
+    tide_dataflow *df = tide__worker_df(w, m->dataflow);
     int rc;
+    if (df == NULL && w->host && tide__job_retired(w, m->dataflow)) {
+        release_msg(m); /* its job ended here: nobody will read it */
+        return TIDE_OK;
+    }
     if (df == NULL || !df->sealed) {
         rc = stash(w, m);
         if (rc < 0) {
@@ -195,31 +238,44 @@ int tide__worker_deliver(tide_worker *w, tide__msg *m)
 /* Replay what arrived for dataflow @index before it was sealed. */
 int tide__worker_replay(tide_worker *w, uint32_t index)
 {
-    if (index >= w->nearly) return TIDE_OK;
-    early_list *l = &w->early[index];
+    early_list *l = early_find(w, index);
+    if (l == NULL) return TIDE_OK;
+    early_list mine = *l;
+    l->msgs = NULL; /* ours now: delivery below may stash for other ids */
+    early_remove(w, (uint32_t)(l - w->early));
     int rc = TIDE_OK;
-    for (uint32_t i = 0; i < l->len; i++) {
-        int r = tide__worker_deliver(w, &l->msgs[i]);
+    for (uint32_t i = 0; i < mine.len; i++) {
+        int r = tide__worker_deliver(w, &mine.msgs[i]);
         if (r < 0 && rc == TIDE_OK) rc = r;
     }
-    tide_free(l->msgs);
-    memset(l, 0, sizeof *l);
+    tide_free(mine.msgs);
     return rc;
 }
 
-/* Free whatever is still stashed when the worker ends. */
+/* Free whatever is still stashed when the worker ends, and its published
+ * arrangements (after its dataflows: they may point at them). */
 void tide__worker_release_early(tide_worker *w)
 {
-    for (uint32_t d = 0; d < w->nearly; d++) {
-        for (uint32_t i = 0; i < w->early[d].len; i++) release_msg(&w->early[d].msgs[i]);
-        tide_free(w->early[d].msgs);
-    }
+    tide__worker_drop_early(w, 0, UINT32_MAX);
     tide_free(w->early);
     w->early = NULL;
-    w->nearly = 0;
+    w->nearly = w->early_cap = 0;
+    tide__pubs_release(w);
 }
 
-static int drain(tide_worker *w, bool *did)
+/* Deliver @m; in host mode an error fails the message's job, not the worker. */
+static int deliver_one(tide_worker *w, tide__msg *m)
+{
+    uint32_t id = m->dataflow;
+    int rc = tide__worker_deliver(w, m);
+    if (rc < 0 && w->host) {
+        tide__job_blame(w, id);
+        rc = TIDE_OK;
+    }
+    return rc;
+}
+
+int tide__worker_drain(tide_worker *w, bool *did)
 {
     tide__runtime *rt = w->rt;
     tide__msg m;
@@ -228,15 +284,13 @@ static int drain(tide_worker *w, bool *did)
         tide__queue *q = &rt->queues[s * rt->threads + w->local];
         while (tide__queue_pop(q, &m)) {
             *did = true;
-            int rc = tide__worker_deliver(w, &m);
-            if (rc < 0) return rc;
+            TIDE_TRY(deliver_one(w, &m));
         }
     }
     if (rt->netq) {
         while (tide__queue_pop(&rt->netq[w->local], &m)) {
             *did = true;
-            int rc = tide__worker_deliver(w, &m);
-            if (rc < 0) return rc;
+            TIDE_TRY(deliver_one(w, &m));
         }
     }
     return TIDE_OK;
@@ -246,6 +300,7 @@ static int drain(tide_worker *w, bool *did)
 
 static int step(tide_worker *w, bool *did)
 {
+    if (w->host) return tide__job_step(w, did); /* a job's entry steps: job.c */
     if (w->rc) return w->rc;
     if (__atomic_load_n(&w->rt->failed, __ATOMIC_ACQUIRE)) {
         pthread_mutex_lock(&w->rt->fail_lock);
@@ -254,7 +309,7 @@ static int step(tide_worker *w, bool *did)
         return w->rc;
     }
     w->steps++;
-    int rc = drain(w, did);
+    int rc = tide__worker_drain(w, did);
     if (rc < 0) return rc;
     int incomplete = 0;
     for (uint32_t i = 0; i < w->ndfs; i++) {
@@ -283,6 +338,6 @@ int tide_worker_step_or_park(tide_worker *w, int64_t timeout_us)
 {
     bool did = false;
     int rc = step(w, &did);
-    if (rc > 0 && !did && timeout_us != 0) park(w, timeout_us);
+    if (rc > 0 && !did && timeout_us != 0) tide__worker_park(w, timeout_us);
     return rc;
 }

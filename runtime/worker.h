@@ -88,7 +88,14 @@ struct tide_op {
 
 struct tide_dataflow {
     tide_worker *w;
-    uint32_t index; /* identical on every worker */
+    /* The dataflow's id, identical on every worker of every process, which
+     * messages carry: the creation order under tide_execute, job id << 10 |
+     * the job's own sequence number in a job (runtime/job.c). */
+    uint32_t index;
+    uint32_t slot;          /* position in w->dfs */
+    struct tide__wjob *job; /* the job that built it on this worker; NULL outside jobs */
+    uint64_t records_in;    /* records given by its source operators (no inputs) */
+    uint64_t records_out;   /* records consumed by sinks or given to unread outputs */
     char *name;
     tide_op **ops;
     uint32_t nops, ops_cap;
@@ -120,9 +127,12 @@ struct tide_worker {
     uint32_t peers; /* all workers */
     tide_dataflow **dfs;
     uint32_t ndfs, dfs_cap;
-    /* Messages for dataflows not sealed here yet, by dataflow index. */
+    /* Messages for dataflows not sealed here yet, one list per dataflow id. */
     struct tide__early *early;
-    uint32_t nearly;
+    uint32_t nearly, early_cap;
+    tide_dataflow *last_df;    /* lookup cache of df_find (host mode) */
+    struct tide__wstate *host; /* host mode (runtime/job.c): jobs, commands; NULL otherwise */
+    struct tide__pub *pubs;    /* published arrangements (runtime/job_arr.c) */
     tide_error err;
     int rc; /* sticky error code, 0 when fine */
     uint64_t steps;
@@ -148,6 +158,7 @@ struct tide__runtime {
     pthread_mutex_t fail_lock;
     tide_worker_main main;
     void *arg;
+    struct tide__host *host; /* host mode (runtime/host.c), NULL under tide_execute */
 };
 
 /* ---- internal API ----------------------------------------------------------- */
@@ -163,7 +174,31 @@ int tide__worker_fail(tide_worker *w, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int tide__worker_deliver(tide_worker *w, tide__msg *m);
 int tide__worker_replay(tide_worker *w, uint32_t index);
+int tide__worker_drain(tide_worker *w, bool *did);
+void tide__worker_park(tide_worker *w, int64_t timeout_us);
 void tide__worker_release_early(tide_worker *w);
+/* Drop what waits for dataflow ids @lo..@hi (inclusive): they are gone. */
+void tide__worker_drop_early(tide_worker *w, uint32_t lo, uint32_t hi);
+/* The dataflow with id @id on @w, NULL if none. */
+tide_dataflow *tide__worker_df(tide_worker *w, uint32_t id);
+
+/* execute.c: the runtime setup shared by tide_execute and host mode */
+tide__runtime *tide__runtime_new(const tide_config *cfg, tide_error *e);
+void tide__runtime_free(tide__runtime *rt);
+/* Pin @w's thread as tide_execute does; the core index, -1 when unpinned. */
+int tide__runtime_pin(tide__runtime *rt, tide_worker *w);
+void tide__runtime_fail(tide__runtime *rt, const tide_error *e);
+
+/* job.c: host mode on the worker side (see job_int.h) */
+bool tide__job_pending(tide_worker *w);
+int tide__job_step(tide_worker *w, bool *did);
+int tide__job_df_new(tide_worker *w, tide_dataflow *df);
+bool tide__job_retired(tide_worker *w, uint32_t dfid);
+/* The last error on @w happened in dataflow @dfid: fail its job, clear it. */
+void tide__job_blame(tide_worker *w, uint32_t dfid);
+
+/* job_arr.c */
+void tide__pubs_release(tide_worker *w);
 
 /* dataflow.c */
 int tide__df_own(tide_dataflow *df, void *p);
@@ -174,6 +209,8 @@ int tide__df_step(tide_dataflow *df, bool *did_work);
 int tide__df_broadcast(tide_dataflow *df);
 int tide__df_apply(tide_dataflow *df, const tide__pointstamp *ps, uint32_t n);
 void tide__df_free(tide_dataflow *df);
+/* Remove @df from its worker and free it (host mode: a job's end). */
+void tide__df_drop(tide_dataflow *df);
 
 /* operator.c */
 
