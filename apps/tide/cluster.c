@@ -139,6 +139,7 @@ static int relay_run(coord_opts *o, const char *coordinator)
             if (waitpid(pid, &st, WNOHANG) == pid) {
                 fprintf(stderr, "tide cluster: process %u (pid %d) ended (status 0x%x)\n",
                         o->cfg.process, (int)pid, st);
+                if (WIFEXITED(st) && WEXITSTATUS(st) == 3) return 0; /* the cluster stopped */
                 break;
             }
             if (sigtimedwait(&set, NULL, &poll) > 0) {

@@ -101,8 +101,9 @@ typedef struct coord {
     size_t stop_rid_len;
     int64_t born_us;
     int ready_fd;
-    tide__zap *zap; /* with --keys: admits only holders of the cluster key */
-    void *mon;      /* PAIR on the ROUTER's monitor: failed handshakes, for the log */
+    uint32_t early_deaths; /* processes that died before the set ever came up */
+    tide__zap *zap;        /* with --keys: admits only holders of the cluster key */
+    void *mon;             /* PAIR on the ROUTER's monitor: failed handshakes, for the log */
     uint64_t refused;
 } coord;
 
@@ -703,6 +704,13 @@ static void reap(coord *c)
             char why[256];
             describe_exit(why, sizeof why, i, pid, st);
             if (c->restart_at >= 0 && !was_up) break; /* killed by us for the restart */
+            if (!c->all_up_once && ++c->early_deaths >= 3) {
+                logf_("%s", why);
+                ready(c, "error %s during startup, 3 times (see the log)\n", why);
+                c->stopping = 1;
+                c->stop_deadline = mono_ms() + STOP_KILL_MS;
+                break;
+            }
             process_lost(c, i, why, was_up || c->all_up_once);
             break;
         }
@@ -742,10 +750,22 @@ static void on_hello(coord *c, const uint8_t *rid, size_t rid_len, const ctl_doc
               (unsigned long long)gen);
         return;
     }
+    pid_t pid = (pid_t)ctl_i64(d, 0, "pid", 0);
+    if (!c->p[p].local && c->p[p].up && pid != c->p[p].pid) {
+        /* Its relay supervisor restarted it: the old one died with its jobs. */
+        char why[256];
+        snprintf(why, sizeof why, "process %u (pid %d, remote) died and was restarted (pid %d)", p,
+                 (int)c->p[p].pid, (int)pid);
+        process_lost(c, p, why, 1);
+        ctl_w w;
+        ctl_w_begin(&w, "exit", 0);
+        send_to(c, rid, rid_len, &w); /* rejoin with the others' next generation */
+        return;
+    }
     memcpy(c->p[p].rid, rid, rid_len);
     c->p[p].rid[rid_len] = 0;
     c->p[p].up = 1;
-    if (!c->p[p].local) c->p[p].pid = (pid_t)ctl_i64(d, 0, "pid", 0);
+    if (!c->p[p].local) c->p[p].pid = pid;
     if (!all_up(c)) return;
     if (c->down_since >= 0)
         logf_("all %u processes up again after %lld ms", c->n,
@@ -807,7 +827,8 @@ static void begin_stop(coord *c)
     for (uint32_t i = 0; i < c->n; i++) {
         if (c->p[i].local && !c->p[i].up && c->p[i].pid > 0) kill(c->p[i].pid, SIGKILL);
         ctl_w w;
-        ctl_w_begin(&w, "exit", 0);
+        ctl_w_begin(&w, "exit", 1);
+        ctl_w_u64(&w, "stop", 1); /* a remote relay supervisor stops too */
         send_proc(c, i, &w);
     }
 }

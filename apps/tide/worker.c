@@ -28,7 +28,8 @@
 #include "tide/alloc.h"
 #include "tide/config.h"
 
-#define PROG "tide cluster worker"
+#define PROG           "tide cluster worker"
+#define WORKER_STOPPED 3 /* exit status: the cluster stopped (a relay stops too) */
 
 /* A hook event waiting for the main thread. */
 typedef struct event {
@@ -360,7 +361,7 @@ int tide_cluster_worker(int argc, char **argv)
                 else if (ctl_is(&d, "status"))
                     cmd_status(w, &d);
                 else if (ctl_is(&d, "exit"))
-                    quit = 1;
+                    quit = ctl_u64(&d, 0, "stop", 0) ? 2 : 1;
             }
             ctl_doc_fini(&d);
             zmq_msg_close(&msg);
@@ -373,5 +374,5 @@ int tide_cluster_worker(int argc, char **argv)
     zmq_close(w->dealer);
     zmq_ctx_term(w->zctx);
     close(w->efd);
-    return 0;
+    return quit == 2 ? WORKER_STOPPED : 0;
 }

@@ -11,8 +11,10 @@ tide="$build/tide"
 seed=${TIDE_SEED:-$RANDOM}
 tmp=$(mktemp -d)
 export XDG_RUNTIME_DIR="$tmp/run" TMPDIR="$tmp"
-unset TIDE_CLUSTER
+unset TIDE_CLUSTER TIDE_KEYS
 mkdir -p "$XDG_RUNTIME_DIR"
+# Under ASan, let the crash jobs die of their signal as in a plain build.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 port=$((20000 + (seed * 7 + $$) % 30000))
 echo "cluster_service: seed=$seed port=$port (TIDE_SEED=$seed replays)"
 bg=()
@@ -241,6 +243,38 @@ done
 run after 5 "$tide" jobs
 [ $rc -eq 1 ] && grep -q "no cluster running" "$tmp/after.err" && ok "after stop: '$(cat "$tmp/after.err")'" ||
     fail "tide jobs after stop: exit $rc '$(cat "$tmp/after.err")'"
+
+# ---- CURVE on the control port ------------------------------------------
+
+run open 5 "$tide" cluster start --listen 0.0.0.0:1 --no-pin
+[ $rc -eq 2 ] && grep -q "not a loopback address" "$tmp/open.err" &&
+    ok "a non-loopback --listen without keys is refused" ||
+    fail "non-loopback without keys: exit $rc, '$(cat "$tmp/open.err")'"
+# Two valid CURVE key pairs (ZeroMQ's documentation examples), mode 0600.
+(umask 077
+ printf 'public-key = %s\nsecret-key = %s\n' 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7' \
+     'JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6' >"$tmp/keys"
+ printf 'public-key = %s\nsecret-key = %s\n' 'Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID' \
+     'D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs' >"$tmp/other")
+run kstart 30 "$tide" cluster start -n 2 -w 1 --no-pin --port "$((port + 10))" --keys "$tmp/keys"
+[ $rc -eq 0 ] || fail "start with --keys: exit $rc, '$(cat "$tmp/kstart.err")'"
+expect_fail no-key "refused this connection" "$tide" status
+expect_fail other-key "refused this connection" "$tide" status --keys "$tmp/other"
+run kjob 10 "$tide" submit --keys "$tmp/keys" "$build/test-jobs/hello.so" keyed
+[ $rc -eq 0 ] && grep -q "(hello) keyed$" "$tmp/kjob.out" && ok "a client with the cluster key runs a job" ||
+    fail "submit with the key: exit $rc, '$(cat "$tmp/kjob.err")'"
+[ "$(grep -c "refused a control connection" "$XDG_RUNTIME_DIR/tide/cluster.log")" -ge 2 ] &&
+    ok "both refusals are in the cluster's log" || fail "refusals not logged"
+run kstop 15 "$tide" cluster stop --keys "$tmp/keys"
+[ $rc -eq 0 ] || fail "stop with the key: exit $rc"
+
+# Sanitizer reports of the daemon and its workers land in the cluster's log.
+if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer" \
+    "$XDG_RUNTIME_DIR/tide/cluster.log"; then
+    fail "sanitizer reports in the cluster's log:"
+    grep -E -A20 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer" \
+        "$XDG_RUNTIME_DIR/tide/cluster.log" | head -60
+fi
 
 if [ $fails -ne 0 ]; then
     echo "cluster_service: $fails check(s) failed (seed $seed)"
