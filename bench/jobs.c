@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 
     char cmd[9000], addr[256];
     snprintf(cmd, sizeof cmd, "'%s' cluster start -n %d -w %d --no-pin --port %d", tide, n, w,
-             20000 + (int)(getpid() % 20000));
+             20000 + (int)(getpid() % 12000)); /* below the ephemeral range */
     if (sh(cmd, addr, sizeof addr) != 0) {
         fprintf(stderr, "bench_jobs: '%s' failed\n", cmd);
         return 1;

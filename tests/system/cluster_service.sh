@@ -15,7 +15,22 @@ unset TIDE_CLUSTER TIDE_KEYS
 mkdir -p "$XDG_RUNTIME_DIR"
 # Under ASan, let the crash jobs die of their signal as in a plain build.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
-port=$((20000 + (seed * 7 + $$) % 30000))
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}handle_segv=0"
+# A base port below the ephemeral range whose next 20 ports nobody listens on.
+pick_port() {
+    local p i busy
+    for _ in $(seq 50); do
+        p=$((20000 + (RANDOM * 7 + $$) % 12000)) busy=0
+        for i in $(seq 0 19); do
+            if command -v ss >/dev/null && [ -n "$(ss -Hltn "sport = :$((p + i))" 2>/dev/null)" ]; then
+                busy=1; break
+            fi
+        done
+        [ $busy -eq 0 ] && break
+    done
+    echo "$p"
+}
+port=$(pick_port)
 echo "cluster_service: seed=$seed port=$port (TIDE_SEED=$seed replays)"
 bg=()
 
@@ -77,7 +92,8 @@ bfs() { # nodes reachable from $2 over the edge file $1
                 for (i = 1; i <= n; i++) if (!(d[i] in seen)) { seen[d[i]] = 1; q[t++] = d[i] } }
             for (x in seen) print "reachable " x }' "$1"
 }
-bfs "$tmp/edges" 0 >"$tmp/reach.want"
+root=$(awk 'NR == 1 { print $1 }' "$tmp/edges") # a node with an edge out
+bfs "$tmp/edges" "$root" >"$tmp/reach.want"
 # The job prints "reachable N" / "unreachable N" updates: net them.
 net_reach() { awk '{ c[$2] += ($1 == "reachable") ? 1 : -1 } END { for (x in c) if (c[x] > 0) print "reachable " x }' "$1"; }
 
@@ -119,7 +135,7 @@ run wc 30 "$tide" submit "$build/jobs/wordcount.so" "$tmp/text"
 [ $rc -eq 0 ] || fail "wordcount exited $rc: $(cat "$tmp/wc.err")"
 expect_same wordcount "$tmp/wc.out" "$tmp/text.want"
 
-run reach 30 "$tide" submit "$build/jobs/reachability.so" "$tmp/edges" 0
+run reach 30 "$tide" submit "$build/jobs/reachability.so" "$tmp/edges" "$root"
 [ $rc -eq 0 ] || fail "reachability exited $rc: $(cat "$tmp/reach.err")"
 net_reach "$tmp/reach.out" >"$tmp/reach.net"
 expect_same reachability "$tmp/reach.net" "$tmp/reach.want"
@@ -176,7 +192,7 @@ run usage 5 "$tide" submit
 
 # ---- a shared arrangement -----------------------------------------------
 
-run pub 10 "$tide" submit --detach "$build/jobs/reachability.so" --publish edges "$tmp/edges" 0
+run pub 10 "$tide" submit --detach "$build/jobs/reachability.so" --publish edges "$tmp/edges" "$root"
 pub=$(cat "$tmp/pub.out")
 [ $rc -eq 0 ] && [ -n "$pub" ] || fail "publisher: exit $rc: $(cat "$tmp/pub.err")"
 for _ in $(seq 50); do # published once the job ran its entry everywhere
@@ -189,7 +205,7 @@ if [ "$(grep -c '^edges ' "$tmp/st1")" = 4 ]; then
 else
     fail "tide status does not show 'edges' on 4 workers:"; cat "$tmp/st1"
 fi
-timeout 30 "$tide" submit "$build/jobs/reachability.so" --lookup edges 0 >"$tmp/look.out" 2>"$tmp/look.err" &
+timeout 30 "$tide" submit "$build/jobs/reachability.so" --lookup edges "$root" >"$tmp/look.out" 2>"$tmp/look.err" &
 look=$!
 bg+=("$look")
 want=$(wc -l <"$tmp/reach.want")
