@@ -298,15 +298,19 @@ static int run_active(tide_dataflow *df)
 {
     uint32_t words = (df->nops + 63) / 64;
     for (uint32_t wi = 0; wi < words; wi++) {
-        while (df->active[wi]) {
-            uint32_t bit = (uint32_t)__builtin_ctzll(df->active[wi]);
-            df->active[wi] &= df->active[wi] - 1;
+        /* An operator that activates itself (a source feeding a little per
+         * activation) runs again in the next round, not in this loop. */
+        uint64_t again = 0;
+        while (df->active[wi] & ~again) {
+            uint32_t bit = (uint32_t)__builtin_ctzll(df->active[wi] & ~again);
+            df->active[wi] &= ~(1ULL << bit);
             df->nactive--;
             tide_op *op = df->ops[wi * 64 + bit];
             op->scheduled = false;
             op->running = true;
             op->schedule(op, op->state);
             op->running = false;
+            if (op->scheduled) again |= 1ULL << bit;
             int rc = tide_out_flush(op);
             if (rc < 0) return rc;
             if (df->w->rc) return df->w->rc;

@@ -90,6 +90,12 @@ int tide__host_new(const tide_config *cfg, const tide__host_hooks *hooks, tide__
     if (h == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory starting the host");
     pthread_mutex_init(&h->lock, NULL);
     if (hooks) h->hooks = *hooks;
+    /* Fixed thresholds: glibc otherwise raises them after large frees (up
+     * to 32 MB / 64 MB), and then a thread arena's top chunk of that size
+     * is never given back, not even by malloc_trim. A long-running process
+     * whose jobs come and go wants the memory back. */
+    mallopt(M_MMAP_THRESHOLD, 512 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     h->start_us = wall_us();
     h->rt = tide__runtime_new(cfg, e);
     if (h->rt == NULL) {
@@ -312,11 +318,16 @@ static bool job_settle(struct tide_job *j, int state, int rc, const char *msg)
     return first;
 }
 
+/* The cancelled flag alone ends the job (each worker checks it every
+ * round); the command and the wake make it prompt, also for a parked
+ * worker, and out of memory for the command loses nothing. */
 static void cancel_everywhere(struct tide_job *j)
 {
     if (__atomic_exchange_n(&j->cancelled, 1, __ATOMIC_SEQ_CST)) return;
-    for (uint32_t i = 0; i < j->h->rt->threads; i++)
-        tide__job_cmd(&j->h->rt->workers[i], TIDE__CMD_CANCEL, j->id, NULL);
+    for (uint32_t i = 0; i < j->h->rt->threads; i++) {
+        tide_worker *w = &j->h->rt->workers[i];
+        if (tide__job_cmd(w, TIDE__CMD_CANCEL, j->id, NULL) < 0) tide__worker_wake(w);
+    }
 }
 
 void tide__host_job_fail(struct tide_job *j, int code, const char *msg)
@@ -358,13 +369,14 @@ void tide__host_job_ended(struct tide_job *j)
     char msg[256];
     snprintf(msg, sizeof msg, "%s", j->err);
     pthread_mutex_unlock(&j->lock);
-    if (h->hooks.done) h->hooks.done(h->hooks.ctx, j->id, rc, msg);
     if (j->dl) {
         dlclose(j->dl);
         j->dl = NULL;
     }
-    /* The dropped dataflows' pages go back to the OS, so RSS falls. */
+    /* The dropped dataflows' pages go back to the OS, so RSS falls, before
+     * anyone hears that the job is done. */
     malloc_trim(0);
+    if (h->hooks.done) h->hooks.done(h->hooks.ctx, j->id, rc, msg);
     pthread_mutex_lock(&h->lock);
     j->finalized = true;
     prune(h);

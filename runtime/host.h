@@ -39,8 +39,9 @@ typedef struct tide__host_hooks {
     void *ctx;
 } tide__host_hooks;
 
-/* The largest job id (dataflow ids are job id << 10 | sequence, 32 bits). */
-#define TIDE__JOB_ID_MAX ((1ull << 22) - 1)
+/* The largest job id (dataflow ids are job id << 10 | sequence, 32 bits, and
+ * the wire reserves UINT32_MAX). */
+#define TIDE__JOB_ID_MAX ((1ull << 22) - 2)
 
 /*
  * tide__host_new - start this process's worker threads as laid out by @cfg

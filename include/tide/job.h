@@ -38,7 +38,8 @@
  * Driving inputs over time: two ways are supported.
  *   - Return quickly and let an operator drive the input: a source operator
  *     that holds a capability, emits some records per activation and calls
- *     tide_op_activate on itself until done. Other jobs run between its
+ *     tide_op_activate on itself until done (it runs again in the next
+ *     scheduling pass, never twice in one). Other jobs run between its
  *     activations. This is the preferred way.
  *   - Loop inside the entry: feed, then tide_worker_step(w) (or
  *     tide_worker_step_until with a probe) until done, checking
@@ -190,8 +191,11 @@ int tide_arrangement_publish(tide_worker *w, const char *name, tide_arranged *a)
  * tide_arrangement_lookup - import the arrangement published as @name on this
  * worker into root scope @s of the calling job, as tide_arranged_import does:
  * the first message replays its history compacted to the frontier at import
- * (one batch at time 0), then every batch the publisher seals follows; once
- * the publisher is gone the imported stream closes (its frontier empties).
+ * (one batch at time 0, its updates' times advanced to the publisher's
+ * frontier F at that moment, so results computed from it become final once
+ * the publisher passes F), then every batch the publisher seals follows;
+ * once the publisher is gone the imported stream closes (its frontier
+ * empties) and results are final.
  * @return a new arrangement handle (lives with @s's dataflow), or NULL with
  *         TIDE_ENOTFOUND (no such name) or TIDE_EINVAL / TIDE_ENOMEM on the
  *         worker (tide_worker_error).

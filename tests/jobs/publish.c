@@ -1,8 +1,10 @@
 /*
  * publish.c - test job: feeds a seeded random (key, val) update sequence in
  * PHASES epochs, 5 ms apart (driven by a self-activating source operator),
- * arranges it and publishes the arrangement as NAME; then holds epoch
- * PHASES forever (it ends only when cancelled).
+ * arranges it and publishes the arrangement as NAME; then keeps advancing
+ * its epoch every 5 ms without data, as a live source would (it ends only
+ * when cancelled). A reader's replay sits at the publisher's frontier at
+ * lookup time, so it completes when the publisher moves on.
  *   argv: NAME SEED N KEYS PHASES
  * Update i (job_update) goes in at epoch i * PHASES / N on worker i % peers.
  */
@@ -30,9 +32,9 @@ static void feed(tide_op *op, void *state)
     tide_worker *w = tide_op_worker(op);
     uint32_t me = tide_worker_index(w), peers = tide_worker_peers(w);
     if (st->t0 == 0) st->t0 = now_ns();
-    while (st->phase < st->phases && now_ns() - st->t0 >= st->phase * 5000000u) {
+    while (now_ns() - st->t0 >= st->phase * 5000000u) {
         tide_time t = tide_time_epoch(st->phase);
-        for (; st->i < (st->phase + 1) * st->n / st->phases; st->i++) {
+        for (; st->phase < st->phases && st->i < (st->phase + 1) * st->n / st->phases; st->i++) {
             uint64_t key, val;
             int64_t diff;
             job_update(&st->s, st->keys, &key, &val, &diff);
@@ -45,7 +47,7 @@ static void feed(tide_op *op, void *state)
         if (tide_op_downgrade(op, t, tide_time_epoch(st->phase + 1)) < 0) return;
         st->phase++;
     }
-    if (st->phase < st->phases) tide_op_activate(op);
+    tide_op_activate(op);
 }
 
 static int publish_main(tide_worker *w, int argc, char **argv, tide_job *job)
