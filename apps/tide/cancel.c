@@ -32,7 +32,7 @@ int tide_cmd_cancel(int argc, char **argv)
             setenv("TIDE_KEYS", optarg, 1);
             break;
         case 'H':
-            printf("Usage: tide cancel [--cluster ADDR] ID\n"
+            printf("Usage: tide cancel [--cluster ADDR] [--keys FILE] ID\n"
                    "Cancel job ID ('tide jobs' lists them): its dataflows are dropped and their\n"
                    "memory freed on every worker.\n"
                    "Exit status: 0 cancelled, 1 no such running job, 2 usage error.\n");

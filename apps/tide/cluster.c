@@ -310,7 +310,7 @@ static int stop(int argc, char **argv)
             setenv("TIDE_KEYS", optarg, 1);
             break;
         case 'H':
-            printf("Usage: tide cluster stop [--cluster ADDR]\n"
+            printf("Usage: tide cluster stop [--cluster ADDR] [--keys FILE]\n"
                    "Stop the cluster: running jobs fail with \"the cluster stopped\", the worker\n"
                    "processes exit, the state file is removed.\n");
             return 0;

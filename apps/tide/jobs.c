@@ -40,7 +40,7 @@ int tide_cmd_jobs(int argc, char **argv)
             setenv("TIDE_KEYS", optarg, 1);
             break;
         case 'H':
-            printf("Usage: tide jobs [--cluster ADDR]\n"
+            printf("Usage: tide jobs [--cluster ADDR] [--keys FILE]\n"
                    "List the cluster's jobs (running ones and the last 1024 ended ones): id,\n"
                    "name, state (pending, running, done, failed, cancelled), start time,\n"
                    "records in (from the job's inputs) and out (leaving its dataflows), summed\n"

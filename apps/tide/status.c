@@ -86,7 +86,7 @@ int tide_cmd_status(int argc, char **argv)
             setenv("TIDE_KEYS", optarg, 1);
             break;
         case 'H':
-            printf("Usage: tide status [--cluster ADDR]\n"
+            printf("Usage: tide status [--cluster ADDR] [--keys FILE]\n"
                    "Show the cluster: each process's pid, state, workers, pinned cores ('-'\n"
                    "unpinned), resident memory, uptime and restarts; then each published\n"
                    "arrangement's shards: name, owner job, process, worker, records, bytes.\n");

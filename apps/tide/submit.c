@@ -19,13 +19,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: tide submit [--cluster ADDR] [--detach] [--name NAME] JOB.so [ARGS...]\n"
+    fprintf(f, "Usage: tide submit [--cluster ADDR] [--keys FILE] [--detach] [--name NAME] JOB.so "
+               "[ARGS...]\n"
                "Run a job on the cluster: JOB.so's bytes go to every process, which loads\n"
                "them and calls the job's entry on every worker with argv {NAME, ARGS...}.\n"
                "The job's stdout and stderr come back here; the exit status is the job's.\n"
                "\n"
                "      --cluster ADDR  the control address (default: $TIDE_CLUSTER, then the\n"
                "                      address 'tide cluster start' recorded)\n"
+               "      --keys FILE     the cluster's CURVE key file (default: $TIDE_KEYS); every\n"
+               "                      command takes it, a cluster started with --keys needs it\n"
                "  -d, --detach        print the job id and return at once\n"
                "      --name NAME     the job's name (default: JOB's file name without .so)\n"
                "      --help          display this help and exit\n"
