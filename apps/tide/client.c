@@ -108,6 +108,7 @@ int cli_open(cli_conn *c, const char *prog, const char *addr)
     }
     int zero = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(c->sock, ZMQ_RCVHWM, &zero, sizeof zero);
     const char *keys = getenv("TIDE_KEYS");
     if (keys && keys[0]) {
         tide__curve_keys k;

@@ -805,7 +805,11 @@ static void on_message(coord *c, zmq_msg_t *rid, zmq_msg_t *body)
         on_query(c, r, rl, Q_JOBS);
     else if (ctl_is(&d, "status"))
         on_query(c, r, rl, Q_STATUS);
-    else if (ctl_is(&d, "stop")) {
+    else if (ctl_is(&d, "ping")) {
+        ctl_w pw;
+        ctl_w_begin(&pw, "pong", 0);
+        send_to(c, r, rl, &pw);
+    } else if (ctl_is(&d, "stop")) {
         if (!c->stopping) {
             logf_("stop requested");
             c->stopping = 1;
@@ -876,6 +880,10 @@ static int bind_router(coord *c, char *why, size_t cap)
     int64_t max = CTL_MAX_MSG;
     zmq_setsockopt(c->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    /* A ROUTER drops what exceeds a peer's high-water mark: a job's output to a
+     * slow submitter must queue instead. */
+    zmq_setsockopt(c->router, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(c->router, ZMQ_RCVHWM, &zero, sizeof zero);
     if (zmq_bind(c->router, c->o->listen) < 0)
         return snprintf(why, cap, "cannot listen on %s: %s", c->o->listen, zmq_strerror(errno)), -1;
     size_t n = sizeof c->addr;

@@ -80,13 +80,37 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* Wait for the next message; after QUIET_MS of silence ask the cluster
+ * whether it still lives (a "ping" it answers with "pong"), so that a
+ * vanished cluster ends the wait instead of hanging. */
+#define QUIET_MS 2000
+static int next_msg(cli_conn *c, uint64_t id, zmq_msg_t *m, ctl_doc *d)
+{
+    zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
+    int pinged = 0;
+    for (;;) {
+        int r = zmq_poll(&it, 1, pinged ? 3 * QUIET_MS : QUIET_MS);
+        if (r < 0 && errno == EINTR) continue;
+        if (r > 0) return cli_recv(c, PROG, m, d, 0);
+        if (pinged) {
+            fprintf(stderr, PROG ": lost the cluster at %s; job %llu's outcome is unknown\n",
+                    c->addr, (unsigned long long)id);
+            return 1;
+        }
+        ctl_w w;
+        ctl_w_begin(&w, "ping", 0);
+        cli_send(c, &w);
+        pinged = 1;
+    }
+}
+
 /* Stream the job's output until its "done"; returns the exit status. */
 static int follow(cli_conn *c, uint64_t id, const char *name)
 {
     for (;;) {
         zmq_msg_t m;
         ctl_doc d;
-        if (cli_recv(c, PROG, &m, &d, -1)) return 1;
+        if (next_msg(c, id, &m, &d)) return 1;
         int rc = -1;
         if (ctl_is(&d, "out") && ctl_u64(&d, 0, "id", 0) == id) {
             size_t n = 0;

@@ -277,6 +277,7 @@ static int setup(wproc *w, const char *control, const char *keys)
     zmq_setsockopt(w->dealer, ZMQ_ROUTING_ID, rid, strlen(rid));
     zmq_setsockopt(w->dealer, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(w->dealer, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    zmq_setsockopt(w->dealer, ZMQ_SNDHWM, &zero, sizeof zero); /* job output queues, never drops */
     if (keys && keys[0]) {
         tide__curve_keys k;
         tide_error e = {0};
