@@ -101,26 +101,17 @@ static int relay_run(coord_opts *o, const char *coordinator)
     snprintf(pb, sizeof pb, "%u", o->cfg.process);
     snprintf(portb, sizeof portb, "%u", o->cfg.base_port);
     snprintf(tb, sizeof tb, "%u", o->cfg.peer_timeout_ms);
-    char *argv[] = {o->self_exe,
-                    "cluster",
-                    "worker",
-                    "-n",
-                    nb,
-                    "-w",
-                    wb,
-                    "-p",
-                    pb,
-                    "--port",
-                    portb,
-                    "--peer-timeout",
-                    tb,
-                    "-h",
-                    o->cfg.hostfile,
-                    "--control",
-                    (char *)coordinator,
-                    o->keys[0] ? "--keys" : NULL,
-                    o->keys,
-                    NULL};
+    char why[160] = "";
+    char *argv[24];
+    int k = 0;
+    argv[k++] = o->self_exe, argv[k++] = "cluster", argv[k++] = "worker";
+    argv[k++] = "-n", argv[k++] = nb, argv[k++] = "-w", argv[k++] = wb;
+    argv[k++] = "-p", argv[k++] = pb, argv[k++] = "--port", argv[k++] = portb;
+    argv[k++] = "--peer-timeout", argv[k++] = tb, argv[k++] = "-h", argv[k++] = o->cfg.hostfile;
+    argv[k++] = "--control", argv[k++] = (char *)coordinator;
+    argv[k++] = "--last-exit", argv[k++] = why; /* how the previous one ended, for the log */
+    if (o->keys[0]) argv[k++] = "--keys", argv[k++] = o->keys;
+    argv[k] = NULL;
     if (o->ready_fd >= 0) {
         dprintf(o->ready_fd, "ok %s\n", coordinator);
         close(o->ready_fd);
@@ -141,6 +132,11 @@ static int relay_run(coord_opts *o, const char *coordinator)
                 fprintf(stderr, "tide cluster: process %u (pid %d) ended (status 0x%x)\n",
                         o->cfg.process, (int)pid, st);
                 if (WIFEXITED(st) && WEXITSTATUS(st) == 3) return 0; /* the cluster stopped */
+                if (WIFSIGNALED(st))
+                    snprintf(why, sizeof why, "killed by signal %d (%s)", WTERMSIG(st),
+                             strsignal(WTERMSIG(st)));
+                else
+                    snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(st));
                 break;
             }
             if (sigtimedwait(&set, NULL, &poll) > 0) {

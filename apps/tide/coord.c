@@ -753,9 +753,10 @@ static void on_hello(coord *c, const uint8_t *rid, size_t rid_len, const ctl_doc
     pid_t pid = (pid_t)ctl_i64(d, 0, "pid", 0);
     if (!c->p[p].local && c->p[p].up && pid != c->p[p].pid) {
         /* Its relay supervisor restarted it: the old one died with its jobs. */
-        char why[256];
-        snprintf(why, sizeof why, "process %u (pid %d, remote) died and was restarted (pid %d)", p,
-                 (int)c->p[p].pid, (int)pid);
+        char why[256], last[160];
+        ctl_str(d, 0, "last_exit", last, sizeof last);
+        snprintf(why, sizeof why, "process %u (pid %d, remote) died: %s; its host restarted it", p,
+                 (int)c->p[p].pid, last[0] ? last : "ended");
         process_lost(c, p, why, 1);
         ctl_w w;
         ctl_w_begin(&w, "exit", 0);

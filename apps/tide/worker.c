@@ -303,10 +303,11 @@ int tide_cluster_worker(int argc, char **argv)
     tide_error e = {0};
     if (tide_config_parse(&w->cfg, &argc, argv, &e) < 0) return cli_usage_error(PROG, "%s", e.msg);
     snprintf(w->cfg.job, sizeof w->cfg.job, "tide-cluster");
-    char control[CLI_ADDR_MAX] = "";
+    char control[CLI_ADDR_MAX] = "", last_exit[160] = "";
     static const struct option longs[] = {{"control", required_argument, NULL, 'C'},
                                           {"gen", required_argument, NULL, 'G'},
                                           {"keys", required_argument, NULL, 'K'},
+                                          {"last-exit", required_argument, NULL, 'X'},
                                           {NULL, 0, NULL, 0}};
     int ch;
     opterr = 0;
@@ -316,6 +317,8 @@ int tide_cluster_worker(int argc, char **argv)
             snprintf(control, sizeof control, "%s", optarg);
         else if (ch == 'G')
             w->gen = strtoull(optarg, NULL, 10);
+        else if (ch == 'X')
+            snprintf(last_exit, sizeof last_exit, "%s", optarg);
         else if (ch != 'K')
             return cli_usage_error(PROG, "unrecognized option '%s'", argv[optind - 1]);
     }
@@ -331,7 +334,8 @@ int tide_cluster_worker(int argc, char **argv)
         return 1;
     }
     ctl_w m;
-    ctl_w_begin(&m, "hello", 4);
+    ctl_w_begin(&m, "hello", 5);
+    ctl_w_str(&m, "last_exit", last_exit); /* a relay's restart: how the last one ended */
     ctl_w_u64(&m, "process", w->cfg.process);
     ctl_w_i64(&m, "pid", (int64_t)getpid());
     ctl_w_u64(&m, "gen", w->gen);

@@ -42,6 +42,8 @@ cleanup() {
         # The supervisor leads its own session: its process group holds the workers.
         [ -n "$sup" ] && kill -KILL -- "-$sup" 2>/dev/null
     fi
+    # A per-host relay (its own session) is found by the unique hosts path.
+    for p in $(pgrep -f "cluster start -h $tmp/hosts" 2>/dev/null); do kill -KILL -- "-$p" 2>/dev/null; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -119,10 +121,10 @@ fi
 addr=$(cat "$tmp/start.out")
 case $addr in tcp://127.0.0.1:*) ok "cluster up at $addr" ;; *) fail "start printed '$addr'" ;; esac
 
-hello_runs() { # a correct job still runs ($1: after what)
+hello_runs() { # a correct job still runs ($1: after what; $2: workers, default 4)
     run hello 10 "$tide" submit "$build/test-jobs/hello.so" after
     if [ $rc -eq 0 ] && grep -q "^hello from job [0-9]* (hello) after$" "$tmp/hello.out" &&
-        [ "$(grep -c 'ready' "$tmp/hello.err")" = 4 ]; then
+        [ "$(grep -c 'ready' "$tmp/hello.err")" = "${2:-4}" ]; then
         ok "a correct job runs after $1"
     else
         fail "hello after $1: exit $rc, out '$(cat "$tmp/hello.out")', err '$(cat "$tmp/hello.err")'"
@@ -283,6 +285,34 @@ run kjob 10 "$tide" submit --keys "$tmp/keys" "$build/test-jobs/hello.so" keyed
     ok "both refusals are in the cluster's log" || fail "refusals not logged"
 run kstop 15 "$tide" cluster stop --keys "$tmp/keys"
 [ $rc -eq 0 ] || fail "stop with the key: exit $rc"
+
+# ---- one process per "host": -h HOSTS -p I ------------------------------
+
+printf '127.0.0.1:%d\n127.0.0.1:%d\n' "$((port + 12))" "$((port + 13))" >"$tmp/hosts"
+# -p 0 answers once every process is up, so it waits for -p 1.
+timeout 30 "$tide" cluster start -h "$tmp/hosts" -n 2 -w 1 --no-pin -p 0 \
+    --listen "127.0.0.1:$((port + 14))" >"$tmp/h0.out" 2>"$tmp/h0.err" &
+h0=$!
+bg+=("$h0")
+sleep 0.2
+run h1 30 "$tide" cluster start -h "$tmp/hosts" -n 2 -w 1 --no-pin -p 1 --cluster "127.0.0.1:$((port + 14))"
+[ $rc -eq 0 ] || fail "start -p 1: exit $rc, '$(cat "$tmp/h1.err")'"
+wait "$h0" || fail "start -p 0: exit $?, '$(cat "$tmp/h0.err")'"
+run mh 15 "$tide" submit "$build/test-jobs/hello.so" hosts
+[ $rc -eq 0 ] && grep -q "(hello) hosts$" "$tmp/mh.out" && [ "$(grep -c ready "$tmp/mh.err")" = 2 ] &&
+    ok "a job runs on processes started per host (-p 0, -p 1)" ||
+    fail "per-host cluster: exit $rc, '$(cat "$tmp/mh.out" "$tmp/mh.err")'"
+expect_fail remote-crash "failed: process 1 \(pid [0-9]+, remote\) died: killed by signal 6" \
+    "$tide" submit "$build/test-jobs/crash.so"
+hello_runs "a crash of a process started on its own host" 2
+run hstop 15 "$tide" cluster stop
+[ $rc -eq 0 ] || fail "stop of the per-host cluster: exit $rc"
+for _ in $(seq 30); do # the relay of process 1 stops with the cluster
+    pgrep -f "cluster start -h $tmp/hosts" >/dev/null || break
+    sleep 0.1
+done
+pgrep -f "cluster start -h $tmp/hosts" >/dev/null && fail "the relay of process 1 outlived the cluster" ||
+    ok "the relay of process 1 stopped with the cluster"
 
 # Sanitizer reports of the daemon and its workers land in the cluster's log.
 if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer" \
