@@ -50,6 +50,11 @@
  *     cancelled or failed. Commands (other jobs' starts, cancels) wait until
  *     the entry returns, so a long loop delays them: prefer the first way.
  *
+ * The object is loaded once per process: its global variables are shared
+ * by the job's workers of that process (guard them, or keep per-worker state
+ * in operator state), and by a job loaded from the same path at the same
+ * time.
+ *
  * Dataflows of a job are matched across workers by the order in which the
  * job creates them (at most 1024 per job): build the same dataflows in the
  * same order on every worker, as with tide_execute.
@@ -127,6 +132,12 @@ typedef struct tide_job tide_job;
 
 /* The entry point's type: see the lifecycle above. */
 typedef int (*tide_job_main_fn)(tide_worker *w, int argc, char **argv, tide_job *job);
+
+/* The two symbols a job exports (defined by TIDE_JOB_DEFINE, looked up by
+ * the cluster with dlsym; declared here so that the definitions have
+ * prototypes). */
+extern const uint32_t tide_job_abi_version;
+int tide_job_main(tide_worker *w, int argc, char **argv, tide_job *job);
 
 /* TIDE_JOB_DEFINE - export @fn (a tide_job_main_fn) as the job's entry point
  * together with the ABI version it was compiled against. Use once per job. */
