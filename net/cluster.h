@@ -55,6 +55,8 @@ int tide__cluster_parse(tide__cluster *cl, const char *source, const char *text,
  * tide__cluster_bind_endpoint - the endpoint process @i binds, into @buf:
  * "tcp://ADDR:port" for an address literal, the wildcard address "*" for a host name
  * (ZeroMQ cannot bind a DNS name). @return TIDE_OK or TIDE_ERANGE (@size).
+ * The transport uses it for literals only: a host name it resolves and binds
+ * that host's own addresses, never a wildcard (net/zmq.c, bind_endpoints).
  */
 int tide__cluster_bind_endpoint(const tide__cluster *cl, uint32_t i, char *buf, size_t size);
 

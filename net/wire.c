@@ -28,6 +28,7 @@ static const char MAGIC[4] = {'t', 'i', 'd', 'e'};
 #define HELLO_FIELDS      5
 #define PROGRESS_FIELDS   3
 #define POINTSTAMP_FIELDS 7
+#define FAIL_FIELDS       3
 
 const char *tide__wire_kind_name(uint32_t kind)
 {
@@ -40,6 +41,8 @@ const char *tide__wire_kind_name(uint32_t kind)
         return "PROGRESS";
     case TIDE__WIRE_BYE:
         return "BYE";
+    case TIDE__WIRE_FAIL:
+        return "FAIL";
     }
     return "?";
 }
@@ -167,6 +170,19 @@ int tide__wire_encode_bye(tide__wire_enc *w, tide_error *e)
     msgpack_packer pk;
     start(w, &pk, TIDE__WIRE_BYE, 0);
     return finish(w, "BYE", e);
+}
+
+int tide__wire_encode_fail(tide__wire_enc *w, uint32_t origin, int code, const char *cause,
+                           tide_error *e)
+{
+    msgpack_packer pk;
+    size_t clen = strnlen(cause, TIDE__WIRE_CAUSE_MAX);
+    start(w, &pk, TIDE__WIRE_FAIL, FAIL_FIELDS);
+    msgpack_pack_uint32(&pk, origin);
+    msgpack_pack_int32(&pk, code);
+    msgpack_pack_str(&pk, clen);
+    msgpack_pack_str_body(&pk, cause, clen);
+    return finish(w, "FAIL", e);
 }
 
 static void put_time(msgpack_packer *pk, tide_time t)
@@ -477,6 +493,24 @@ static int decode_hello(reader *r, tide__wire_hello *h)
     return TIDE_OK;
 }
 
+/* FAIL: [origin, code, cause]; the code is a TIDE_E* (negative, small). */
+static int decode_fail(reader *r, tide__wire_fail *f)
+{
+    size_t n;
+    int64_t code;
+    TIDE_TRY(get_array(r, "body", FAIL_FIELDS, NULL));
+    TIDE_TRY(get_u32(r, "origin", &f->origin));
+    TIDE_TRY(get_i64(r, "code", &code));
+    if (code >= 0 || code < -1000) return fail(r, "code", "not an error code");
+    f->code = (int32_t)code;
+    TIDE_TRY(get_raw(r, "cause", 1, &n));
+    if (n > TIDE__WIRE_CAUSE_MAX) return fail(r, "cause", "longer than 200 bytes");
+    take(r, f->cause, n);
+    f->cause[n] = '\0';
+    if (memchr(f->cause, '\0', n)) return fail(r, "cause", "contains a NUL byte");
+    return TIDE_OK;
+}
+
 /* The six BINs of a DATA body, in wire order. */
 enum { B_KOFFS, B_KBYTES, B_VOFFS, B_VBYTES, B_TIMES, B_DIFFS, NBINS };
 static const char *const bin_names[NBINS] = {"key offsets", "key bytes", "val offsets",
@@ -657,7 +691,7 @@ int tide__wire_decode(const tide__wire_seg *segs, uint32_t nseg, tide__wire_fram
     TIDE_TRY(get_u32(&r, "version", &version));
     TIDE_TRY(get_u32(&r, "kind", &kind));
     r.what = tide__wire_kind_name(kind);
-    if (kind < TIDE__WIRE_HELLO || kind > TIDE__WIRE_BYE)
+    if (kind < TIDE__WIRE_HELLO || kind > TIDE__WIRE_FAIL)
         return tide_err_set(e, TIDE_EPROTO, "frame: unknown kind %u", kind);
     /* HELLO's layout is frozen across versions, so that a peer of another
      * version can be refused with a clear message rather than a parse error. */
@@ -681,6 +715,9 @@ int tide__wire_decode(const tide__wire_seg *segs, uint32_t nseg, tide__wire_fram
         break;
     case TIDE__WIRE_BYE:
         rc = get_array(&r, "body", 0, NULL);
+        break;
+    case TIDE__WIRE_FAIL:
+        rc = decode_fail(&r, &f->fail);
         break;
     }
     if (rc == TIDE_OK && r.left != 0) {

@@ -4,7 +4,9 @@
  * Every frame is one MessagePack value: [header, body], header being
  * ["tide", version, kind]. Kinds: HELLO (handshake), DATA (a batch for one
  * worker), PROGRESS (pointstamp changes for every worker of the receiving
- * process), BYE (orderly shutdown). docs/wire.md has the byte layout.
+ * process), BYE (orderly shutdown), FAIL (the sender stops because a process
+ * of the cluster failed, and says which and why). docs/wire.md has the byte
+ * layout.
  *
  * Encoding produces a gather list (tide__wire_seg) whose concatenation is
  * the frame: small owned pieces of msgpack interleaved with borrowed column
@@ -29,13 +31,14 @@
 #include "tide/config.h"
 #include "tide/error.h"
 
-#define TIDE__WIRE_VERSION 1
+#define TIDE__WIRE_VERSION 2 /* 2: FAIL added */
 
 enum tide__wire_kind {
     TIDE__WIRE_HELLO = 1,
     TIDE__WIRE_DATA = 2,
     TIDE__WIRE_PROGRESS = 3,
     TIDE__WIRE_BYE = 4,
+    TIDE__WIRE_FAIL = 5,
 };
 
 /* Columns of at least this many bytes are sent by reference (own segment);
@@ -89,6 +92,14 @@ int tide__wire_encode_progress(tide__wire_enc *w, const tide__msg *m, tide_error
 /* tide__wire_encode_bye - BYE frame. */
 int tide__wire_encode_bye(tide__wire_enc *w, tide_error *e);
 
+/*
+ * tide__wire_encode_fail - FAIL frame: process @origin of the cluster failed
+ * with @code (a negative TIDE_E*) because of @cause (truncated to
+ * TIDE__WIRE_CAUSE_MAX bytes).
+ */
+int tide__wire_encode_fail(tide__wire_enc *w, uint32_t origin, int code, const char *cause,
+                           tide_error *e);
+
 /* tide__wire_flatten - copy the last frame into @dst (w->total bytes). */
 void tide__wire_flatten(const tide__wire_enc *w, void *dst);
 
@@ -101,6 +112,14 @@ typedef struct tide__wire_hello {
     char job[64];       /* its job name */
 } tide__wire_hello;
 
+/* What a FAIL says. */
+#define TIDE__WIRE_CAUSE_MAX 200 /* bytes of a FAIL's cause */
+typedef struct tide__wire_fail {
+    uint32_t origin;                      /* the process that failed first */
+    int32_t code;                         /* its TIDE_E* code, negative */
+    char cause[TIDE__WIRE_CAUSE_MAX + 1]; /* its error message */
+} tide__wire_fail;
+
 /* A decoded frame. */
 typedef struct tide__wire_frame {
     uint32_t kind;          /* TIDE__WIRE_* */
@@ -108,6 +127,7 @@ typedef struct tide__wire_frame {
     uint32_t to;            /* DATA: global destination worker */
     tide__msg msg;          /* DATA, PROGRESS: holds one new reference */
     tide__wire_hello hello; /* HELLO */
+    tide__wire_fail fail;   /* FAIL */
 } tide__wire_frame;
 
 /*

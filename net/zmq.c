@@ -20,13 +20,19 @@
  * in arrival order into per-worker FIFO inboxes: DATA never overtakes the
  * PROGRESS sent after it, and vice versa.
  *
- * Handshake, faults, shutdown: see the banners below and docs/wire.md.
+ * Handshake, faults, shutdown: see the banners below and docs/wire.md. A
+ * process that fails sends FAIL instead of BYE; frames of a connection that
+ * never said HELLO are logged and dropped (a stranger cannot stop the job).
+ * Security: with --keys every socket uses CURVE and a ZAP handler admits
+ * only the cluster's key (net/curve.h); without, every address is loopback.
  * Memory: a DATA frame's large columns go to ZeroMQ by reference
  * (zmq_msg_init_data) with a batch reference that the free callback drops;
  * nothing is allocated per record.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +44,7 @@
 #include <zmq.h>
 
 #include "cluster.h"
+#include "curve.h"
 #include "tide/alloc.h"
 #include "transport.h"
 #include "wire.h"
@@ -50,6 +57,9 @@
 #define RID_MAX         32         /* longest routing id we identify */
 #define MAX_DATAFLOW    UINT32_MAX /* dataflow ids are sparse in jobs (runtime/job.c) */
 #define NO_PEER         UINT32_MAX
+#define LOG_FIRST       20   /* strangers' frames logged one by one ... */
+#define LOG_EVERY       1000 /* ... then one in this many */
+#define MAX_BINDS       8    /* addresses a host name of the hosts file may have */
 
 /* A DEALER: local worker @worker's connection to process @peer. */
 typedef struct conn {
@@ -66,12 +76,15 @@ typedef struct inbound {
     uint32_t rid_len;
     uint32_t peer; /* process it belongs to */
     int bye;       /* its BYE arrived */
+    int fd;        /* its TCP socket (ZMQ_SRCFD), -1 once closed or unknown */
 } inbound;
 
 typedef struct peer_state {
-    uint32_t nin;     /* receive thread: connections identified by HELLO */
-    uint32_t byes;    /* atomic: BYEs received, one per connection; W means finished */
+    uint32_t nin;     /* atomic (written by the receive thread): connections identified */
+    uint32_t byes;    /* atomic: BYEs (or FAILs) received, one per connection; W: finished */
     uint32_t dead;    /* atomic: lost or broken; frames to and from it are dropped */
+    uint32_t quit;    /* atomic: it sent FAIL: it is stopping and needs no FAIL from us */
+    uint32_t gone;    /* atomic: its connection dropped without BYE: nothing reaches it */
     uint64_t lost_ns; /* receive thread: a DEALER to it dropped without BYE at this time */
 } peer_state;
 
@@ -98,18 +111,31 @@ struct tide__transport {
     uint32_t running;     /* atomic: handshake done; monitors belong to the receive thread */
     uint32_t closing;     /* atomic: free() started; HELLOs are no longer answered */
     uint32_t stop;        /* atomic: the receive thread should exit */
-    pthread_mutex_t lock; /* guards hs_err and the running switch */
+    pthread_mutex_t lock; /* guards hs_err, why and the running switch */
     tide_error hs_err;    /* first error of the handshake, from the receive thread */
+    uint32_t failed;      /* atomic: this process failed: FAIL instead of BYE at free */
+    tide__wire_fail why;  /* guarded by lock: the first failure, sent in FAIL frames */
+    uint64_t strangers;   /* receive thread: frames dropped from unidentified connections */
+    void *rmon;           /* receive thread: the ROUTER's monitor (refused handshakes) */
+    int rmon_quiet;       /* receive thread: the next disconnect was logged already */
+    int secure;           /* --keys: CURVE on every socket */
+    tide__curve_keys keys;
+    tide__zap *zap; /* the ZAP handler of zctx when secure */
 };
 
 #if defined(__SANITIZE_THREAD__)
 /* libzmq is not built with TSan: its lock-free pipes are invisible to it,
  * so its I/O thread copying a message another thread filled looks like a
- * race. Suppress reports raised from inside libzmq (ours are still seen). */
+ * race. Suppress reports raised from inside libzmq (ours are still seen),
+ * and from libsodium, which decrypts CURVE messages in that I/O thread
+ * (its stack does not unwind into libzmq), and libpgm's global state that
+ * two contexts created and terminated at once (tests) share. */
 const char *__tsan_default_suppressions(void);
 const char *__tsan_default_suppressions(void)
 {
-    return "called_from_lib:libzmq.so\nrace:libzmq.so\n";
+    return "called_from_lib:libzmq.so\nrace:libzmq.so\n"
+           "called_from_lib:libsodium.so\nrace:libsodium.so\n"
+           "race:libpgm\n";
 }
 #endif
 
@@ -148,11 +174,74 @@ static void release_msg(tide__msg *m)
         tide__progress_unref(m->progress);
 }
 
+/* Log one line through hooks->log, or on stderr. Callers rate-limit what
+ * a stranger can make them say (log_due). */
+static void net_log(tide__transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void net_log(tide__transport *t, const char *fmt, ...)
+{
+    char msg[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (t->hooks.log)
+        t->hooks.log(t->hooks.ctx, msg);
+    else
+        fprintf(stderr, "tide: process %u: %s\n", t->self, msg);
+}
+
+/* The ZAP handler's refusals (its thread). */
+static void zap_log(void *ctx, const char *msg)
+{
+    net_log(ctx, "%s", msg);
+}
+
+/* A frame from a connection that never identified itself: junk, a port
+ * scanner, an HTTP client. Logged and dropped: a stranger cannot stop the
+ * job. */
+/* Is the @n-th refusal worth a line? Every one when a log hook is set (it
+ * decides), else the first LOG_FIRST and then one in LOG_EVERY. */
+static int log_due(const tide__transport *t, uint64_t n)
+{
+    return t->hooks.log != NULL || n <= LOG_FIRST || n % LOG_EVERY == 0;
+}
+
+static void stranger(tide__transport *t, const char *addr, const char *what)
+{
+    uint64_t n = ++t->strangers;
+    if (log_due(t, n))
+        net_log(t, "dropped a frame from unidentified connection %s: %s (%llu so far)", addr, what,
+                (unsigned long long)n);
+}
+
+/*
+ * note_failure - remember the first failure of this process: process
+ * @origin (this one, or the one whose FAIL we got) failed with @code and
+ * @cause. It goes to every peer in a FAIL frame at shutdown.
+ */
+static void note_failure(tide__transport *t, uint32_t origin, int code, const char *cause)
+{
+    pthread_mutex_lock(&t->lock);
+    if (!__atomic_load_n(&t->failed, __ATOMIC_ACQUIRE)) {
+        t->why.origin = origin;
+        t->why.code = code < 0 ? code : TIDE_EINVAL;
+        snprintf(t->why.cause, sizeof t->why.cause, "%s", cause);
+        __atomic_store_n(&t->failed, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tide__transport_fail(tide__transport *t, const tide_error *e)
+{
+    if (t == NULL) return;
+    note_failure(t, t->self, e->code, e->msg);
+}
+
 /*
  * report - the cluster is broken. @q (or NO_PEER) is the peer to blame: it
  * is marked dead, and only its first failure is reported. During the
  * handshake the error is kept for tide__transport_new to return; afterwards
- * it goes to hooks->fail.
+ * it goes to hooks->fail. Either way this process has failed (note_failure).
  */
 static void report(tide__transport *t, uint32_t q, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -165,6 +254,7 @@ static void report(tide__transport *t, uint32_t q, int code, const char *fmt, ..
     vsnprintf(e.msg, sizeof e.msg, fmt, ap);
     va_end(ap);
     if (q < t->n && __atomic_exchange_n(&t->peers[q].dead, 1, __ATOMIC_SEQ_CST)) return;
+    note_failure(t, t->self, code, e.msg);
     pthread_mutex_lock(&t->lock);
     int running = __atomic_load_n(&t->running, __ATOMIC_ACQUIRE);
     if (!running && t->hs_err.code == TIDE_OK) t->hs_err = e;
@@ -308,8 +398,10 @@ static void on_hello(tide__transport *t, inbound *ib, zmq_msg_t *rid, const tide
     tide_error ce;
     /* Answer even a mismatch, so that the peer reports it from its side too. */
     answer_hello(t, rid);
+    /* A misconfigured process (another N, W, job or version): a failure of
+     * this one, but the process it claims to be is not blamed for it. */
     if (tide__wire_check_hello(h, &t->cfg, known ? pname(t, q) : addr, UINT32_MAX, &ce) < 0) {
-        report(t, known ? q : NO_PEER, TIDE_EPROTO, "%s", ce.msg);
+        report(t, NO_PEER, TIDE_EPROTO, "%s", ce.msg);
         return;
     }
     size_t len = zmq_msg_size(rid);
@@ -323,7 +415,25 @@ static void on_hello(tide__transport *t, inbound *ib, zmq_msg_t *rid, const tide
     n->rid_len = (uint32_t)len;
     n->peer = q;
     n->bye = 0;
-    t->peers[q].nin++;
+    n->fd = zmq_msg_get(rid, ZMQ_SRCFD);
+    __atomic_add_fetch(&t->peers[q].nin, 1, __ATOMIC_RELEASE);
+}
+
+/* FAIL from identified peer @q: process f->origin failed; so do we. */
+static void on_fail(tide__transport *t, inbound *ib, uint32_t q, const tide__wire_fail *f)
+{
+    if (!ib->bye) { /* its last frame on this connection, like a BYE */
+        ib->bye = 1;
+        __atomic_add_fetch(&t->peers[q].byes, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_store_n(&t->peers[q].quit, 1, __ATOMIC_RELEASE);
+    uint32_t origin = f->origin < t->n ? f->origin : q;
+    note_failure(t, origin, f->code, f->cause);
+    if (origin == q)
+        report(t, q, TIDE_EPEER, "process %u failed: %s", origin, f->cause);
+    else
+        report(t, q, TIDE_EPEER, "process %u failed: %s (reported by process %u)", origin, f->cause,
+               q);
 }
 
 /* DATA or PROGRESS from identified peer @q: check it is plausible, deliver. */
@@ -377,6 +487,10 @@ static void on_frame(tide__transport *t, zmq_msg_t *parts, int np, int overflow)
     else
         snprintf(who, sizeof who, "unidentified connection from %s", addr);
     if (overflow || np < 2) {
+        if (ib == NULL) {
+            stranger(t, addr, overflow ? "too many parts" : "no parts");
+            return;
+        }
         report(t, q, TIDE_EPROTO, "%s: frame of %s parts (1..%d)", who, overflow ? "too many" : "0",
                MAX_PARTS - 1);
         return;
@@ -384,8 +498,16 @@ static void on_frame(tide__transport *t, zmq_msg_t *parts, int np, int overflow)
     tide__wire_frame f;
     tide_error de;
     int rc = decode_parts(parts + 1, np - 1, &f, &de);
+    if (rc == TIDE_ENOMEM) { /* our memory, not the peer's fault */
+        report(t, NO_PEER, TIDE_ENOMEM, "out of memory receiving from %s: %s", who, de.msg);
+        return;
+    }
     if (rc < 0) {
-        report(t, q, rc == TIDE_ENOMEM ? TIDE_ENOMEM : TIDE_EPROTO, "%s: %s", who, de.msg);
+        if (ib == NULL) {
+            stranger(t, addr, de.msg);
+            return;
+        }
+        report(t, q, TIDE_EPROTO, "%s: %s", who, de.msg);
         return;
     }
     switch (f.kind) {
@@ -399,11 +521,20 @@ static void on_frame(tide__transport *t, zmq_msg_t *parts, int np, int overflow)
             __atomic_add_fetch(&t->peers[q].byes, 1, __ATOMIC_SEQ_CST);
         }
         return;
+    case TIDE__WIRE_FAIL:
+        /* Only a member may stop the job: a stranger's FAIL is dropped. */
+        if (ib == NULL) {
+            stranger(t, addr, "FAIL frame before HELLO");
+            return;
+        }
+        on_fail(t, ib, q, &f.fail);
+        return;
     default:
         if (ib == NULL) {
-            report(t, q, TIDE_EPROTO, "%s: %s frame before HELLO", who,
-                   tide__wire_kind_name(f.kind));
+            char what[64];
+            snprintf(what, sizeof what, "%s frame before HELLO", tide__wire_kind_name(f.kind));
             tide__wire_frame_release(&f);
+            stranger(t, addr, what);
             return;
         }
         if (ib->bye) {
@@ -466,6 +597,84 @@ static void drain_monitor(tide__transport *t, conn *c, int judge)
     }
 }
 
+/* Why the ROUTER's monitor says a connection was refused before its first
+ * frame. ZAP refusals are left to the ZAP handler, which knows the address. */
+static const char *refusal(const tide__transport *t, uint16_t event, uint32_t value, char *buf,
+                           size_t size)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+        value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return t->secure ? "it speaks ZeroMQ without the cluster's CURVE key"
+                         : "it speaks ZeroMQ with a security mechanism this cluster does not use";
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        snprintf(buf, size, "not a tide peer (ZMTP protocol error 0x%x)", value);
+    else
+        snprintf(buf, size, "its handshake failed (%s)", zmq_strerror((int)value));
+    return buf;
+}
+
+/* A connection to our ROUTER closed. A member's (its socket identified it)
+ * is the peer leaving, judged by the DEALER monitors; any other never said
+ * HELLO: raw bytes, an HTTP request, a port scan, a client without our key. */
+static void on_router_disconnect(tide__transport *t, int fd)
+{
+    for (uint32_t i = 0; i < t->nin; i++)
+        if (t->in[i].fd == fd) {
+            t->in[i].fd = -1;
+            return;
+        }
+    int quiet = t->rmon_quiet;
+    t->rmon_quiet = 0;
+    if (quiet || __atomic_load_n(&t->closing, __ATOMIC_ACQUIRE)) return;
+    uint64_t n = ++t->strangers;
+    if (log_due(t, n))
+        net_log(t,
+                "refused a connection to %s: it closed before saying HELLO (not a tide peer%s) "
+                "(%llu so far)",
+                pname(t, t->self), t->secure ? ", or one without the cluster's key" : "",
+                (unsigned long long)n);
+}
+
+static void drain_rmon(tide__transport *t)
+{
+    for (;;) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, t->rmon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (const char *)zmq_msg_data(&ev) + 2, 4);
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        while (more) { /* the endpoint part */
+            zmq_msg_init(&ev);
+            if (zmq_msg_recv(&ev, t->rmon, 0) < 0) {
+                zmq_msg_close(&ev);
+                break;
+            }
+            more = zmq_msg_more(&ev);
+            zmq_msg_close(&ev);
+        }
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            on_router_disconnect(t, (int)value);
+            continue;
+        }
+        t->rmon_quiet = 1; /* its disconnect follows: one line is enough */
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) continue;
+        char buf[96];
+        uint64_t n = ++t->strangers;
+        if (log_due(t, n))
+            net_log(t, "refused a connection to %s: %s (%llu so far)", pname(t, t->self),
+                    refusal(t, event, value, buf, sizeof buf), (unsigned long long)n);
+    }
+}
+
 static int check_lost(tide__transport *t)
 {
     int pending = 0;
@@ -481,6 +690,7 @@ static int check_lost(tide__transport *t)
             pending = 1;
             continue;
         }
+        __atomic_store_n(&p->gone, 1, __ATOMIC_RELEASE);
         report(t, q, TIDE_EPEER,
                "lost process %u at %s: its connection closed without BYE (it died, or was silent "
                "for %u ms)",
@@ -493,9 +703,10 @@ static void *recv_main(void *arg)
 {
     tide__transport *t = arg;
     zmq_pollitem_t *items = t->items;
-    int nitems = 2, monitors = 0, pending = 0;
+    int nitems = 3, monitors = 0, pending = 0;
     items[0] = (zmq_pollitem_t){.socket = NULL, .fd = t->wake_fd, .events = ZMQ_POLLIN};
     items[1] = (zmq_pollitem_t){.socket = t->router, .events = ZMQ_POLLIN};
+    items[2] = (zmq_pollitem_t){.socket = t->rmon, .events = ZMQ_POLLIN};
     while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
         if (!monitors && __atomic_load_n(&t->running, __ATOMIC_ACQUIRE)) {
             /* The handshake is over: the monitors are ours now. */
@@ -512,8 +723,9 @@ static void *recv_main(void *arg)
             (void)r;
         }
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN)) drain_router(t);
-        for (int i = 2; rc > 0 && i < nitems; i++)
-            if (items[i].revents & ZMQ_POLLIN) drain_monitor(t, &t->conns[i - 2], 1);
+        if (rc > 0 && (items[2].revents & ZMQ_POLLIN)) drain_rmon(t);
+        for (int i = 3; rc > 0 && i < nitems; i++)
+            if (items[i].revents & ZMQ_POLLIN) drain_monitor(t, &t->conns[i - 3], 1);
         if (monitors) pending = check_lost(t);
     }
     return NULL;
@@ -558,11 +770,22 @@ static int on_answer(tide__transport *t, conn *c, tide_error *e)
     return TIDE_OK;
 }
 
+/* The first peer that has not yet identified all its W connections to our
+ * ROUTER, or NO_PEER. */
+static uint32_t inbound_missing(tide__transport *t)
+{
+    for (uint32_t q = 0; q < t->n; q++)
+        if (q != t->self && __atomic_load_n(&t->peers[q].nin, __ATOMIC_ACQUIRE) < t->w) return q;
+    return NO_PEER;
+}
+
 /*
  * handshake - HELLO on every DEALER until each is answered by a matching
  * HELLO (resent every HELLO_RESEND_MS: the first may reach a previous run of
- * the peer that is closing, or be lost with a refused connection). The
- * receive thread meanwhile answers the peers' HELLOs on the ROUTER.
+ * the peer that is closing, or be lost with a refused connection), and until
+ * every worker of every peer has said HELLO on our ROUTER (the receive
+ * thread answers those): a peer that has not is not running this job, and
+ * waiting for its data would hang. All within the peer timeout.
  */
 static int handshake(tide__transport *t, tide_error *e)
 {
@@ -602,15 +825,26 @@ static int handshake(tide__transport *t, tide_error *e)
             rc = hs.code;
             goto out;
         }
-        if (n == 0) break;
+        uint32_t missing = inbound_missing(t);
+        if (n == 0 && missing == NO_PEER) break;
         if (now >= deadline) {
-            conn *c = &t->conns[which[0]];
-            rc = tide_err_set(e, TIDE_ETIMEDOUT, "process %u at %s did not answer within %u ms",
-                              c->peer, pname(t, c->peer), t->timeout_ms);
+            if (n > 0) {
+                conn *c = &t->conns[which[0]];
+                rc = tide_err_set(e, TIDE_ETIMEDOUT, "process %u at %s did not answer within %u ms",
+                                  c->peer, pname(t, c->peer), t->timeout_ms);
+            } else {
+                rc = tide_err_set(e, TIDE_ETIMEDOUT,
+                                  "process %u at %s answered, but only %u of its %u workers "
+                                  "said HELLO within %u ms",
+                                  missing, pname(t, missing),
+                                  __atomic_load_n(&t->peers[missing].nin, __ATOMIC_ACQUIRE), t->w,
+                                  t->timeout_ms);
+            }
             goto out;
         }
         uint64_t left = (deadline - now) / 1000000u + 1;
         long wait = left < 50 ? (long)left : 50;
+        if (n == 0 && wait > 10) wait = 10; /* zmq_poll of nothing sleeps */
         int prc = zmq_poll(items, n, wait);
         if (prc < 0 && errno != EINTR) {
             rc = tide_err_set(e, TIDE_ENET, "waiting for HELLO: %s", zmq_strerror(errno));
@@ -649,25 +883,122 @@ static int common_opts(tide__transport *t, void *s)
     return 0;
 }
 
+typedef char endpoint_buf[TIDE__HOST_MAX + 32];
+
+/*
+ * bind_endpoints - what our ROUTER binds: our address literal, or every
+ * address our host name resolves to. Never a wildcard: a hosts file names
+ * the interfaces to listen on, and 0.0.0.0 would listen on all of them.
+ */
+static int bind_endpoints(tide__transport *t, endpoint_buf *eps, int *neps, int *ipv6,
+                          tide_error *e)
+{
+    const tide__peer *me = &t->cl.peers[t->self];
+    *neps = 0;
+    *ipv6 = me->ipv6;
+    if (me->numeric) {
+        if (strcmp(me->host, "0.0.0.0") == 0 || strcmp(me->host, "::") == 0)
+            return tide_err_set(e, TIDE_EINVAL,
+                                "process %u's address %s is a wildcard: the hosts file must name "
+                                "the interface to listen on",
+                                t->self, me->name);
+        if (tide__cluster_bind_endpoint(&t->cl, t->self, eps[0], sizeof eps[0]) < 0)
+            return tide_err_set(e, TIDE_ERANGE, "endpoint of process %u too long", t->self);
+        *neps = 1;
+        return TIDE_OK;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
+    int rc = getaddrinfo(me->host, NULL, &hints, &res);
+    if (rc != 0)
+        return tide_err_set(e, TIDE_ENET, "process %u: cannot resolve its host %s: %s", t->self,
+                            me->name, gai_strerror(rc));
+    for (ai = res; ai && *neps < MAX_BINDS; ai = ai->ai_next) {
+        char a[64];
+        const void *src = ai->ai_family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                              : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            inet_ntop(ai->ai_family, src, a, sizeof a) == NULL)
+            continue;
+        int v6 = ai->ai_family == AF_INET6;
+        snprintf(eps[*neps], sizeof eps[0], v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", a, me->port);
+        int dup = 0;
+        for (int i = 0; i < *neps; i++) dup |= strcmp(eps[i], eps[*neps]) == 0;
+        if (!dup) {
+            *ipv6 |= v6;
+            (*neps)++;
+        }
+    }
+    freeaddrinfo(res);
+    if (*neps == 0)
+        return tide_err_set(e, TIDE_ENET, "process %u: host %s has no IP address", t->self,
+                            me->name);
+    return TIDE_OK;
+}
+
 static int bind_router(tide__transport *t, tide_error *e)
 {
-    char ep[TIDE__HOST_MAX + 32];
-    if (tide__cluster_bind_endpoint(&t->cl, t->self, ep, sizeof ep) < 0)
-        return tide_err_set(e, TIDE_ERANGE, "endpoint of process %u too long", t->self);
+    endpoint_buf eps[MAX_BINDS];
+    int neps, ipv6;
+    TIDE_TRY(bind_endpoints(t, eps, &neps, &ipv6, e));
     t->router = zmq_socket(t->zctx, ZMQ_ROUTER);
     if (t->router == NULL || common_opts(t, t->router) ||
-        setopt_int(t->router, ZMQ_ROUTER_MANDATORY, 1))
+        setopt_int(t->router, ZMQ_ROUTER_MANDATORY, 1) ||
+        (ipv6 && setopt_int(t->router, ZMQ_IPV6, 1)) ||
+        setopt_int(t->router, ZMQ_HANDSHAKE_IVL, (int)t->timeout_ms))
         return tide_err_set(e, TIDE_ENET, "creating the ROUTER socket: %s", zmq_strerror(errno));
-    /* Our own previous run (or a test's) may release the port a moment late. */
+    if (t->secure) TIDE_TRY(tide__curve_server(t->router, &t->keys, e));
+    if (zmq_socket_monitor(t->router, "inproc://tide-rmon",
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        (t->rmon = zmq_socket(t->zctx, ZMQ_PAIR)) == NULL || setopt_int(t->rmon, ZMQ_LINGER, 0) ||
+        zmq_connect(t->rmon, "inproc://tide-rmon") != 0)
+        return tide_err_set(e, TIDE_ENET, "monitoring the ROUTER socket: %s", zmq_strerror(errno));
+    /* Our own previous run (or a test's) may release the port a moment late.
+     * A host name may resolve to addresses of other machines too: those
+     * (EADDRNOTAVAIL) are skipped, but one address must be ours. */
     uint64_t deadline = now_ns() + ms_ns(t->timeout_ms);
-    while (zmq_bind(t->router, ep) != 0) {
-        int err = errno;
-        if (err != EADDRINUSE || now_ns() >= deadline)
-            return tide_err_set(e, TIDE_ENET, "process %u cannot listen on %s (%s): %s", t->self,
-                                pname(t, t->self), ep, zmq_strerror(err));
-        struct timespec ts = {0, BIND_RETRY_MS * 1000000L};
-        nanosleep(&ts, NULL);
+    int bound = 0, last_err = 0;
+    for (int i = 0; i < neps; i++) {
+        while (zmq_bind(t->router, eps[i]) != 0) {
+            last_err = errno;
+            if (last_err == EADDRNOTAVAIL && !t->cl.peers[t->self].numeric) break;
+            if (last_err != EADDRINUSE || now_ns() >= deadline)
+                return tide_err_set(e, TIDE_ENET, "process %u cannot listen on %s (%s): %s",
+                                    t->self, pname(t, t->self), eps[i], zmq_strerror(last_err));
+            struct timespec ts = {0, BIND_RETRY_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        bound += last_err != EADDRNOTAVAIL;
+        last_err = 0;
     }
+    if (bound == 0)
+        return tide_err_set(e, TIDE_ENET,
+                            "process %u cannot listen on %s: no address of that host is on this "
+                            "machine",
+                            t->self, pname(t, t->self));
+    return TIDE_OK;
+}
+
+/* Keys are required when any process is beyond loopback (then anyone on the
+ * network could reach our ports); with them, load the key file. */
+static int security(tide__transport *t, const tide_config *cfg, tide_error *e)
+{
+    if (cfg->keys[0] == '\0') {
+        for (uint32_t i = 0; i < t->n; i++) {
+            const tide__peer *p = &t->cl.peers[i];
+            if (tide__curve_host_is_loopback(p->host)) continue;
+            return tide_err_set(e, TIDE_EINVAL,
+                                "%s:%u: process %u at %s is not on loopback: a cluster that "
+                                "reaches beyond this machine needs a key file (--keys FILE; "
+                                "'tide keygen -o FILE' makes one)",
+                                t->cl.source, p->line, i, p->name);
+        }
+        return TIDE_OK;
+    }
+    TIDE_TRY(tide__curve_load(cfg->keys, &t->keys, e));
+    t->secure = 1;
     return TIDE_OK;
 }
 
@@ -691,6 +1022,7 @@ static int open_dealer(tide__transport *t, conn *c, uint32_t nonce, tide_error *
         setopt_int(c->dealer, ZMQ_RECONNECT_IVL, 50) ||
         setopt_int(c->dealer, ZMQ_RECONNECT_IVL_MAX, 500))
         return tide_err_set(e, TIDE_ENET, "creating a DEALER socket: %s", zmq_strerror(errno));
+    if (t->secure) TIDE_TRY(tide__curve_client(c->dealer, &t->keys, e));
     snprintf(mon, sizeof mon, "inproc://tide-mon-%u-%u", c->worker, c->peer);
     if (zmq_socket_monitor(c->dealer, mon, ZMQ_EVENT_DISCONNECTED) != 0 ||
         (c->mon = zmq_socket(t->zctx, ZMQ_PAIR)) == NULL || setopt_int(c->mon, ZMQ_LINGER, 0) ||
@@ -724,13 +1056,13 @@ tide__transport *tide__transport_new(const tide_config *cfg, const tide__transpo
     t->wake_fd = -1;
     pthread_mutex_init(&t->lock, NULL);
     tide__wire_enc_init(&t->renc);
-    if (tide__cluster_init(&t->cl, cfg, e) < 0) goto fail;
+    if (tide__cluster_init(&t->cl, cfg, e) < 0 || security(t, cfg, e) < 0) goto fail;
     t->nconns = t->w * (t->n - 1);
     t->in_cap = t->nconns;
     t->conns = tide_calloc(t->nconns ? t->nconns : 1, sizeof *t->conns);
     t->enc = tide_calloc(t->w, sizeof *t->enc);
     t->in = tide_calloc(t->in_cap ? t->in_cap : 1, sizeof *t->in);
-    t->items = tide_calloc(2 + t->nconns, sizeof *t->items);
+    t->items = tide_calloc(3 + t->nconns, sizeof *t->items);
     if (t->conns == NULL || t->enc == NULL || t->in == NULL || t->items == NULL) {
         tide_err_set(e, TIDE_ENOMEM, "out of memory starting the transport");
         goto fail;
@@ -742,6 +1074,8 @@ tide__transport *tide__transport_new(const tide_config *cfg, const tide__transpo
         tide_err_set(e, TIDE_ENET, "starting ZeroMQ: %s", strerror(errno));
         goto fail;
     }
+    if (t->secure && (t->zap = tide__zap_start(t->zctx, &t->keys, zap_log, t, e)) == NULL)
+        goto fail;
     if (bind_router(t, e) < 0) goto fail;
     uint32_t nonce = (uint32_t)(now_ns() ^ ((uint64_t)getpid() << 16) ^ (uintptr_t)t);
     for (uint32_t i = 0; i < t->w; i++)
@@ -769,6 +1103,8 @@ tide__transport *tide__transport_new(const tide_config *cfg, const tide__transpo
     wake_recv(t); /* it takes over the monitors */
     return t;
 fail:
+    /* Tell the peers we reached (FAIL at free), so they stop too. */
+    if (e && e->code < 0) note_failure(t, t->self, e->code, e->msg);
     tide__transport_free(t);
     return NULL;
 }
@@ -859,10 +1195,55 @@ static void say_goodbye(tide__transport *t)
     }
 }
 
+/* This process failed: FAIL (who failed first, and why) instead of BYE on
+ * every DEALER to a peer that can still hear it, and no waiting: the peers
+ * stop as soon as they read it. Also when the handshake failed: a peer that
+ * got our HELLO learns why we are gone. */
+static void say_fail(tide__transport *t)
+{
+    __atomic_store_n(&t->closing, 1, __ATOMIC_SEQ_CST);
+    if (t->enc == NULL || t->conns == NULL) return; /* failed before any socket */
+    pthread_mutex_lock(&t->lock);
+    tide__wire_fail why = t->why;
+    pthread_mutex_unlock(&t->lock);
+    tide_error e;
+    tide__wire_enc *enc = &t->enc[0];
+    if (tide__wire_encode_fail(enc, why.origin, why.code, why.cause, &e) < 0) return;
+    for (uint32_t i = 0; i < t->nconns; i++) {
+        conn *c = &t->conns[i];
+        peer_state *p = &t->peers[c->peer];
+        if (c->dealer && !__atomic_load_n(&p->gone, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE))
+            send_frame(c->dealer, enc, NULL);
+    }
+}
+
+/* How long closing @c's DEALER may wait for what is queued on it. */
+static int linger_of(tide__transport *t, const conn *c, int failed)
+{
+    const peer_state *p = &t->peers[c->peer];
+    /* A FAIL for a peer that can hear it, briefly: it is queued behind
+     * whatever data that peer has not read yet, and a stopped peer reads
+     * nothing; one that misses it sees us gone without BYE, a failure too. */
+    if (failed)
+        return __atomic_load_n(&p->gone, __ATOMIC_ACQUIRE) ||
+                       __atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)
+                   ? 0
+                   : (int)t->grace_ms;
+    /* Our last frames and BYE for a live peer; a dead one gets nothing more. */
+    int live = __atomic_load_n(&t->running, __ATOMIC_ACQUIRE) &&
+               !__atomic_load_n(&p->dead, __ATOMIC_ACQUIRE);
+    return live ? (int)t->timeout_ms : 0;
+}
+
 void tide__transport_free(tide__transport *t)
 {
     if (t == NULL) return;
-    if (__atomic_load_n(&t->running, __ATOMIC_ACQUIRE)) say_goodbye(t);
+    int failed = __atomic_load_n(&t->failed, __ATOMIC_ACQUIRE);
+    if (failed)
+        say_fail(t);
+    else if (__atomic_load_n(&t->running, __ATOMIC_ACQUIRE))
+        say_goodbye(t);
     if (t->recv_started) {
         __atomic_store_n(&t->stop, 1, __ATOMIC_SEQ_CST);
         wake_recv(t);
@@ -872,15 +1253,14 @@ void tide__transport_free(tide__transport *t)
         conn *c = &t->conns[i];
         if (c->mon) zmq_close(c->mon);
         if (c->dealer) {
-            /* Linger so that our last frames and BYE reach a live peer; a
-             * dead one gets nothing more. */
-            int live = __atomic_load_n(&t->running, __ATOMIC_ACQUIRE) &&
-                       !__atomic_load_n(&t->peers[c->peer].dead, __ATOMIC_ACQUIRE);
-            setopt_int(c->dealer, ZMQ_LINGER, live ? (int)t->timeout_ms : 0);
+            setopt_int(c->dealer, ZMQ_LINGER, linger_of(t, c, failed));
             zmq_close(c->dealer);
         }
     }
+    if (t->rmon) zmq_close(t->rmon);
     if (t->router) zmq_close(t->router);
+    tide__zap_stop(t->zap); /* after every CURVE socket is closed */
+    tide__curve_wipe(&t->keys);
     if (t->zctx)
         while (zmq_ctx_term(t->zctx) != 0 && errno == EINTR) {
         }

@@ -37,6 +37,9 @@ const char *tide_config_usage(void)
            "                         process i listens on 127.0.0.1:(P + i)\n"
            "      --no-pin           do not pin worker threads to cores\n"
            "      --peer-timeout MS  give up on a silent peer after MS ms (default 10000)\n"
+           "      --keys FILE        the cluster's key file (tide keygen): CURVE on every\n"
+           "                         socket, only its holders connect; required when any\n"
+           "                         address is not loopback\n"
            "  -v, --verbose          print the topology and pinning to stderr\n"
            "Options after \"--\" are left to the program.\n";
 }
@@ -53,7 +56,8 @@ enum flag_id {
     F_PORT,
     F_NOPIN,
     F_TIMEOUT,
-    F_VERBOSE
+    F_VERBOSE,
+    F_KEYS
 };
 
 typedef struct flag {
@@ -72,6 +76,7 @@ static const flag flags[] = {
     {F_NOPIN, 0, "no-pin", 0},
     {F_TIMEOUT, 0, "peer-timeout", 1},
     {F_VERBOSE, 'v', "verbose", 0},
+    {F_KEYS, 0, "keys", 1},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -148,6 +153,19 @@ static int match(int argc, char **argv, int i, const flag **f, const char **val,
     return 0;
 }
 
+/* A file name flag's value into @dst (@size bytes). */
+static int set_path(char *dst, size_t size, const char *shown, const char *val, tide_error *e)
+{
+    size_t n = strlen(val);
+    if (n == 0) return tide_err_set(e, TIDE_EINVAL, "option '%s': empty file name", shown);
+    if (n >= size)
+        return tide_err_set(e, TIDE_EINVAL,
+                            "option '%s': file name of %zu bytes is longer than %zu", shown, n,
+                            size - 1);
+    memcpy(dst, val, n + 1);
+    return TIDE_OK;
+}
+
 static int apply(tide_config *c, const flag *f, const char *shown, const char *val, tide_error *e)
 {
     uint32_t v;
@@ -175,16 +193,10 @@ static int apply(tide_config *c, const flag *f, const char *shown, const char *v
                                 val, UINT32_MAX);
         c->peer_timeout_ms = v;
         return TIDE_OK;
-    case F_HOSTFILE: {
-        size_t n = strlen(val);
-        if (n == 0) return tide_err_set(e, TIDE_EINVAL, "option '%s': empty file name", shown);
-        if (n >= sizeof c->hostfile)
-            return tide_err_set(e, TIDE_EINVAL,
-                                "option '%s': file name of %zu bytes is longer than %zu", shown, n,
-                                sizeof c->hostfile - 1);
-        memcpy(c->hostfile, val, n + 1);
-        return TIDE_OK;
-    }
+    case F_HOSTFILE:
+        return set_path(c->hostfile, sizeof c->hostfile, shown, val, e);
+    case F_KEYS:
+        return set_path(c->keys, sizeof c->keys, shown, val, e);
     case F_NOPIN:
         c->pin = 0;
         return TIDE_OK;

@@ -4,7 +4,9 @@
  *
  * Worker 0 runs on the calling thread. A worker that fails (its main or a
  * step returns an error) marks the whole process failed, so that the other
- * workers stop instead of waiting for progress that will never come.
+ * workers stop instead of waiting for progress that will never come; the
+ * transport then tells every other process (a FAIL frame, net/transport.h),
+ * so that they stop too, naming this process and the cause.
  */
 #include <hwloc.h>
 #include <stdio.h>
@@ -76,7 +78,8 @@ static void *worker_thread(void *arg)
     tide__batch_pool_enable();
     int rc = rt->main(w, rt->arg);
     if (rc < 0 && w->rc == 0)
-        tide__worker_fail(w, rc, "worker %u: main returned %s", w->index, tide_err_name(rc));
+        tide__worker_fail(w, rc, "worker %u: main returned %s (%s)", w->index, tide_err_name(rc),
+                          tide_strerror(rc));
     if (w->rc == 0) {
         while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {
         }
@@ -186,6 +189,19 @@ int tide_execute(const tide_config *cfg, tide_worker_main main, void *arg, tide_
     }
     worker_thread(&rt->workers[0]);
     for (uint32_t i = 1; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
+    /* Tell the peers how this process ended: FAIL with our first error, or
+     * BYE. A peer's FAIL that arrives while we wait for its BYE fails us too
+     * (its share of the job is lost), so the outcome is read after this. */
+    if (rt->tp) {
+        if (__atomic_load_n(&rt->failed, __ATOMIC_ACQUIRE)) {
+            pthread_mutex_lock(&rt->fail_lock);
+            tide_error fe = rt->fail_err;
+            pthread_mutex_unlock(&rt->fail_lock);
+            tide__transport_fail(rt->tp, &fe);
+        }
+        tide__transport_free(rt->tp);
+        rt->tp = NULL;
+    }
     rc = TIDE_OK;
     if (__atomic_load_n(&rt->failed, __ATOMIC_ACQUIRE)) {
         rc = rt->fail_err.code ? rt->fail_err.code : TIDE_EINVAL;

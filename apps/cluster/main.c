@@ -190,7 +190,7 @@ int main(int argc, char **argv)
     if (stray) return usage_error("unrecognized argument '%s'", stray);
 
     /* Child argv: PROGRAM ARGS, with our flags before any "--" of ARGS. */
-    int nargs = argc - dd - 1, extra = 16;
+    int nargs = argc - dd - 1, extra = 18;
     char **cargv = calloc((size_t)(nargs + extra + 1), sizeof *cargv);
     if (cargv == NULL) return usage_error("%s", "out of memory");
     int ins = nargs;
@@ -212,6 +212,7 @@ int main(int argc, char **argv)
     if (given_port) cargv[k++] = "--port", cargv[k++] = portbuf;
     if (cfg.hostfile[0]) cargv[k++] = "-h", cargv[k++] = cfg.hostfile;
     if (given_timeout) cargv[k++] = "--peer-timeout", cargv[k++] = tbuf;
+    if (cfg.keys[0]) cargv[k++] = "--keys", cargv[k++] = cfg.keys;
     if (!cfg.pin) cargv[k++] = "--no-pin";
     if (cfg.verbose) cargv[k++] = "-v";
     for (int i = ins; i < nargs; i++) cargv[k++] = argv[dd + 1 + i];

@@ -15,6 +15,9 @@ typedef struct tide_command {
     int (*run)(int argc, char **argv);
 } tide_command;
 
+/* The subcommands, one per file. */
+int tide_cmd_keygen(int argc, char **argv); /* keygen.c */
+
 /* The table, NULL-terminated (main.c). */
 extern const tide_command tide_commands[];
 

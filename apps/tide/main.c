@@ -18,6 +18,7 @@ const tide_command tide_commands[] = {
     {"jobs", "list the cluster's jobs", tide_cmd_jobs},
     {"cancel", "cancel a job", tide_cmd_cancel},
     {"status", "show processes, workers, memory and arrangements", tide_cmd_status},
+    {"keygen", "write a cluster key file (CURVE)", tide_cmd_keygen},
     {NULL, NULL, NULL},
 };
 

@@ -11,6 +11,11 @@
  *       --port P         base port when there is no hosts file (default 2101)
  *       --no-pin         do not pin worker threads to cores
  *       --peer-timeout MS  give up on a silent peer after MS ms (default 10000)
+ *       --keys FILE      the cluster's key file (`tide keygen`): every socket
+ *                        of the cluster uses ZeroMQ CURVE with it, and only
+ *                        processes holding it can connect. Required when any
+ *                        address is not loopback (the process refuses to
+ *                        start without it); optional on loopback.
  *   -v, --verbose        print the topology and pinning to stderr
  */
 #ifndef TIDE_CONFIG_H
@@ -33,6 +38,7 @@ typedef struct tide_config {
     uint32_t peer_timeout_ms; /* --peer-timeout */
     char hostfile[256];       /* -h, empty for localhost ports */
     char job[64];             /* job identity checked at handshake; default: program name */
+    char keys[256];           /* --keys: the cluster's key file, empty for none */
 } tide_config;
 
 /* tide_config_init - the defaults above (1 process, 1 worker). */

@@ -273,9 +273,12 @@ Test(wire, hello_mismatch)
     h = (tide__wire_hello){TIDE__WIRE_VERSION, 2, 1, 1, "wordcount"};
     cr_expect_eq(tide__wire_check_hello(&h, &me, "127.0.0.1:2102", 1, &e), TIDE_OK, "%s", e.msg);
     cr_expect_eq(tide__wire_check_hello(&h, &me, "h:1", UINT32_MAX, &e), TIDE_OK, "%s", e.msg);
-    h.version = 2;
+    h.version = TIDE__WIRE_VERSION + 1;
     cr_expect_eq(tide__wire_check_hello(&h, &me, "h:1", 1, &e), TIDE_EPROTO);
-    cr_expect(strstr(e.msg, "protocol 2; this process speaks 1") != NULL, "%s", e.msg);
+    char want[64];
+    snprintf(want, sizeof want, "protocol %u; this process speaks %u", TIDE__WIRE_VERSION + 1,
+             TIDE__WIRE_VERSION);
+    cr_expect(strstr(e.msg, want) != NULL, "%s", e.msg);
     h.version = TIDE__WIRE_VERSION;
     h.processes = 3;
     cr_expect_eq(tide__wire_check_hello(&h, &me, "h:1", 1, &e), TIDE_EPROTO);
@@ -290,7 +293,7 @@ Test(wire, hello_mismatch)
 
 Test(wire, other_version_refused_but_hello_readable)
 {
-    /* A frame header of version 2: DATA is refused by version, HELLO is read. */
+    /* A frame header of the next version: BYE is refused by version, HELLO is read. */
     tide__wire_enc w;
     tide__wire_frame f;
     tide_error e;
@@ -298,12 +301,14 @@ Test(wire, other_version_refused_but_hello_readable)
     encode_hello(&w, "j", 2, 1, 1);
     uint8_t *p = flat(&w);
     cr_assert_eq(p[7], TIDE__WIRE_VERSION); /* 92 93 a4 't' 'i' 'd' 'e' VERSION KIND */
-    p[7] = 2;
+    p[7] = TIDE__WIRE_VERSION + 1;
     cr_expect_eq(tide__wire_decode_buf(p, w.total, &f, &e), TIDE_OK, "%s", e.msg);
-    cr_expect_eq(f.version, 2);
+    cr_expect_eq(f.version, TIDE__WIRE_VERSION + 1);
     p[8] = TIDE__WIRE_BYE;
     cr_expect_eq(tide__wire_decode_buf(p, w.total, &f, &e), TIDE_EPROTO);
-    cr_expect(strstr(e.msg, "protocol version 2") != NULL, "%s", e.msg);
+    char want[64];
+    snprintf(want, sizeof want, "protocol version %u", TIDE__WIRE_VERSION + 1);
+    cr_expect(strstr(e.msg, want) != NULL, "%s", e.msg);
     free(p);
     tide__wire_enc_fini(&w);
 }

@@ -24,14 +24,16 @@ ip -n "$a" addr add 10.77.0.1/24 dev "va$$" && ip -n "$b" addr add 10.77.0.2/24 
 ip -n "$a" link set "va$$" up && ip -n "$b" link set "vb$$" up || exit 1
 ip -n "$a" link set lo up && ip -n "$b" link set lo up
 printf '10.77.0.1:2301\n10.77.0.2:2301\n' > "$tmp/hosts"
+# Beyond loopback a cluster needs its key file (CURVE on every socket).
+"$build/tide" keygen -o "$tmp/keys" 2>/dev/null || { echo "netns: tide keygen failed"; exit 1; }
 
 fail=0
 for prog in bfs wordcount; do
     "$build/$prog" -w 2 --no-pin 2>/dev/null | sort > "$tmp/one"
-    timeout 60 ip netns exec "$a" "$build/$prog" -n 2 -p 0 -h "$tmp/hosts" --no-pin \
+    timeout 60 ip netns exec "$a" "$build/$prog" -n 2 -p 0 -h "$tmp/hosts" --keys "$tmp/keys" --no-pin \
         > "$tmp/p0" 2> "$tmp/e0" &
     p0=$!
-    timeout 60 ip netns exec "$b" "$build/$prog" -n 2 -p 1 -h "$tmp/hosts" --no-pin \
+    timeout 60 ip netns exec "$b" "$build/$prog" -n 2 -p 1 -h "$tmp/hosts" --keys "$tmp/keys" --no-pin \
         > "$tmp/p1" 2> "$tmp/e1"
     r1=$?
     wait $p0
