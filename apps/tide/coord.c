@@ -740,6 +740,20 @@ static int worker_of(coord *c, const uint8_t *rid, size_t n)
     return -1;
 }
 
+/* A remote process restarted by its relay announces itself before its data
+ * plane connects: its predecessor died with the jobs that ran there. */
+static void on_joining(coord *c, const ctl_doc *d)
+{
+    uint32_t p = (uint32_t)ctl_u64(d, 0, "process", UINT32_MAX);
+    pid_t pid = (pid_t)ctl_i64(d, 0, "pid", 0);
+    if (p >= c->n || c->p[p].local || !c->p[p].up || pid == c->p[p].pid) return;
+    char why[256], last[160];
+    ctl_str(d, 0, "last_exit", last, sizeof last);
+    snprintf(why, sizeof why, "process %u (pid %d, remote) died: %s; its host restarted it", p,
+             (int)c->p[p].pid, last[0] ? last : "ended");
+    process_lost(c, p, why, 1); /* the others restart and meet the new one */
+}
+
 static void on_hello(coord *c, const uint8_t *rid, size_t rid_len, const ctl_doc *d)
 {
     uint32_t p = (uint32_t)ctl_u64(d, 0, "process", UINT32_MAX);
@@ -792,6 +806,8 @@ static void on_message(coord *c, zmq_msg_t *rid, zmq_msg_t *body)
     int w = worker_of(c, r, rl);
     if (ctl_is(&d, "hello"))
         on_hello(c, r, rl, &d);
+    else if (ctl_is(&d, "joining"))
+        on_joining(c, &d);
     else if (w >= 0 && ctl_is(&d, "wout"))
         on_wout(c, &d);
     else if (w >= 0 && ctl_is(&d, "wdone"))

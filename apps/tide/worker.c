@@ -328,6 +328,15 @@ int tide_cluster_worker(int argc, char **argv)
                 zmq_strerror(errno));
         return 1;
     }
+    /* Before the data plane's handshake (which waits for every peer): a
+     * restarted process on another host tells the coordinator at once that
+     * its predecessor is gone, so the others restart and meet it. */
+    ctl_w j;
+    ctl_w_begin(&j, "joining", 3);
+    ctl_w_u64(&j, "process", w->cfg.process);
+    ctl_w_i64(&j, "pid", (int64_t)getpid());
+    ctl_w_str(&j, "last_exit", last_exit);
+    send_w(w, &j);
     tide__host_hooks hooks = {.out = hook_out, .done = hook_done, .ctx = w};
     if (tide__host_new(&w->cfg, &hooks, &w->host, &e) < 0) {
         fprintf(stderr, PROG " %u: %s\n", w->cfg.process, e.msg);
