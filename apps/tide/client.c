@@ -152,11 +152,16 @@ void cli_close(cli_conn *c)
     c->sock = c->ctx = c->mon = NULL;
 }
 
-int cli_send(cli_conn *c, ctl_w *w)
+int cli_send_raw(void *sock, ctl_w *w)
 {
-    int rc = zmq_send(c->sock, w->sb.data, w->sb.size, 0) < 0 ? -1 : 0;
+    int rc = zmq_send(sock, w->sb.data, w->sb.size, 0) < 0 ? -1 : 0;
     ctl_w_fini(w);
     return rc;
+}
+
+int cli_send(cli_conn *c, ctl_w *w)
+{
+    return cli_send_raw(c->sock, w);
 }
 
 int cli_recv(cli_conn *c, const char *prog, zmq_msg_t *m, ctl_doc *d, int timeout_ms)

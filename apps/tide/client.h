@@ -42,6 +42,8 @@ void cli_close(cli_conn *c);
 
 /* Send the message built in @w (and finish @w). 0 or -1. */
 int cli_send(cli_conn *c, ctl_w *w);
+/* The same on any socket. */
+int cli_send_raw(void *sock, ctl_w *w);
 
 /* Wait up to @timeout_ms (-1: forever) for one message into @m (initialised
  * here; the caller closes it) and parse it into @d. 0, or 1 after printing

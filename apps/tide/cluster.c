@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,67 +87,158 @@ static int running_cluster(const char *path, char *addr, size_t cap)
     return ok && pid > 0 && kill(pid, 0) == 0;
 }
 
-/* The relay supervisor of a process on another host than process 0's. */
+/* ---- the relay supervisor of a process on another host ------------------ */
+
+typedef struct relay {
+    coord_opts *o;
+    char *argv[24];
+    char why[160]; /* how the last process ended ("" at first) */
+    pid_t pid;     /* the running process, 0 if none */
+    int respawn;   /* the coordinator asked for a new one */
+    void *zctx, *dealer;
+} relay;
+
+static void relay_send(relay *r, const char *t, const char *why)
+{
+    ctl_w w;
+    ctl_w_begin(&w, t, 2);
+    ctl_w_u64(&w, "process", r->o->cfg.process);
+    ctl_w_str(&w, "last_exit", why);
+    cli_send_raw(r->dealer, &w);
+}
+
+static void relay_spawn(relay *r)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(r->argv[0], r->argv);
+        _exit(127);
+    }
+    r->pid = pid > 0 ? pid : 0;
+    r->respawn = 0;
+    fprintf(stderr, "tide cluster: process %u started (pid %d)\n", r->o->cfg.process, (int)pid);
+}
+
+/*
+ * The process runs as long as the coordinator wants it: when it dies, the
+ * relay reports how ("rdied") and waits for "respawn", which the coordinator
+ * sends when the whole set restarts, so that every process of the new
+ * generation starts together (the data plane cannot re-admit one process).
+ */
 static int relay_run(coord_opts *o, const char *coordinator)
 {
+    static relay rs;
+    relay *r = &rs;
+    r->o = o;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    char nb[16], wb[16], pb[16], portb[16], tb[16];
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    static char nb[16], wb[16], pb[16], portb[16], tb[16];
     snprintf(nb, sizeof nb, "%u", o->cfg.processes);
     snprintf(wb, sizeof wb, "%u", o->cfg.workers);
     snprintf(pb, sizeof pb, "%u", o->cfg.process);
     snprintf(portb, sizeof portb, "%u", o->cfg.base_port);
     snprintf(tb, sizeof tb, "%u", o->cfg.peer_timeout_ms);
-    char why[160] = "";
-    char *argv[24];
     int k = 0;
+    char **argv = r->argv;
     argv[k++] = o->self_exe, argv[k++] = "cluster", argv[k++] = "worker";
     argv[k++] = "-n", argv[k++] = nb, argv[k++] = "-w", argv[k++] = wb;
     argv[k++] = "-p", argv[k++] = pb, argv[k++] = "--port", argv[k++] = portb;
     argv[k++] = "--peer-timeout", argv[k++] = tb, argv[k++] = "-h", argv[k++] = o->cfg.hostfile;
     argv[k++] = "--control", argv[k++] = (char *)coordinator;
-    argv[k++] = "--last-exit", argv[k++] = why; /* how the previous one ended, for the log */
+    argv[k++] = "--last-exit", argv[k++] = r->why;
     if (o->keys[0]) argv[k++] = "--keys", argv[k++] = o->keys;
     argv[k] = NULL;
+
+    /* The relay's own DEALER: a CURVE client too when the cluster has keys. */
+    char rid[32];
+    snprintf(rid, sizeof rid, "R%u", o->cfg.process);
+    r->zctx = zmq_ctx_new();
+    r->dealer = r->zctx ? zmq_socket(r->zctx, ZMQ_DEALER) : NULL;
+    tide_error e = {0};
+    int rc = sfd >= 0 && r->dealer ? 0 : -1;
+    if (rc == 0 && o->keys[0]) {
+        tide__curve_keys key;
+        rc = tide__curve_load(o->keys, &key, &e);
+        if (rc == 0) rc = tide__curve_client(r->dealer, &key, &e);
+        tide__curve_wipe(&key);
+    }
+    if (rc == 0) {
+        int zero = 0;
+        zmq_setsockopt(r->dealer, ZMQ_ROUTING_ID, rid, strlen(rid));
+        zmq_setsockopt(r->dealer, ZMQ_LINGER, &zero, sizeof zero);
+        rc = zmq_connect(r->dealer, coordinator);
+    }
     if (o->ready_fd >= 0) {
-        dprintf(o->ready_fd, "ok %s\n", coordinator);
+        if (rc == 0)
+            dprintf(o->ready_fd, "ok %s\n", coordinator);
+        else
+            dprintf(o->ready_fd, "error cannot reach %s: %s\n", coordinator,
+                    e.msg[0] ? e.msg : zmq_strerror(errno));
         close(o->ready_fd);
     }
-    for (;;) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            sigprocmask(SIG_UNBLOCK, &set, NULL);
-            execv(argv[0], argv);
-            _exit(127);
+    if (rc < 0) return 1;
+    relay_send(r, "relay", "");
+    relay_spawn(r);
+    int64_t last_reg = 0;
+    for (int stop = 0; !stop;) {
+        zmq_pollitem_t it[2] = {{.socket = r->dealer, .events = ZMQ_POLLIN},
+                                {.fd = sfd, .events = ZMQ_POLLIN}};
+        zmq_poll(it, 2, 1000);
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == sizeof si)
+            if (si.ssi_signo != SIGCHLD) stop = 1;
+        int st;
+        if (r->pid > 0 && waitpid(r->pid, &st, WNOHANG) == r->pid) {
+            fprintf(stderr, "tide cluster: process %u (pid %d) ended (status 0x%x)\n",
+                    o->cfg.process, (int)r->pid, st);
+            r->pid = 0;
+            if (WIFEXITED(st) && WEXITSTATUS(st) == 3) break; /* the cluster stopped */
+            if (WIFSIGNALED(st))
+                snprintf(r->why, sizeof r->why, "killed by signal %d (%s)", WTERMSIG(st),
+                         strsignal(WTERMSIG(st)));
+            else
+                snprintf(r->why, sizeof r->why, "exited with status %d", WEXITSTATUS(st));
+            /* Exit 0 is the coordinator's "exit": it knows already. */
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) relay_send(r, "rdied", r->why);
         }
-        fprintf(stderr, "tide cluster: process %u started (pid %d)\n", o->cfg.process, (int)pid);
-        struct timespec poll = {0, 100 * 1000000};
-        for (;;) {
-            int st;
-            if (waitpid(pid, &st, WNOHANG) == pid) {
-                fprintf(stderr, "tide cluster: process %u (pid %d) ended (status 0x%x)\n",
-                        o->cfg.process, (int)pid, st);
-                if (WIFEXITED(st) && WEXITSTATUS(st) == 3) return 0; /* the cluster stopped */
-                if (WIFSIGNALED(st))
-                    snprintf(why, sizeof why, "killed by signal %d (%s)", WTERMSIG(st),
-                             strsignal(WTERMSIG(st)));
-                else
-                    snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(st));
-                break;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        while (zmq_msg_recv(&m, r->dealer, ZMQ_DONTWAIT) >= 0) {
+            ctl_doc d;
+            if (ctl_parse(&d, zmq_msg_data(&m), zmq_msg_size(&m)) == 0) {
+                if (ctl_is(&d, "respawn")) r->respawn = 1;
+                if (ctl_is(&d, "stop")) stop = 1;
+                if (ctl_is(&d, "kill") && r->pid > 0) {
+                    kill(r->pid, SIGKILL); /* the set restarts: no report */
+                    waitpid(r->pid, NULL, 0);
+                    r->pid = 0;
+                }
             }
-            if (sigtimedwait(&set, NULL, &poll) > 0) {
-                kill(pid, SIGTERM);
-                waitpid(pid, &st, 0);
-                return 0;
-            }
+            ctl_doc_fini(&d);
         }
-        nanosleep(&(struct timespec){0, 200 * 1000000}, NULL);
+        zmq_msg_close(&m);
+        if (r->respawn && r->pid == 0) relay_spawn(r);
+        /* Re-register now and then: a coordinator that restarted learns of us. */
+        int64_t now = (int64_t)time(NULL);
+        if (now - last_reg >= 5) relay_send(r, "relay", ""), last_reg = now;
     }
+    if (r->pid > 0) {
+        kill(r->pid, SIGTERM);
+        waitpid(r->pid, NULL, 0);
+    }
+    zmq_close(r->dealer);
+    zmq_ctx_term(r->zctx);
+    return 0;
 }
 
 static int start(int argc, char **argv)

@@ -65,6 +65,7 @@ typedef struct proc {
     char rid[64]; /* "W<p>.<gen>" */
     int64_t started_us;
     uint32_t restarts;
+    char relay[32]; /* remote: its relay supervisor's routing id, "" until it registers */
 } proc;
 
 enum { Q_JOBS, Q_STATUS };
@@ -261,14 +262,25 @@ static int spawn(coord *c, uint32_t i)
     return 0;
 }
 
+/* Tell the relay supervisor of remote process @i to "respawn", "kill" or "stop". */
+static void relay_cmd(coord *c, uint32_t i, const char *t)
+{
+    if (c->p[i].relay[0] == 0) return;
+    ctl_w w;
+    ctl_w_begin(&w, t, 0);
+    send_to(c, c->p[i].relay, strlen(c->p[i].relay), &w);
+}
+
 static void spawn_all(coord *c)
 {
     c->gen++;
     for (uint32_t i = 0; i < c->n; i++) {
-        if (c->p[i].local)
+        if (c->p[i].local) {
             spawn(c, i);
-        else
-            snprintf(c->p[i].rid, sizeof c->p[i].rid, "W%u.", i); /* any generation */
+            continue;
+        }
+        snprintf(c->p[i].rid, sizeof c->p[i].rid, "W%u.", i); /* any generation */
+        if (c->gen > 1) relay_cmd(c, i, "respawn");           /* the first one its relay started */
     }
 }
 
@@ -673,10 +685,14 @@ static void process_lost(coord *c, uint32_t i, const char *why, int was_up)
         if (j->state == J_RUNNING) job_finish(c, j, J_FAILED, TIDE_EPEER, why);
     for (uint32_t k = 0; k < c->n; k++) {
         if (k != i && c->p[k].local && c->p[k].pid > 0) kill(c->p[k].pid, SIGKILL);
-        if (k != i && !c->p[k].local && c->p[k].up) {
-            ctl_w w;
-            ctl_w_begin(&w, "exit", 0);
-            send_proc(c, k, &w);
+        if (k != i && !c->p[k].local) {
+            if (c->p[k].relay[0]) {
+                relay_cmd(c, k, "kill"); /* even one stuck in its handshake */
+            } else if (c->p[k].up) {
+                ctl_w w;
+                ctl_w_begin(&w, "exit", 0);
+                send_proc(c, k, &w);
+            }
         }
         c->p[k].up = 0;
     }
@@ -754,6 +770,22 @@ static void on_joining(coord *c, const ctl_doc *d)
     process_lost(c, p, why, 1); /* the others restart and meet the new one */
 }
 
+/* A relay supervisor registers ("relay") or reports its process's death. */
+static void on_relay(coord *c, const uint8_t *rid, size_t rid_len, const ctl_doc *d, int died)
+{
+    uint32_t p = (uint32_t)ctl_u64(d, 0, "process", UINT32_MAX);
+    if (p >= c->n || c->p[p].local || rid_len >= sizeof c->p[p].relay) return;
+    memcpy(c->p[p].relay, rid, rid_len);
+    c->p[p].relay[rid_len] = 0;
+    if (!died || c->stopping) return;
+    char why[256], last[160];
+    ctl_str(d, 0, "last_exit", last, sizeof last);
+    snprintf(why, sizeof why, "process %u (pid %d, remote) died: %s", p, (int)c->p[p].pid,
+             last[0] ? last : "ended");
+    if (c->restart_at >= 0 && !c->p[p].up) return; /* part of a restart already */
+    process_lost(c, p, why, 1);
+}
+
 static void on_hello(coord *c, const uint8_t *rid, size_t rid_len, const ctl_doc *d)
 {
     uint32_t p = (uint32_t)ctl_u64(d, 0, "process", UINT32_MAX);
@@ -808,6 +840,8 @@ static void on_message(coord *c, zmq_msg_t *rid, zmq_msg_t *body)
         on_hello(c, r, rl, &d);
     else if (ctl_is(&d, "joining"))
         on_joining(c, &d);
+    else if (ctl_is(&d, "relay") || ctl_is(&d, "rdied"))
+        on_relay(c, r, rl, &d, ctl_is(&d, "rdied"));
     else if (w >= 0 && ctl_is(&d, "wout"))
         on_wout(c, &d);
     else if (w >= 0 && ctl_is(&d, "wdone"))
@@ -851,6 +885,7 @@ static void begin_stop(coord *c)
         ctl_w_begin(&w, "exit", 1);
         ctl_w_u64(&w, "stop", 1); /* a remote relay supervisor stops too */
         send_proc(c, i, &w);
+        if (!c->p[i].local && !c->p[i].up) relay_cmd(c, i, "stop");
     }
 }
 

@@ -302,8 +302,9 @@ run mh 15 "$tide" submit "$build/test-jobs/hello.so" hosts
 [ $rc -eq 0 ] && grep -q "(hello) hosts$" "$tmp/mh.out" && [ "$(grep -c ready "$tmp/mh.err")" = 2 ] &&
     ok "a job runs on processes started per host (-p 0, -p 1)" ||
     fail "per-host cluster: exit $rc, '$(cat "$tmp/mh.out" "$tmp/mh.err")'"
-# (A crash of the remote process is left out: its restart races the data
-# plane's handshake, see docs/cluster.md.)
+expect_fail remote-crash "failed: process 1 \(pid [0-9]+, remote\) died: killed by signal 6" \
+    "$tide" submit "$build/test-jobs/crash.so"
+hello_runs "a crash of a process started on its own host" 2
 run hstop 15 "$tide" cluster stop
 [ $rc -eq 0 ] || fail "stop of the per-host cluster: exit $rc"
 for _ in $(seq 30); do # the relay of process 1 stops with the cluster
