@@ -12,7 +12,8 @@
  * derived from job ids (docs/jobs.md).
  *
  * Thread-safety: every function here may be called from any thread except a
- * worker's, concurrently; hooks are called from worker threads.
+ * worker's, concurrently; hooks are called from worker threads and may call
+ * any function here except tide__host_free (a worker cannot join itself).
  */
 #ifndef TIDE_HOST_H
 #define TIDE_HOST_H

@@ -205,6 +205,8 @@ static void check_failed(tide_worker *w)
         tide__host_job_fail(j->job, e.code ? e.code : TIDE_EPEER, e.msg);
 }
 
+static void stats(tide_worker *w, bool force);
+
 /* Messages, then one step of every live dataflow, each under its job. */
 static void round_all(tide_worker *w, bool *did)
 {
@@ -229,6 +231,7 @@ int tide__job_step(tide_worker *w, bool *did)
 {
     tide__wstate *ws = w->host;
     round_all(w, did);
+    stats(w, false);
     tide__wjob *wj = ws->cur;
     if (wj == NULL) return 0;
     if (job_cancelled(wj)) return TIDE_ECLOSED;
@@ -333,6 +336,13 @@ static void job_start(tide_worker *w, struct tide_job *job)
     wj->id = job->id;
     wj->next = ws->jobs;
     ws->jobs = wj;
+    if (retired(ws, job->id)) {
+        /* Messages for a retired id are dropped on arrival: never run it. */
+        char msg[96];
+        snprintf(msg, sizeof msg, "job id %llu was used before on worker %u",
+                 (unsigned long long)job->id, w->index);
+        tide__host_job_fail(job, TIDE_EINVAL, msg);
+    }
     if (ws->failed_seen) {
         pthread_mutex_lock(&w->rt->fail_lock);
         tide__host_job_fail(job, TIDE_EPEER, w->rt->fail_err.msg);

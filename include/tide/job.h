@@ -90,10 +90,11 @@
  *   {
  *       uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100;
  *       tide_dataflow *df = tide_dataflow_new(w, "count");
- *       tide_stream *in;
- *       tide_input *input = tide_input_new(tide_dataflow_root(df), tide_layout_make(8, 0),
- *                                          TIDE_BATCH_UPDATES, &in);
- *       tide_stream *counts = tide_count(in);
+ *       tide_stream *in = NULL;
+ *       tide_input *input = df ? tide_input_new(tide_dataflow_root(df), tide_layout_make(8, 0),
+ *                                               TIDE_BATCH_UPDATES, &in)
+ *                              : NULL;
+ *       tide_stream *counts = input ? tide_count(in) : NULL;
  *       if (counts == NULL || tide_inspect(counts, show, job) == NULL)
  *           return tide_job_fail(job, tide_worker_error(w)->code, "%s",
  *                                tide_worker_error(w)->msg);

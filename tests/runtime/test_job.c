@@ -233,6 +233,15 @@ Test(job, load_errors)
     /* A correct job still runs afterwards. */
     submit_count(h, 4, 9, 1500, 2);
     check_count(h, 4, 9, 1500);
+    /* An id retired by the workers (here one that was forgotten) is never
+     * run again: its messages would be dropped. */
+    tide__host_job_forget(h->host, 5);
+    submit_count(h, 6, 9, 100, 1);
+    check_count(h, 6, 9, 100); /* the FORGET has been handled */
+    char msg[256];
+    submit_count(h, 5, 9, 100, 1);
+    cr_assert_eq(job_harness_wait(h, 5, 30000, msg), TIDE_EINVAL);
+    cr_assert(strstr(msg, "was used before"), "%s", msg);
     job_harness_stop(h);
 }
 
@@ -244,5 +253,65 @@ Test(job, lookup_of_unknown_name_fails)
     submit(h, 1, "lookup", 1, argv);
     cr_assert_eq(job_harness_wait(h, 1, 30000, msg), TIDE_ENOTFOUND);
     cr_assert(strstr(msg, "no arrangement 'nope'"), "%s", msg);
+    job_harness_stop(h);
+}
+
+/* An entry that steps its own dataflow (tide_worker_step inside a job) while
+ * another job runs beside it (its dataflow progresses in the entry's rounds);
+ * and one that loops until it is cancelled. Commands wait while an entry
+ * runs, so the looping job is started last. */
+Test(job, entry_that_steps)
+{
+    job_harness *h = job_harness_start(2);
+    cr_assert_not_null(h);
+    char *fv[1] = {"forever"}, *cv[4] = {"count", "31", "2500", "64"}, msg[256];
+    submit_count(h, 2, 32, 2000, 2);
+    submit(h, 3, "loop", 4, cv);
+    check_count(h, 2, 32, 2000);
+    cr_assert_eq(job_harness_wait(h, 3, 60000, msg), TIDE_OK, "%s", msg);
+    char *out = job_harness_out(h, 3);
+    char *fin = strstr(out, "finished\n");
+    cr_assert_not_null(fin, "%.200s", out);
+    *fin = 0; /* the rest are the counts */
+    int64_t *got = calloc(KEYS * CMAX, sizeof *got), *want = calloc(KEYS * CMAX, sizeof *want);
+    cr_assert(job_harness_parse_counts(out, got, KEYS, CMAX), "malformed: %.200s", out);
+    oracle_counts(31, 2500, want);
+    cr_assert(memcmp(got, want, KEYS * CMAX * sizeof *got) == 0, "loop job's counts differ");
+    free(got);
+    free(want);
+    free(out);
+    submit(h, 1, "loop", 1, fv);
+    for (int i = 0; i < 1000 && strcmp(job_info(h, 1).frontier, "epoch 0") == 0; i++) usleep(1000);
+    cr_assert_eq(job_info(h, 1).state, TIDE__JOB_RUNNING);
+    tide_error e = {0};
+    cr_assert_eq(tide__host_job_cancel(h->host, 1, &e), TIDE_OK, "%s", e.msg);
+    cr_assert_eq(job_harness_wait(h, 1, 30000, msg), TIDE_ECLOSED, "%s", msg);
+    job_harness_stop(h);
+}
+
+/* The manual's example job (include/tide/job.h, tests/jobs/example.c). */
+Test(job, manual_example)
+{
+    job_harness *h = job_harness_start(2);
+    cr_assert_not_null(h);
+    char *argv[1] = {"1003"}, msg[256];
+    submit(h, 1, "example", 1, argv);
+    cr_assert_eq(job_harness_wait(h, 1, 30000, msg), TIDE_OK, "%s", msg);
+    char *out = job_harness_out(h, 1);
+    long long count[10] = {0};
+    int lines = 0;
+    for (const char *p = out; *p;) {
+        unsigned long long k;
+        long long c;
+        int used = 0;
+        cr_assert_eq(sscanf(p, "key %llu: %lld\n%n", &k, &c, &used), 2, "%.80s", p);
+        cr_assert_lt(k, 10);
+        count[k] = c;
+        lines++;
+        p += used;
+    }
+    cr_assert_eq(lines, 10, "one line per key: %s", out);
+    for (int k = 0; k < 10; k++) cr_assert_eq(count[k], k < 3 ? 101 : 100, "key %d", k);
+    free(out);
     job_harness_stop(h);
 }

@@ -169,3 +169,93 @@ Test(job_cluster, two_processes_two_jobs)
     free(got);
     free(want);
 }
+
+/* A process of the cluster dies while a job runs: the other process's job
+ * fails with the transport's message naming the lost process (its workers
+ * do not fail), and its host shuts down cleanly. */
+static int lost_child(uint32_t p, uint16_t port, const char *dir)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    child_out c = {0};
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.cond, NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/lost-%u", dir, p);
+    FILE *res = fopen(path, "w");
+    if (res == NULL) return 2;
+    tide_config cfg;
+    tide_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.processes = 2;
+    cfg.process = p;
+    cfg.base_port = port;
+    cfg.pin = 0;
+    cfg.peer_timeout_ms = 2000;
+    snprintf(cfg.job, sizeof cfg.job, "test_job_cluster_lost");
+    tide__host_hooks hooks = {.out = c_out, .done = c_done, .ctx = &c};
+    tide__host *h;
+    tide_error e = {0};
+    if (tide__host_new(&cfg, &hooks, &h, &e) < 0) {
+        fprintf(stderr, "process %u: %s\n", p, e.msg);
+        return 3;
+    }
+    char *argv[2] = {"5", "4000"};
+    if (tide__host_job_start(h, 1, "hold", job_harness_plugin("hold"), 2, argv, &e) < 0) return 4;
+    if (p == 1) {
+        usleep(300000);
+        _exit(0); /* no goodbye: the peer must notice */
+    }
+    pthread_mutex_lock(&c.lock);
+    while (!c.done[1]) pthread_cond_wait(&c.cond, &c.lock);
+    int rc = c.rc[1];
+    pthread_mutex_unlock(&c.lock);
+    tide__job_info *ji;
+    size_t n;
+    if (tide__host_jobs(h, &ji, &n) < 0 || n != 1) return 5;
+    fprintf(res, "%d %s\n", rc, ji[0].error);
+    tide_free(ji);
+    fclose(res);
+    tide__host_free(h);
+    return 0;
+}
+
+Test(job_cluster, lost_process_fails_the_job)
+{
+    char dir[] = "/tmp/tide_job_lost_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    uint16_t port = tide_test_free_ports(2);
+    cr_assert_neq(port, 0);
+    pid_t pid[2];
+    for (uint32_t p = 0; p < 2; p++) {
+        pid[p] = fork();
+        cr_assert_geq(pid[p], 0);
+        if (pid[p] == 0) _exit(lost_child(p, port, dir));
+    }
+    int status[2] = {-1, -1}, left = 2;
+    uint64_t deadline = tide_test_now_ms() + 60000;
+    while (left > 0 && tide_test_now_ms() < deadline) {
+        for (int p = 0; p < 2; p++)
+            if (status[p] == -1) {
+                int st;
+                if (waitpid(pid[p], &st, WNOHANG) == pid[p]) status[p] = st, left--;
+            }
+        usleep(10000);
+    }
+    for (int p = 0; p < 2; p++)
+        if (status[p] == -1) {
+            kill(pid[p], SIGKILL);
+            waitpid(pid[p], &status[p], 0);
+        }
+    cr_assert(WIFEXITED(status[0]) && WEXITSTATUS(status[0]) == 0, "process 0: status %d",
+              status[0]);
+    char path[256];
+    snprintf(path, sizeof path, "%s/lost-0", dir);
+    char *res = tide_test_slurp(path);
+    unlink(path);
+    rmdir(dir);
+    int rc = 0;
+    cr_assert_eq(sscanf(res, "%d", &rc), 1, "%s", res);
+    cr_assert_eq(rc, TIDE_EPEER, "%s", res);
+    cr_assert(strstr(res, "process 1"), "the message names the lost process: %s", res);
+    free(res);
+}
