@@ -467,7 +467,7 @@ Test(curve, host_name_binds_its_addresses_only)
     FILE *f = fopen(hosts, "w");
     fprintf(f, "localhost:%u\nlocalhost:%u\n", port, port + 1);
     fclose(f);
-    const char *const args[] = {"-h", hosts, "spin", "1", NULL};
+    const char *const args[] = {"-h", hosts, "spin", "4", NULL};
     tide_test_cluster c;
     cr_assert_eq(tide_test_cluster_start(&c, 2, 1, 2000, tide_test_bin("netcheck"), args), 0);
     int ready = 0, wildcard = 0, loopback = 0;
