@@ -19,3 +19,4 @@ for w in 1 2; do
     run "$b/bench_reduce" -w $w 10000000 10000 1000 3
 done
 run "$b/bench_net" 1000000 10 20000
+run "$b/bench_jobs" -n 2 -w 2 --runs 20 --concurrent 100

@@ -21,4 +21,11 @@ int tide_cmd_keygen(int argc, char **argv); /* keygen.c */
 /* The table, NULL-terminated (main.c). */
 extern const tide_command tide_commands[];
 
+/* The service commands (cluster.c, submit.c, jobs.c, cancel.c, status.c). */
+int tide_cmd_cluster(int argc, char **argv);
+int tide_cmd_submit(int argc, char **argv);
+int tide_cmd_jobs(int argc, char **argv);
+int tide_cmd_cancel(int argc, char **argv);
+int tide_cmd_status(int argc, char **argv);
+
 #endif /* TIDE_APP_COMMANDS_H */

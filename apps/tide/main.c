@@ -13,6 +13,11 @@
 #include "tide/tide.h"
 
 const tide_command tide_commands[] = {
+    {"cluster", "start or stop the cluster service (start, stop)", tide_cmd_cluster},
+    {"submit", "run a job (a shared object) on the cluster", tide_cmd_submit},
+    {"jobs", "list the cluster's jobs", tide_cmd_jobs},
+    {"cancel", "cancel a job", tide_cmd_cancel},
+    {"status", "show processes, workers, memory and arrangements", tide_cmd_status},
     {"keygen", "write a cluster key file (CURVE)", tide_cmd_keygen},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,66 @@
+/*
+ * cancel.c - `tide cancel [--cluster ADDR] ID`: drop a running job's
+ * dataflows on every worker (its submitter sees "cancelled", exit 1).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "commands.h"
+
+#define PROG "tide cancel"
+
+int tide_cmd_cancel(int argc, char **argv)
+{
+    const char *given = NULL;
+    static const struct option longs[] = {{"cluster", required_argument, NULL, 'C'},
+                                          {"keys", required_argument, NULL, 'K'},
+                                          {"help", no_argument, NULL, 'H'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {NULL, 0, NULL, 0}};
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'C':
+            given = optarg;
+            break;
+        case 'K':
+            setenv("TIDE_KEYS", optarg, 1);
+            break;
+        case 'H':
+            printf("Usage: tide cancel [--cluster ADDR] [--keys FILE] ID\n"
+                   "Cancel job ID ('tide jobs' lists them): its dataflows are dropped and their\n"
+                   "memory freed on every worker.\n"
+                   "Exit status: 0 cancelled, 1 no such running job, 2 usage error.\n");
+            return 0;
+        case 'V':
+            return cli_version("cancel");
+        default:
+            return cli_usage_error(PROG, "unrecognized option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind + 1 != argc) return cli_usage_error(PROG, "expected one job ID");
+    char *end;
+    unsigned long long id = strtoull(argv[optind], &end, 10);
+    if (argv[optind][0] < '0' || argv[optind][0] > '9' || *end || id == 0)
+        return cli_usage_error(PROG, "'%s' is not a job id (a positive number)", argv[optind]);
+    char addr[CLI_ADDR_MAX];
+    if (cli_find_cluster(PROG, given, addr, sizeof addr)) return 1;
+    cli_conn c;
+    if (cli_open(&c, PROG, addr)) return 1;
+    ctl_w w;
+    ctl_w_begin(&w, "cancel", 1);
+    ctl_w_u64(&w, "id", id);
+    zmq_msg_t m;
+    ctl_doc d;
+    int rc = cli_request(&c, PROG, &w, &m, &d, 10000);
+    if (rc == 0) printf("cancelled job %llu\n", id);
+    ctl_doc_fini(&d);
+    zmq_msg_close(&m);
+    cli_close(&c);
+    return rc;
+}

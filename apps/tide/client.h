@@ -1,0 +1,63 @@
+/*
+ * client.h - what every `tide` subcommand that talks to a cluster shares:
+ * finding the control address (--cluster, $TIDE_CLUSTER, the state file
+ * written by `tide cluster start`), connecting a DEALER to it, and one
+ * request / reply exchange with a timeout.
+ */
+#ifndef TIDE_APP_CLIENT_H
+#define TIDE_APP_CLIENT_H
+
+#include <stddef.h>
+#include <zmq.h>
+
+#include "ctl.h"
+
+#define CLI_ADDR_MAX 256
+
+/* The directory of the cluster's state file and log: $XDG_RUNTIME_DIR/tide,
+ * else $HOME/.tide, else /tmp/tide-UID. Created (0700) when @create. */
+int cli_state_dir(char *out, size_t cap, int create);
+
+/* "HOST:PORT" or "tcp://HOST:PORT" -> "tcp://HOST:PORT" in @out. */
+void cli_norm_addr(const char *in, char *out, size_t cap);
+
+/* Is the host of tcp address @addr a loopback one (127/8, ::1, localhost)? */
+int cli_is_loopback(const char *addr);
+
+/* Resolve the control address: @given (may be NULL), $TIDE_CLUSTER, the state
+ * file. Returns 0, or 1 after printing "PROG: no cluster ..." on stderr. */
+int cli_find_cluster(const char *prog, const char *given, char *addr, size_t cap);
+
+typedef struct cli_conn {
+    void *ctx;
+    void *sock; /* DEALER connected to the coordinator */
+    void *mon;  /* PAIR on its monitor: handshake refusals */
+    char addr[CLI_ADDR_MAX];
+} cli_conn;
+
+/* Connect to the cluster at @addr (a CURVE client with the cluster's keys when
+ * $TIDE_KEYS names a key file; every command's --keys FILE sets it). */
+int cli_open(cli_conn *c, const char *prog, const char *addr);
+void cli_close(cli_conn *c);
+
+/* Send the message built in @w (and finish @w). 0 or -1. */
+int cli_send(cli_conn *c, ctl_w *w);
+/* The same on any socket. */
+int cli_send_raw(void *sock, ctl_w *w);
+
+/* Wait up to @timeout_ms (-1: forever) for one message into @m (initialised
+ * here; the caller closes it) and parse it into @d. 0, or 1 after printing
+ * why on stderr (timeout: "no answer from the cluster at ADDR"). */
+int cli_recv(cli_conn *c, const char *prog, zmq_msg_t *m, ctl_doc *d, int timeout_ms);
+
+/* One request and its reply: for `jobs`, `status`, `cancel`, `cluster stop`.
+ * A reply of type "error" is printed as "PROG: MSG" and returns 1. */
+int cli_request(cli_conn *c, const char *prog, ctl_w *w, zmq_msg_t *m, ctl_doc *d, int timeout_ms);
+
+/* Print "tide SUB (tide) VERSION" for --version. Returns 0. */
+int cli_version(const char *sub);
+
+/* "PROG: MSG\nTry 'PROG --help' for more information." on stderr; returns 2. */
+int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* TIDE_APP_CLIENT_H */

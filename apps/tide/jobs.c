@@ -1,0 +1,86 @@
+/*
+ * jobs.c - `tide jobs [--cluster ADDR]`: the cluster's jobs, one a line.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "commands.h"
+
+#define PROG "tide jobs"
+
+static void when(char *out, size_t cap, int64_t us)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int tide_cmd_jobs(int argc, char **argv)
+{
+    const char *given = NULL;
+    static const struct option longs[] = {{"cluster", required_argument, NULL, 'C'},
+                                          {"keys", required_argument, NULL, 'K'},
+                                          {"help", no_argument, NULL, 'H'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {NULL, 0, NULL, 0}};
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'C':
+            given = optarg;
+            break;
+        case 'K':
+            setenv("TIDE_KEYS", optarg, 1);
+            break;
+        case 'H':
+            printf("Usage: tide jobs [--cluster ADDR] [--keys FILE]\n"
+                   "List the cluster's jobs (running ones and the last 1024 ended ones): id,\n"
+                   "name, state (pending, running, done, failed, cancelled), start time,\n"
+                   "records in (from the job's inputs) and out (leaving its dataflows), summed\n"
+                   "over all workers, the progress frontier (least epoch in progress, on\n"
+                   "process 0), and a failed job's message.\n");
+            return 0;
+        case 'V':
+            return cli_version("jobs");
+        default:
+            return cli_usage_error(PROG, "unrecognized option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+    char addr[CLI_ADDR_MAX];
+    if (cli_find_cluster(PROG, given, addr, sizeof addr)) return 1;
+    cli_conn c;
+    if (cli_open(&c, PROG, addr)) return 1;
+    ctl_w w;
+    ctl_w_begin(&w, "jobs", 0);
+    zmq_msg_t m;
+    ctl_doc d;
+    int rc = cli_request(&c, PROG, &w, &m, &d, 10000);
+    if (rc == 0) {
+        printf("%-6s %-20s %-10s %-19s %12s %12s %-10s %s\n", "ID", "NAME", "STATE", "STARTED",
+               "IN", "OUT", "FRONTIER", "MESSAGE");
+        int arr = ctl_get(&d, 0, "jobs");
+        for (int e = arr >= 0 ? d.nodes[arr].child : -1; e >= 0; e = d.nodes[e].next) {
+            char name[64], state[32], fr[64], msg[512], t[32];
+            when(t, sizeof t, ctl_i64(&d, e, "start_us", 0));
+            ctl_str(&d, e, "frontier", fr, sizeof fr);
+            printf("%-6llu %-20s %-10s %-19s %12llu %12llu %-10s %s\n",
+                   (unsigned long long)ctl_u64(&d, e, "id", 0), ctl_str(&d, e, "name", name, 64),
+                   ctl_str(&d, e, "state", state, sizeof state), t,
+                   (unsigned long long)ctl_u64(&d, e, "in", 0),
+                   (unsigned long long)ctl_u64(&d, e, "out", 0), fr[0] ? fr : "-",
+                   ctl_str(&d, e, "msg", msg, sizeof msg));
+        }
+    }
+    ctl_doc_fini(&d);
+    zmq_msg_close(&m);
+    cli_close(&c);
+    return rc;
+}
