@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "diff.h"
 #include "reduce.h"
 #include "tide/alloc.h"
 #include "trace/trace_int.h"
@@ -76,6 +77,7 @@ typedef struct ext_state {
     uint32_t npicks, picks_cap;
     tide_time *times; /* scratch: the key's update times in B */
     uint32_t times_cap;
+    tide_time ovf_t; /* where a multiplicity left int64 (TIDE_ERANGE) */
 } ext_state;
 
 static void ext_fini(tide__total *t)
@@ -175,20 +177,26 @@ static int add_pick(ext_state *st, uint32_t s, const uint8_t *v, uint32_t vl, in
 
 /*
  * take - offer candidate (@v, @vl) to the open slots: its multiplicity is
- * @before (its total before B) plus its @nu updates @u in B (sorted by
- * time) up to each slot's time. Slots that reach k close.
+ * @before (its exact total before B) plus its @nu updates @u in B (sorted
+ * by time) up to each slot's time. Slots that reach k close. TIDE_ERANGE
+ * (st->ovf_t set) when a multiplicity read leaves int64.
  */
-static int take(ext_state *st, const uint8_t *v, uint32_t vl, int64_t before,
+static int take(ext_state *st, const uint8_t *v, uint32_t vl, tide__diff_sum before,
                 const tide_time_delta *u, uint32_t nu)
 {
-    if (nu == 0 && before <= 0) return TIDE_OK;
-    int64_t m = before;
+    if (nu == 0 && tide__diff_sum_ok(&before) && before.v <= 0) return TIDE_OK;
+    tide__diff_sum m = before;
     uint32_t p = 0, w = 0;
     for (uint32_t i = 0; i < st->nopen; i++) {
         uint32_t s = st->open[i];
         if (s > 0)
-            for (; p < nu && tide_time_cmp(u[p].time, st->slots[s].t) <= 0; p++) m += u[p].delta;
-        if (m > 0) TIDE_TRY(add_pick(st, s, v, vl, m));
+            for (; p < nu && tide_time_cmp(u[p].time, st->slots[s].t) <= 0; p++)
+                tide__diff_sum_add(&m, u[p].delta);
+        if (!tide__diff_sum_ok(&m)) {
+            st->ovf_t = s > 0 ? st->slots[s].t : st->slots[st->nslots > 1 ? 1 : 0].t;
+            return TIDE_ERANGE;
+        }
+        if (m.v > 0) TIDE_TRY(add_pick(st, s, v, vl, m.v));
         if (st->slots[s].taken < st->k) st->open[w++] = s;
     }
     st->nopen = w;
@@ -213,7 +221,7 @@ static int walk(ext_state *st, const tide_trace_batch *tb)
         }
         if (v == NULL) break;
         /* Every run holding v: its total before B, or its updates in B. */
-        int64_t before = 0;
+        tide__diff_sum before = {0, 0};
         const tide_time_delta *u = NULL;
         uint32_t nu = 0;
         for (uint32_t i = 0; i < st->nruns; i++) {
@@ -227,7 +235,7 @@ static int walk(ext_state *st, const tide_trace_batch *tb)
             if (r == fresh) {
                 u = tb->upds + a, nu = z - a;
             } else {
-                for (; a < z; a++) before += r->b->upds[a].delta;
+                for (; a < z; a++) tide__diff_sum_add(&before, r->b->upds[a].delta);
             }
         }
         TIDE_TRY(take(st, v, vl, before, u, nu));
@@ -247,6 +255,7 @@ static int emit_diff(tide_op *op, ext_state *st, tide_time cap, const uint8_t *k
         int c = x == NONE ? 1 : y == NONE ? -1 : tide_bytes_cmp(P[x].v, P[x].vl, P[y].v, P[y].vl);
         if (st->desc && x != NONE && y != NONE) c = -c;
         const pick *p = c <= 0 ? &P[x] : &P[y];
+        /* Picks have positive multiplicities: no difference overflows. */
         int64_t d = (c >= 0 ? P[y].m : 0) - (c <= 0 ? P[x].m : 0);
         if (c <= 0) x = P[x].next;
         if (c >= 0) y = P[y].next;
@@ -266,7 +275,11 @@ static int ext_batch(tide_op *op, tide__total *base, tide_time cap, const tide_t
         uint32_t kl;
         const uint8_t *key = tide_trace_batch_key(tb, k, &kl);
         runs_at_key(st, k, key, kl);
-        if ((rc = key_slots(st, tb, k)) < 0 || (rc = walk(st, tb)) < 0) break;
+        if ((rc = key_slots(st, tb, k)) < 0) break;
+        if ((rc = walk(st, tb)) == TIDE_ERANGE)
+            return tide__diff_overflow(op, key, kl, st->ovf_t,
+                                       "a value's accumulated multiplicity leaves int64");
+        if (rc < 0) break;
         for (uint32_t s = 1; s < st->nslots && rc == TIDE_OK; s++)
             rc = emit_diff(op, st, cap, key, kl, s);
     }
