@@ -73,6 +73,7 @@ static void expect_erange(const char *what, uint32_t W, const up *a, size_t na, 
 {
     result r;
     run(&r, W, a, na, b, nb, vwb, build, ctx);
+    fprintf(stderr, "%s W=%u: rc=%d %s\n", what, W, r.rc, r.err);
     cr_assert_eq(r.rc, TIDE_ERANGE, "%s W=%u: expected TIDE_ERANGE, got %d (%s)", what, W, r.rc,
                  r.err);
     cr_assert(strstr(r.err, "diff overflow") != NULL, "%s W=%u: message '%s'", what, W, r.err);
