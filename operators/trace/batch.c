@@ -48,13 +48,15 @@ uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n, bool *ovf)
 
     tide_time_delta_sort(u, n);
     uint32_t w = 0;
+    int64_t wraps = 0; /* OR of every time's wraps: stays in a register */
     for (uint32_t r = 0; r < n;) {
         tide_time t = u[r].time;
         tide__diff_sum acc = {u[r++].delta, 0};
         while (r < n && tide_time_eq(u[r].time, t)) tide__diff_sum_add(&acc, u[r++].delta);
-        if (!tide__diff_sum_ok(&acc)) *ovf = true;
+        wraps |= acc.wraps;
         if (acc.v != 0) u[w++] = (tide_time_delta){t, acc.v};
     }
+    if (TIDE__UNLIKELY(wraps != 0)) *ovf = true;
     return w;
 }
 

@@ -630,9 +630,10 @@ static int64_t pk_wraps(const pack_plan *pl, const uint64_t *e, size_t r0, size_
 /* The end of the run of entries of @e (@n in all) from @r that differ from
  * it only in the diff field, and the exact sum of their diffs in @sum: in
  * unsigned arithmetic (wrapping, never undefined), with the wraps counted
- * only when the plan says a sum could leave int64. */
+ * only when @chk (the plan says a sum could leave int64; a constant, so the
+ * common unchecked walk carries no trace of it). */
 static ALWAYS_INLINE size_t pk_run(const pack_plan *pl, const uint64_t *e, size_t n, size_t r,
-                                   tide__diff_sum *sum, const unsigned W)
+                                   tide__diff_sum *sum, const unsigned W, const bool chk)
 {
     uint64_t dmin = (uint64_t)pl->dmin, acc;
     size_t r0 = r;
@@ -646,19 +647,19 @@ static ALWAYS_INLINE size_t pk_run(const pack_plan *pl, const uint64_t *e, size_
             acc += dmin + (uint64_t)(pk_key(e, r, 2) & dmask);
     }
     sum->v = (int64_t)acc;
-    sum->wraps = TIDE__UNLIKELY(pl->checked) && r - r0 > 1 ? pk_wraps(pl, e, r0, r, W) : 0;
+    sum->wraps = chk && r - r0 > 1 ? pk_wraps(pl, e, r0, r, W) : 0;
     return r;
 }
 
 /* The next consolidated packed update (runs summing to zero skipped). */
-static ALWAYS_INLINE bool pk_next(sorted *s, rec *u, const unsigned W)
+static ALWAYS_INLINE bool pk_next(sorted *s, rec *u, const unsigned W, const bool chk)
 {
     const pack_plan *pl = &s->pl;
     while (s->r < s->n) {
         size_t r = s->r;
         uint64_t w[4];
         tide__diff_sum sum;
-        s->r = pk_run(pl, s->e, s->n, r, &sum, W);
+        s->r = pk_run(pl, s->e, s->n, r, &sum, W, chk);
         if (sum.v == 0 && sum.wraps == 0) continue;
         unpack(pl, s->e, r, W, w);
         tide_u64_store(u->buf, w[0]);
@@ -686,7 +687,8 @@ typedef struct pk_side {
  * under the key's mask, with no byte comparisons. @sides[1] takes the
  * updates beyond the upper.
  */
-static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro, const unsigned W)
+static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro, const unsigned W,
+                                   const bool chk)
 {
     /* Copies that the builders' stores cannot alias. */
     const pack_plan plan = s->pl, *pl = &plan;
@@ -699,7 +701,7 @@ static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro
         size_t r0 = r;
         uint64_t w[4];
         tide__diff_sum sum;
-        r = pk_run(pl, e, n, r, &sum, W);
+        r = pk_run(pl, e, n, r, &sum, W, chk);
         if (sum.v == 0 && sum.wraps == 0) continue;
         unpack(pl, e, r0, W, w);
         tide_time t = words_time(w);
@@ -720,12 +722,18 @@ static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro
 
 static void pk_build1(const sorted *s, pk_side sides[2], router *ro)
 {
-    pk_build(s, sides, ro, 1);
+    if (TIDE__UNLIKELY(s->pl.checked))
+        pk_build(s, sides, ro, 1, true);
+    else
+        pk_build(s, sides, ro, 1, false);
 }
 
 static void pk_build2(const sorted *s, pk_side sides[2], router *ro)
 {
-    pk_build(s, sides, ro, 2);
+    if (TIDE__UNLIKELY(s->pl.checked))
+        pk_build(s, sides, ro, 2, true);
+    else
+        pk_build(s, sides, ro, 2, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -877,7 +885,9 @@ static inline bool ent_next(sorted *s, rec *u)
 static inline bool sorted_next(sorted *s, rec *u)
 {
     if (!s->packed) return ent_next(s, u);
-    return s->W == 1 ? pk_next(s, u, 1) : pk_next(s, u, 2);
+    if (TIDE__UNLIKELY(s->pl.checked))
+        return s->W == 1 ? pk_next(s, u, 1, true) : pk_next(s, u, 2, true);
+    return s->W == 1 ? pk_next(s, u, 1, false) : pk_next(s, u, 2, false);
 }
 
 /* ======================================================================== */
