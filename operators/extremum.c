@@ -186,20 +186,22 @@ static int take(ext_state *st, const uint8_t *v, uint32_t vl, tide__diff_sum bef
 {
     if (nu == 0 && tide__diff_sum_ok(&before) && before.v <= 0) return TIDE_OK;
     tide__diff_sum m = before;
-    uint32_t p = 0, w = 0;
+    uint32_t p = 0, w = 0, bad = NONE;
     for (uint32_t i = 0; i < st->nopen; i++) {
         uint32_t s = st->open[i];
         if (s > 0)
             for (; p < nu && tide_time_cmp(u[p].time, st->slots[s].t) <= 0; p++)
                 tide__diff_sum_add(&m, u[p].delta);
-        if (!tide__diff_sum_ok(&m)) {
-            st->ovf_t = s > 0 ? st->slots[s].t : st->slots[st->nslots > 1 ? 1 : 0].t;
-            return TIDE_ERANGE;
-        }
+        if (TIDE__UNLIKELY(m.wraps != 0) && bad == NONE) bad = s;
         if (m.v > 0) TIDE_TRY(add_pick(st, s, v, vl, m.v));
         if (st->slots[s].taken < st->k) st->open[w++] = s;
     }
     st->nopen = w;
+    if (TIDE__UNLIKELY(bad != NONE)) {
+        /* The picks are wrong then, but the run fails anyway. */
+        st->ovf_t = st->slots[bad > 0 ? bad : st->nslots > 1 ? 1 : 0].t;
+        return TIDE_ERANGE;
+    }
     return TIDE_OK;
 }
 

@@ -38,14 +38,10 @@ int tide__frontier_zero(tide_antichain *a)
     return rc < 0 ? rc : TIDE_OK;
 }
 
-uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n, bool *ovf)
+/* Sort, sum equal times exactly, drop zeros (tide__upds_consolidate's
+ * slow path, kept out of line so that the callers' loops stay small). */
+static __attribute__((noinline)) uint32_t upds_sum(tide_time_delta *u, uint32_t n, bool *ovf)
 {
-    /* Fast path: already strictly sorted and free of zeros (the common case
-     * when advancing did not reorder anything). */
-    uint32_t i = 0;
-    while (i < n && u[i].delta != 0 && (i == 0 || tide_time_cmp(u[i - 1].time, u[i].time) < 0)) i++;
-    if (i == n) return n;
-
     tide_time_delta_sort(u, n);
     uint32_t w = 0;
     int64_t wraps = 0; /* OR of every time's wraps: stays in a register */
@@ -58,6 +54,22 @@ uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n, bool *ovf)
     }
     if (TIDE__UNLIKELY(wraps != 0)) *ovf = true;
     return w;
+}
+
+static inline __attribute__((always_inline)) uint32_t upds_consolidate(tide_time_delta *u,
+                                                                       uint32_t n, bool *ovf)
+{
+    /* Fast path: already strictly sorted and free of zeros (the common case
+     * when advancing did not reorder anything). */
+    uint32_t i = 0;
+    while (i < n && u[i].delta != 0 && (i == 0 || tide_time_cmp(u[i - 1].time, u[i].time) < 0)) i++;
+    if (i == n) return n;
+    return upds_sum(u, n, ovf);
+}
+
+uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n, bool *ovf)
+{
+    return upds_consolidate(u, n, ovf);
 }
 
 /* ======================================================================== */
@@ -199,7 +211,7 @@ void tide__builder_end_val(tide__builder *bl, bool consolidate)
     assert(bl->val_open);
     uint32_t start = b->val_upds[b->nvals];
     if (consolidate)
-        b->nupds = start + tide__upds_consolidate(b->upds + start, b->nupds - start, &bl->overflow);
+        b->nupds = start + upds_consolidate(b->upds + start, b->nupds - start, &bl->overflow);
     if (b->nupds > start) {
         b->val_upds[b->nvals + 1] = b->nupds;
         b->nvals++;
@@ -409,7 +421,7 @@ static void copy_vals(tide__builder *bl, const tide_trace_batch *x, uint32_t v0,
             b->upds[b->nupds++] =
                 (tide_time_delta){tide__advance_by(x->upds[u].time, since), x->upds[u].delta};
         if (u1 - u0 > 1)
-            b->nupds = start + tide__upds_consolidate(b->upds + start, u1 - u0, &bl->overflow);
+            b->nupds = start + upds_consolidate(b->upds + start, u1 - u0, &bl->overflow);
         if (b->nupds == start) continue;
         uint32_t l;
         const uint8_t *p = tide_trace_col_get(&x->vals, v, &l);
