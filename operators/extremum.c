@@ -181,19 +181,18 @@ static int add_pick(ext_state *st, uint32_t s, const uint8_t *v, uint32_t vl, in
  * by time) up to each slot's time. Slots that reach k close. TIDE_ERANGE
  * (st->ovf_t set) when a multiplicity read leaves int64.
  */
-static int take(ext_state *st, const uint8_t *v, uint32_t vl, tide__diff_sum before,
+static int take(ext_state *st, const uint8_t *v, uint32_t vl, __int128 before,
                 const tide_time_delta *u, uint32_t nu)
 {
-    if (nu == 0 && tide__diff_sum_ok(&before) && before.v <= 0) return TIDE_OK;
-    tide__diff_sum m = before;
+    if (nu == 0 && before <= 0 && before >= INT64_MIN) return TIDE_OK;
+    __int128 m = before; /* exact, branch-free; checked where read */
     uint32_t p = 0, w = 0, bad = NONE;
     for (uint32_t i = 0; i < st->nopen; i++) {
         uint32_t s = st->open[i];
         if (s > 0)
-            for (; p < nu && tide_time_cmp(u[p].time, st->slots[s].t) <= 0; p++)
-                tide__diff_sum_add(&m, u[p].delta);
-        if (TIDE__UNLIKELY(m.wraps != 0) && bad == NONE) bad = s;
-        if (m.v > 0) TIDE_TRY(add_pick(st, s, v, vl, m.v));
+            for (; p < nu && tide_time_cmp(u[p].time, st->slots[s].t) <= 0; p++) m += u[p].delta;
+        if (TIDE__UNLIKELY(m != (int64_t)m) && bad == NONE) bad = s;
+        if (m > 0) TIDE_TRY(add_pick(st, s, v, vl, (int64_t)m));
         if (st->slots[s].taken < st->k) st->open[w++] = s;
     }
     st->nopen = w;
@@ -223,7 +222,7 @@ static int walk(ext_state *st, const tide_trace_batch *tb)
         }
         if (v == NULL) break;
         /* Every run holding v: its total before B, or its updates in B. */
-        tide__diff_sum before = {0, 0};
+        __int128 before = 0;
         const tide_time_delta *u = NULL;
         uint32_t nu = 0;
         for (uint32_t i = 0; i < st->nruns; i++) {
@@ -237,7 +236,7 @@ static int walk(ext_state *st, const tide_trace_batch *tb)
             if (r == fresh) {
                 u = tb->upds + a, nu = z - a;
             } else {
-                for (; a < z; a++) tide__diff_sum_add(&before, r->b->upds[a].delta);
+                for (; a < z; a++) before += r->b->upds[a].delta;
             }
         }
         TIDE_TRY(take(st, v, vl, before, u, nu));
