@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "diff.h"
 #include "tide/alloc.h"
 #include "trace/trace_int.h"
 
@@ -270,7 +271,7 @@ static int seal_one(tide_op *op, arr_state *st, const tide_antichain *upper, tid
 {
     tide_trace_batch *tb;
     int rc = tide_batcher_seal(st->batcher, upper, &tb);
-    if (rc < 0) return tide_op_fail(op, rc, "sealing a batch: %s", tide_strerror(rc));
+    if (rc < 0) return tide_op_fail(op, rc, "sealing a batch: %s", tide__diff_strerror(rc));
     if (st->trace == NULL) {
         rc = flatten(op, 0, cap, tb);
         tide_trace_batch_unref(tb);
@@ -279,7 +280,7 @@ static int seal_one(tide_op *op, arr_state *st, const tide_antichain *upper, tid
     rc = tide_trace_insert(st->trace, tb);
     if (rc < 0) {
         tide_trace_batch_unref(tb);
-        return tide_op_fail(op, rc, "inserting into the trace: %s", tide_strerror(rc));
+        return tide_op_fail(op, rc, "inserting into the trace: %s", tide__diff_strerror(rc));
     }
     for (sub **pp = &st->src.subs; *pp && rc == TIDE_OK;) {
         sub *s = *pp;
@@ -578,7 +579,7 @@ static void imp_schedule(tide_op *op, void *state)
                                         tide_spine_upper(sp), NULL, &acc);
         if (rc < 0) {
             tide_trace_batch_unref(acc);
-            tide_op_fail(op, rc, "replaying the trace: %s", tide_strerror(rc));
+            tide_op_fail(op, rc, "replaying the trace: %s", tide__diff_strerror(rc));
             return;
         }
         /* Batches queued before this replay are part of it: skip them. */

@@ -4,9 +4,11 @@
  * arrange.c without a trace).
  *
  * negate flips diffs in place when it owns the batch, else in a copy; it
- * keeps the capability time, so it is free of progress concerns.
+ * keeps the capability time, so it is free of progress concerns. A diff of
+ * -2^63 has no negation in int64: TIDE_ERANGE (diff.h).
  */
 #include "arrange.h"
+#include "diff.h"
 #include "tide/alloc.h"
 
 static void negate_schedule(tide_op *op, void *state)
@@ -27,7 +29,17 @@ static void negate_schedule(tide_op *op, void *state)
                 return;
             }
         }
-        for (uint32_t i = 0; i < c->len; i++) c->diffs[i] = -c->diffs[i];
+        /* -INT64_MIN does not exist: it wraps to itself, which finds it. */
+        bool ok = true;
+        for (uint32_t i = 0; i < c->len; i++) ok &= tide__diff_sub(0, c->diffs[i], &c->diffs[i]);
+        if (TIDE__UNLIKELY(!ok)) {
+            uint32_t i = 0, kl;
+            while (c->diffs[i] != INT64_MIN) i++;
+            const uint8_t *k = tide_batch_key(c, i, &kl);
+            tide__diff_overflow(op, k, kl, c->times[i], "negating -2^63");
+            tide_batch_unref(c);
+            return;
+        }
         if (tide_out_give(op, 0, c) < 0) return;
     }
 }

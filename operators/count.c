@@ -10,6 +10,7 @@
 #include "reduce.h"
 
 #include "arrange.h"
+#include "diff.h"
 
 #include "tide/record.h"
 #include "worker.h"
@@ -17,11 +18,15 @@
 void tide__count_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,
                     uint32_t n, tide_reduce_out *out)
 {
-    int64_t sum = 0;
-    for (uint32_t i = 0; i < n; i++) sum += in[i].diff;
-    if (sum == 0) return;
+    tide__diff_sum sum = {0, 0};
+    for (uint32_t i = 0; i < n; i++) tide__diff_sum_add(&sum, in[i].diff);
+    if (!tide__diff_sum_ok(&sum)) {
+        tide__reduce_out_fail(out, TIDE_ERANGE);
+        return;
+    }
+    if (sum.v == 0) return;
     uint8_t v[TIDE_I64_SIZE];
-    tide_i64_store(v, sum);
+    tide_i64_store(v, sum.v);
     tide_reduce_push(out, v, sizeof v, 1);
 }
 

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "diff.h"
 #include "reduce.h"
 #include "tide/alloc.h"
 #include "trace/trace_int.h"
@@ -76,6 +77,7 @@ typedef struct ext_state {
     uint32_t npicks, picks_cap;
     tide_time *times; /* scratch: the key's update times in B */
     uint32_t times_cap;
+    tide_time ovf_t; /* where a multiplicity left int64 (TIDE_ERANGE) */
 } ext_state;
 
 static void ext_fini(tide__total *t)
@@ -175,23 +177,30 @@ static int add_pick(ext_state *st, uint32_t s, const uint8_t *v, uint32_t vl, in
 
 /*
  * take - offer candidate (@v, @vl) to the open slots: its multiplicity is
- * @before (its total before B) plus its @nu updates @u in B (sorted by
- * time) up to each slot's time. Slots that reach k close.
+ * @before (its exact total before B) plus its @nu updates @u in B (sorted
+ * by time) up to each slot's time. Slots that reach k close. TIDE_ERANGE
+ * (st->ovf_t set) when a multiplicity read leaves int64.
  */
-static int take(ext_state *st, const uint8_t *v, uint32_t vl, int64_t before,
+static int take(ext_state *st, const uint8_t *v, uint32_t vl, __int128 before,
                 const tide_time_delta *u, uint32_t nu)
 {
-    if (nu == 0 && before <= 0) return TIDE_OK;
-    int64_t m = before;
-    uint32_t p = 0, w = 0;
+    if (nu == 0 && before <= 0 && before >= INT64_MIN) return TIDE_OK;
+    __int128 m = before; /* exact, branch-free; checked where read */
+    uint32_t p = 0, w = 0, bad = NONE;
     for (uint32_t i = 0; i < st->nopen; i++) {
         uint32_t s = st->open[i];
         if (s > 0)
             for (; p < nu && tide_time_cmp(u[p].time, st->slots[s].t) <= 0; p++) m += u[p].delta;
-        if (m > 0) TIDE_TRY(add_pick(st, s, v, vl, m));
+        if (TIDE__UNLIKELY(m != (int64_t)m) && bad == NONE) bad = s;
+        if (m > 0) TIDE_TRY(add_pick(st, s, v, vl, (int64_t)m));
         if (st->slots[s].taken < st->k) st->open[w++] = s;
     }
     st->nopen = w;
+    if (TIDE__UNLIKELY(bad != NONE)) {
+        /* The picks are wrong then, but the run fails anyway. */
+        st->ovf_t = st->slots[bad > 0 ? bad : st->nslots > 1 ? 1 : 0].t;
+        return TIDE_ERANGE;
+    }
     return TIDE_OK;
 }
 
@@ -213,7 +222,7 @@ static int walk(ext_state *st, const tide_trace_batch *tb)
         }
         if (v == NULL) break;
         /* Every run holding v: its total before B, or its updates in B. */
-        int64_t before = 0;
+        __int128 before = 0;
         const tide_time_delta *u = NULL;
         uint32_t nu = 0;
         for (uint32_t i = 0; i < st->nruns; i++) {
@@ -247,6 +256,7 @@ static int emit_diff(tide_op *op, ext_state *st, tide_time cap, const uint8_t *k
         int c = x == NONE ? 1 : y == NONE ? -1 : tide_bytes_cmp(P[x].v, P[x].vl, P[y].v, P[y].vl);
         if (st->desc && x != NONE && y != NONE) c = -c;
         const pick *p = c <= 0 ? &P[x] : &P[y];
+        /* Picks have positive multiplicities: no difference overflows. */
         int64_t d = (c >= 0 ? P[y].m : 0) - (c <= 0 ? P[x].m : 0);
         if (c <= 0) x = P[x].next;
         if (c >= 0) y = P[y].next;
@@ -266,7 +276,11 @@ static int ext_batch(tide_op *op, tide__total *base, tide_time cap, const tide_t
         uint32_t kl;
         const uint8_t *key = tide_trace_batch_key(tb, k, &kl);
         runs_at_key(st, k, key, kl);
-        if ((rc = key_slots(st, tb, k)) < 0 || (rc = walk(st, tb)) < 0) break;
+        if ((rc = key_slots(st, tb, k)) < 0) break;
+        if ((rc = walk(st, tb)) == TIDE_ERANGE)
+            return tide__diff_overflow(op, key, kl, st->ovf_t,
+                                       "a value's accumulated multiplicity leaves int64");
+        if (rc < 0) break;
         for (uint32_t s = 1; s < st->nslots && rc == TIDE_OK; s++)
             rc = emit_diff(op, st, cap, key, kl, s);
     }

@@ -9,7 +9,8 @@
  * includes every input-0 batch received before. So each pair of batches
  * meets exactly once: when the later of the two (in this operator's order
  * of processing) arrives. Output updates get time join(t0, t1) and diff
- * d0 * d1, and are sent at the announcing message's time (<= t0, t1), within
+ * d0 * d1 (checked: a product past int64 is TIDE_ERANGE), and are sent at
+ * the announcing message's time (<= t0, t1), within
  * the activation that received it: no capability is ever held.
  *
  * Compaction (why the readers' frontiers are set as they are):
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "diff.h"
 #include "trace/trace_int.h"
 #include "tide/alloc.h"
 
@@ -166,7 +168,11 @@ static int join_batch(tide_op *op, join_state *st, int side, tide_time cap,
                 for (uint32_t u = tb->val_upds[v]; u < tb->val_upds[v + 1]; u++) {
                     for (uint32_t x = 0; x < ov->n; x++) {
                         em.time = tide_time_join(tb->upds[u].time, ov->u[x].time);
-                        em.diff = tb->upds[u].delta * ov->u[x].delta;
+                        if (!tide__diff_mul(tb->upds[u].delta, ov->u[x].delta, &em.diff)) {
+                            cut_drop(st);
+                            return tide__diff_overflow(op, key, kl, em.time,
+                                                       "the product of two diffs");
+                        }
                         if (side == 0)
                             st->fn(st->ctx, key, kl, val, vl, ov->v, ov->vl, &em);
                         else

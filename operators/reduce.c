@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "diff.h"
 #include "trace/trace_int.h"
 #include "tide/alloc.h"
 #include "worker.h"
@@ -137,6 +138,11 @@ int tide__reduce_out_rc(const tide_reduce_out *o)
     return o->rc;
 }
 
+void tide__reduce_out_fail(tide_reduce_out *o, int code)
+{
+    if (o->rc == 0) o->rc = code;
+}
+
 /* ======================================================================== */
 /* Operator state                                                           */
 /* ======================================================================== */
@@ -196,6 +202,7 @@ typedef struct tset {
 } tset;
 
 typedef struct reduce_state {
+    tide_op *op;                  /* this operator (for errors naming it) */
     tide_trace_reader *in_reader; /* holds the input trace back to F */
     tide_trace *out_trace;        /* owner reference */
     tide_trace_reader *out_reader;
@@ -669,7 +676,8 @@ static int vdiff_cmp(const void *a, const void *b)
     return vdiff_cmp_i(a, b);
 }
 
-/* Sort @n entries by value, sum equal values, drop zeros; the new count.
+/* Sort @n entries by value, sum equal values, drop zeros; the new count,
+ * or UINT32_MAX when a value's total leaves int64 (exact sums, diff.h).
  * The lists are short (a few output values): insertion sort below 16. */
 static uint32_t vdiff_consolidate(vdiff *v, uint32_t n)
 {
@@ -688,12 +696,16 @@ static uint32_t vdiff_consolidate(vdiff *v, uint32_t n)
         qsort(v, n, sizeof *v, vdiff_cmp);
     }
     uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (m > 0 && vdiff_cmp_i(&v[m - 1], &v[i]) == 0)
-            v[m - 1].d += v[i].d;
-        else
-            v[m++] = v[i];
-        if (m > 0 && v[m - 1].d == 0 && (i + 1 == n || vdiff_cmp_i(&v[m - 1], &v[i + 1]) != 0)) m--;
+    for (uint32_t i = 0; i < n;) {
+        tide__diff_sum d = {v[i].d, 0};
+        uint32_t j = i + 1;
+        for (; j < n && vdiff_cmp_i(&v[i], &v[j]) == 0; j++) tide__diff_sum_add(&d, v[j].d);
+        if (!tide__diff_sum_ok(&d)) return UINT32_MAX;
+        if (d.v != 0) {
+            v[m] = v[i];
+            v[m++].d = d.v;
+        }
+        i = j;
     }
     return m;
 }
@@ -737,13 +749,32 @@ static int closure(reduce_state *st, const tide_time *ready, uint32_t nready)
     return TIDE_OK;
 }
 
-/* Sum of the @n updates @u at times <= @t. */
-static inline int64_t acc_at(const tide_time_delta *u, uint32_t n, tide_time t)
+/* Add the @n updates @u at times <= @t to @s. */
+static inline void acc_at(tide__diff_sum *s, const tide_time_delta *u, uint32_t n, tide_time t)
 {
-    int64_t s = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (tide_time_le(u[i].time, t)) s += u[i].delta;
-    return s;
+        if (tide_time_le(u[i].time, t)) tide__diff_sum_add(s, u[i].delta);
+}
+
+/* The accumulation at @t of the value of @vals[*i] (summed over the ranges
+ * of that value, which follow it marked cont); advances *i past them.
+ * False when it leaves int64. */
+static inline bool acc_val(const vrange *vals, uint32_t nvals, uint32_t *i, tide_time t,
+                           int64_t *out)
+{
+    tide__diff_sum s = {0, 0};
+    uint32_t j = *i;
+    acc_at(&s, vals[j].u, vals[j].n, t);
+    for (j++; j < nvals && vals[j].cont; j++) acc_at(&s, vals[j].u, vals[j].n, t);
+    *i = j;
+    *out = s.v;
+    return tide__diff_sum_ok(&s);
+}
+
+static int overflow(reduce_state *st, const uint8_t *key, uint32_t klen, tide_time t,
+                    const char *what)
+{
+    return tide__diff_overflow(st->op, key, klen, t, what);
 }
 
 /* process_time - make the output of the current key right at time @t:
@@ -756,9 +787,9 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
     uint32_t nvd = 0;
     for (uint32_t i = 0; i < st->nivals;) {
         const vrange *v = &st->ivals[i];
-        int64_t s = acc_at(v->u, v->n, t);
-        for (i++; i < st->nivals && st->ivals[i].cont; i++)
-            s += acc_at(st->ivals[i].u, st->ivals[i].n, t);
+        int64_t s;
+        if (!acc_val(st->ivals, st->nivals, &i, t, &s))
+            return overflow(st, key, klen, t, "an input value's accumulated multiplicity");
         if (s != 0) st->vd[nvd++] = (tide_val_diff){v->p, v->len, s};
     }
     /* Desired output. */
@@ -767,25 +798,31 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
     ro->heap_len = 0;
     ro->rc = 0;
     if (nvd > 0) st->fn(st->ctx, key, klen, st->vd, nvd, ro);
+    if (ro->rc == TIDE_ERANGE)
+        return overflow(st, key, klen, t, "the reduction's sum of multiplicities");
     if (ro->rc) return ro->rc;
     TIDE_TRY(tide__grow(&st->des, &st->des_cap, sizeof *st->des, ro->n));
     for (uint32_t i = 0; i < ro->n; i++)
         st->des[i] = (vdiff){ro->heap + ro->ents[i].off, ro->ents[i].len, ro->ents[i].diff};
     uint32_t ndes = vdiff_consolidate(st->des, ro->n);
+    if (ndes == UINT32_MAX)
+        return overflow(st, key, klen, t, "the multiplicities pushed for one output value");
     /* Output accumulated at t: the trace, plus this round's emissions. */
     TIDE_TRY(tide__grow(&st->cur, &st->cur_cap, sizeof *st->cur, (size_t)st->novals + st->nlem));
     uint32_t ncur = 0;
     for (uint32_t i = 0; i < st->novals;) {
         const vrange *v = &st->ovals[i];
-        int64_t s = acc_at(v->u, v->n, t);
-        for (i++; i < st->novals && st->ovals[i].cont; i++)
-            s += acc_at(st->ovals[i].u, st->ovals[i].n, t);
+        int64_t s;
+        if (!acc_val(st->ovals, st->novals, &i, t, &s))
+            return overflow(st, key, klen, t, "an output value's accumulated multiplicity");
         if (s != 0) st->cur[ncur++] = (vdiff){v->p, v->len, s};
     }
     for (uint32_t i = 0; i < st->nlem; i++)
         if (tide_time_le(st->lem[i].t, t))
             st->cur[ncur++] = (vdiff){st->lheap + st->lem[i].off, st->lem[i].len, st->lem[i].d};
     if (st->nlem > 0) ncur = vdiff_consolidate(st->cur, ncur);
+    if (ncur == UINT32_MAX)
+        return overflow(st, key, klen, t, "an output value's accumulated multiplicity");
     /* Emit desired - current, merging the two sorted lists. The emitted
      * values are copied to lheap first: des/cur may point into it, and it
      * may move, so stage the differences in des' spare room. */
@@ -799,10 +836,14 @@ static int process_time(reduce_state *st, const uint8_t *key, uint32_t klen, tid
             p = st->des[i].p, len = st->des[i].len, d = st->des[i].d;
             i++;
         } else if (c > 0) {
-            p = st->cur[j].p, len = st->cur[j].len, d = -st->cur[j].d;
+            p = st->cur[j].p, len = st->cur[j].len;
+            if (!tide__diff_sub(0, st->cur[j].d, &d))
+                return overflow(st, key, klen, t, "retracting an output value");
             j++;
         } else {
-            p = st->des[i].p, len = st->des[i].len, d = st->des[i].d - st->cur[j].d;
+            p = st->des[i].p, len = st->des[i].len;
+            if (!tide__diff_sub(st->des[i].d, st->cur[j].d, &d))
+                return overflow(st, key, klen, t, "the change of an output value");
             i++, j++;
         }
         if (d == 0) continue;
@@ -964,6 +1005,8 @@ out:
     tide_antichain_fini(&hi);
     tide_batch_unref(upd);
     if (rc == TIDE_ESTATE) return tide_op_fail(op, rc, "output update below every held capability");
+    if (rc == TIDE_ERANGE)
+        return tide_op_fail(op, rc, "diff overflow: merging output batches sums diffs past int64");
     if (rc < 0) return tide_op_fail(op, rc, "cannot seal output batch");
     return TIDE_OK;
 }
@@ -1150,6 +1193,7 @@ int tide__reduce_build(tide_stream *ann, tide_trace *in_trace, uint32_t trace_de
         state_free(st);
         return tide_worker_error(w)->code ? tide_worker_error(w)->code : TIDE_ENOMEM;
     }
+    st->op = op;
     *out = tide_op_output(op, 0);
     *out_trace = st->out_trace;
     return TIDE_OK;

@@ -139,6 +139,10 @@ uint32_t tide__reduce_out_len(const tide_reduce_out *o);
 const uint8_t *tide__reduce_out_get(const tide_reduce_out *o, uint32_t i, uint32_t *len,
                                     int64_t *diff);
 int tide__reduce_out_rc(const tide_reduce_out *o);
+/* tide__reduce_out_fail - record error @code (e.g. TIDE_ERANGE: a sum of
+ * multiplicities left int64) as the output's first error; the reduce
+ * operator then fails naming the key and time. */
+void tide__reduce_out_fail(tide_reduce_out *o, int code);
 
 /* The reductions behind count, distinct, threshold, min, max and top_k,
  * for tests that drive the core directly. */

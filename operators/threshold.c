@@ -16,6 +16,7 @@
 #include "reduce.h"
 
 #include "arrange.h"
+#include "diff.h"
 
 #include <string.h>
 
@@ -79,8 +80,13 @@ static void thr_fn(void *p, const uint8_t *key, uint32_t klen, const tide_val_di
                    tide_reduce_out *out)
 {
     const thr_ctx *t = p;
-    int64_t m = 0;
-    for (uint32_t i = 0; i < n; i++) m += in[i].diff;
+    tide__diff_sum s = {0, 0};
+    for (uint32_t i = 0; i < n; i++) tide__diff_sum_add(&s, in[i].diff);
+    if (!tide__diff_sum_ok(&s)) {
+        tide__reduce_out_fail(out, TIDE_ERANGE);
+        return;
+    }
+    int64_t m = s.v;
     int64_t r = t->fn ? t->fn(t->ctx, m) : (m > 0 ? 1 : 0);
     if (r != 0) tide_reduce_push(out, NULL, 0, r);
 }

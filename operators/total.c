@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "arrange.h"
+#include "diff.h"
 #include "reduce.h"
 #include "tide/alloc.h"
 #include "tide/record.h"
@@ -136,7 +137,7 @@ static int td_cmp(const void *a, const void *b)
 
 static void sum_time(void *ctx, tide_time t, int64_t diff)
 {
-    *(int64_t *)ctx += diff;
+    tide__diff_sum_add(ctx, diff);
 }
 
 /* The output multiplicity of a record whose input multiplicity is @m. */
@@ -163,8 +164,15 @@ static int emit_change(tide_op *op, total_state *st, tide_time cap, const uint8_
         }
         return TIDE_OK;
     }
-    int64_t d = thr_out(st, now) - thr_out(st, old);
+    int64_t d;
+    if (!tide__diff_sub(thr_out(st, now), thr_out(st, old), &d))
+        return tide__diff_overflow(op, key, kl, t, "the threshold function's change of output");
     return d ? tide_out_push_update(op, 0, cap, key, kl, NULL, 0, t, d) : TIDE_OK;
+}
+
+static int overflow(tide_op *op, const uint8_t *key, uint32_t kl, tide_time t)
+{
+    return tide__diff_overflow(op, key, kl, t, "the accumulated multiplicity leaves int64");
 }
 
 /* Process announced batch @tb at capability @cap. */
@@ -178,8 +186,9 @@ static int total_batch(tide_op *op, tide__total *base, tide_time cap, const tide
     for (uint32_t k = 0; k < tb->nkeys && rc == TIDE_OK; k++) {
         uint32_t kl, ckl;
         const uint8_t *key = tide_trace_batch_key(tb, k, &kl);
-        /* The multiplicity before the batch. */
-        int64_t m = 0;
+        /* The multiplicity before the batch: an exact sum, checked once
+         * it is used (diff.h). */
+        tide__diff_sum m = {0, 0};
         tide_cursor_seek_key(c, key, kl);
         if (tide_cursor_key_valid(c)) {
             const uint8_t *ck = tide_cursor_key(c, &ckl);
@@ -198,15 +207,22 @@ static int total_batch(tide_op *op, tide__total *base, tide_time cap, const tide
             qsort(st->upd, n, sizeof *st->upd, td_cmp);
             u = st->upd;
         }
+        /* The multiplicity at each time of the batch: the old one plus the
+         * updates up to that time, each an exact sum that must fit. */
+        if (!tide__diff_sum_ok(&m)) rc = overflow(op, key, kl, u[0].time);
         for (uint32_t i = 0; i < n && rc == TIDE_OK;) {
             tide_time t = u[i].time;
-            int64_t d = 0;
-            for (; i < n && tide_time_eq(u[i].time, t); i++) d += u[i].delta;
-            if (d != 0) rc = emit_change(op, st, cap, key, kl, t, m, m + d);
-            m += d;
+            tide__diff_sum now = m;
+            for (; i < n && tide_time_eq(u[i].time, t); i++) tide__diff_sum_add(&now, u[i].delta);
+            if (!tide__diff_sum_ok(&now))
+                rc = overflow(op, key, kl, t);
+            else if (now.v != m.v)
+                rc = emit_change(op, st, cap, key, kl, t, m.v, now.v);
+            m = now;
         }
     }
     tide_cursor_free(c);
+    if (rc == TIDE_ERANGE) return rc; /* failed with the key and time already */
     if (rc < 0) return tide_op_fail(op, rc, "out of memory counting");
     return TIDE_OK;
 }

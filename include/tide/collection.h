@@ -21,6 +21,17 @@
  * read the same trace without copying; each reader holds compaction back
  * only as far as it needs.
  *
+ * Diffs are int64 and never wrap. Every sum and product of diffs an
+ * operator computes (join's products, accumulations in reduce, count,
+ * distinct, threshold, min/max/top_k, consolidation in consolidate,
+ * arrange and iterate's feedback, trace merges, negation) is checked; one
+ * that does not fit fails the run with TIDE_ERANGE, naming the operator
+ * (and the key and time where known). Sums are checked on their exact
+ * total, so updates that pass the edge in some order but cancel back into
+ * range never fail. A diff of exactly INT64_MIN cannot be negated:
+ * negate, antijoin and iterate (which negates its initial collection) fail
+ * on it.
+ *
  * Every function returns NULL on error, with the detail on the worker
  * (tide_worker_error). Objects live as long as their dataflow.
  *

@@ -184,8 +184,9 @@ int tide_batcher_push(tide_batcher *b, tide_batch *batch);
  * since {TIDE_TIME_ZERO}; keep the rest.
  * @upper: borrowed; must be >= the previous upper (not checked beyond assert).
  * @out: receives a new reference (possibly an empty batch).
- * @return TIDE_OK or TIDE_ENOMEM (the batcher is unchanged: nothing sealed,
- *         nothing lost).
+ * @return TIDE_OK, TIDE_ENOMEM or TIDE_ERANGE (the diffs of some (key, val,
+ *         time) sum past int64); on error the batcher is unchanged: nothing
+ *         sealed, nothing lost.
  * Cost: O(p log p + r) for p updates pushed since the last seal and r kept back;
  * O(p + r) for fixed layouts of <= 16 bytes whose varying bits fit 128.
  */
@@ -234,8 +235,10 @@ void tide_spine_free(tide_spine *s);
  * tide_spine_insert - append @batch, then merge as the policy allows.
  * @batch: takes a reference. Its lower must equal tide_spine_upper() and its
  *         layout the spine's.
- * @return TIDE_OK, TIDE_EINVAL (not contiguous / wrong layout), TIDE_ENOMEM:
- *         then the spine is unchanged (the batch is not inserted).
+ * @return TIDE_OK, TIDE_EINVAL (not contiguous / wrong layout), TIDE_ENOMEM,
+ *         TIDE_ERANGE (a merge's diffs of some (key, val, time) sum past
+ *         int64, times advanced by since): then the spine is unchanged (the
+ *         batch is not inserted).
  */
 int tide_spine_insert(tide_spine *s, tide_trace_batch *batch);
 
@@ -256,7 +259,8 @@ int tide_spine_set_physical(tide_spine *s, const tide_antichain *frontier);
 /*
  * tide_spine_merge_all - merge every batch the physical frontier allows into
  * one, compacting by since (tests, and quiescent shrinking).
- * @return TIDE_OK or TIDE_ENOMEM (the spine is unchanged).
+ * @return TIDE_OK, TIDE_ENOMEM or TIDE_ERANGE (as insert; the spine is
+ *         unchanged).
  */
 int tide_spine_merge_all(tide_spine *s);
 

@@ -7,12 +7,15 @@
  * tide_bytes_cmp; each key owns >= 1 val, distinct and sorted; each val owns
  * >= 1 update, times distinct and sorted by tide_time_cmp, diffs non-zero.
  * A fixed-width column stores no offsets. Every array is sized before the
- * first push, so building cannot fail halfway (see trace_int.h).
+ * first push, so building cannot fail halfway (see trace_int.h). A merge
+ * whose exact sum of some (key, val, time) leaves int64 builds to the end
+ * and is then dropped: TIDE_ERANGE (diff.h), the spine unchanged.
  */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "diff.h"
 #include "tide/alloc.h"
 #include "tide/error.h"
 #include "trace/trace_int.h"
@@ -35,22 +38,38 @@ int tide__frontier_zero(tide_antichain *a)
     return rc < 0 ? rc : TIDE_OK;
 }
 
-uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n)
+/* Sort, sum equal times exactly, drop zeros (tide__upds_consolidate's
+ * slow path, kept out of line so that the callers' loops stay small). */
+static __attribute__((noinline)) uint32_t upds_sum(tide_time_delta *u, uint32_t n, bool *ovf)
+{
+    tide_time_delta_sort(u, n);
+    uint32_t w = 0;
+    int64_t wraps = 0; /* OR of every time's wraps: stays in a register */
+    for (uint32_t r = 0; r < n;) {
+        tide_time t = u[r].time;
+        tide__diff_sum acc = {u[r++].delta, 0};
+        while (r < n && tide_time_eq(u[r].time, t)) tide__diff_sum_add(&acc, u[r++].delta);
+        wraps |= acc.wraps;
+        if (acc.v != 0) u[w++] = (tide_time_delta){t, acc.v};
+    }
+    if (TIDE__UNLIKELY(wraps != 0)) *ovf = true;
+    return w;
+}
+
+static inline __attribute__((always_inline)) uint32_t upds_consolidate(tide_time_delta *u,
+                                                                       uint32_t n, bool *ovf)
 {
     /* Fast path: already strictly sorted and free of zeros (the common case
      * when advancing did not reorder anything). */
     uint32_t i = 0;
     while (i < n && u[i].delta != 0 && (i == 0 || tide_time_cmp(u[i - 1].time, u[i].time) < 0)) i++;
     if (i == n) return n;
+    return upds_sum(u, n, ovf);
+}
 
-    tide_time_delta_sort(u, n);
-    uint32_t w = 0;
-    for (uint32_t r = 0; r < n;) {
-        tide_time_delta acc = u[r++];
-        while (r < n && tide_time_eq(u[r].time, acc.time)) acc.delta += u[r++].delta;
-        if (acc.delta != 0) u[w++] = acc;
-    }
-    return w;
+uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n, bool *ovf)
+{
+    return upds_consolidate(u, n, ovf);
 }
 
 /* ======================================================================== */
@@ -191,7 +210,8 @@ void tide__builder_end_val(tide__builder *bl, bool consolidate)
     tide_trace_batch *b = bl->b;
     assert(bl->val_open);
     uint32_t start = b->val_upds[b->nvals];
-    if (consolidate) b->nupds = start + tide__upds_consolidate(b->upds + start, b->nupds - start);
+    if (consolidate)
+        b->nupds = start + upds_consolidate(b->upds + start, b->nupds - start, &bl->overflow);
     if (b->nupds > start) {
         b->val_upds[b->nvals + 1] = b->nupds;
         b->nvals++;
@@ -400,7 +420,8 @@ static void copy_vals(tide__builder *bl, const tide_trace_batch *x, uint32_t v0,
         for (uint32_t u = u0; u < u1; u++)
             b->upds[b->nupds++] =
                 (tide_time_delta){tide__advance_by(x->upds[u].time, since), x->upds[u].delta};
-        if (u1 - u0 > 1) b->nupds = start + tide__upds_consolidate(b->upds + start, u1 - u0);
+        if (u1 - u0 > 1)
+            b->nupds = start + upds_consolidate(b->upds + start, u1 - u0, &bl->overflow);
         if (b->nupds == start) continue;
         uint32_t l;
         const uint8_t *p = tide_trace_col_get(&x->vals, v, &l);
@@ -519,6 +540,10 @@ int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
         tide__builder_end_key(&bl);
         i++;
         j++;
+    }
+    if (TIDE__UNLIKELY(bl.overflow)) {
+        tide__builder_abort(&bl);
+        return TIDE_ERANGE;
     }
     tide_trace_batch *m = tide__builder_finish(&bl);
     trim(m, kcap, vcap, ucap, kheap, vheap);

@@ -28,10 +28,17 @@
  * the diff field and sees key and val changes by comparing words. Memory: 8
  * or 16 bytes per update plus the largest bucket as scratch. Other layouts,
  * or more than 128 varying bits, sort 64-byte entries with 8-byte prefixes.
+ *
+ * Diffs of equal (key, val, time) are summed exactly (diff.h): a total past
+ * int64 makes seal fail with TIDE_ERANGE, the batcher unchanged. Packed runs
+ * are summed in wrapping u64 and checked only when the seal's diffs could
+ * overflow at all (n * max |d| past int64), which ordinary workloads never
+ * reach; general entries record the rare overflowing total on the side.
  */
 #include <assert.h>
 #include <string.h>
 
+#include "diff.h"
 #include "tide/alloc.h"
 #include "tide/error.h"
 #include "trace/trace_int.h"
@@ -273,8 +280,8 @@ typedef struct rec {
     const uint8_t *k, *v; /* the bytes: into buf, or inside a pending batch */
     uint32_t kl, vl;
     tide_time t;
-    int64_t d;
-    uint8_t buf[16]; /* key and val rebuilt from sort words */
+    tide__diff_sum d; /* exact: may be out of range until the kept remainder adds in */
+    uint8_t buf[16];  /* key and val rebuilt from sort words */
 } rec;
 
 /*
@@ -293,10 +300,17 @@ typedef struct pack_plan {
     uint8_t pos[4];   /* lowest bit of the span in the packed key */
     uint64_t base[4]; /* order words with their spans cleared */
     int64_t dmin;     /* the diff field holds d - dmin */
+    bool checked;     /* a run's sum may leave int64: count its wraps */
     unsigned bits;    /* width of the packed key */
     unsigned dbits;   /* width of the diff field (bits 0..dbits) */
     uint32_t kw, vw;  /* layout */
 } pack_plan;
+
+/* A consolidated general entry whose exact sum left int64 (rare). */
+typedef struct ent_wrap {
+    size_t i;      /* its index among the consolidated entries */
+    int64_t wraps; /* see tide__diff_sum */
+} ent_wrap;
 
 /* The sorted pushed updates: packed words, or general entries. */
 typedef struct sorted {
@@ -305,6 +319,8 @@ typedef struct sorted {
     const uint64_t *e; /* packed: n * W words, sorted */
     struct ent *ents;  /* general: n entries, sorted and consolidated */
     size_t n, r;       /* count, read position */
+    ent_wrap *wr;      /* general: the out-of-range sums, by index (tide_alloc'd) */
+    size_t nwr, wi;    /* their count, and the next to meet while reading */
     pack_plan pl;
 } sorted;
 
@@ -326,6 +342,10 @@ static bool plan_make(const pend_stats *st, tide_layout lay, pack_plan *pl)
     pl->kw = lay.key_width;
     pl->vw = lay.val_width;
     pl->dmin = st->dmin;
+    /* No run of nz diffs can sum past int64 when nz * max |d| fits. */
+    uint64_t amin = st->dmin < 0 ? -(uint64_t)st->dmin : (uint64_t)st->dmin;
+    uint64_t amax = st->dmax < 0 ? -(uint64_t)st->dmax : (uint64_t)st->dmax;
+    pl->checked = (u128)st->nz * (amin > amax ? amin : amax) > (u128)INT64_MAX;
     uint64_t range = (uint64_t)st->dmax - (uint64_t)st->dmin;
     unsigned width[4], lo[4], bits = pl->dbits = range ? 64 - (unsigned)__builtin_clzll(range) : 0;
     for (int k = 0; k < 4; k++) bits += width[k] = span_width(st->vary[k], &lo[k]);
@@ -589,13 +609,34 @@ static ALWAYS_INLINE void unpack(const pack_plan *pl, const uint64_t *e, size_t 
 #undef WORD
 }
 
+/* The diff of packed entry @i. */
+static ALWAYS_INLINE int64_t pk_diff(const pack_plan *pl, const uint64_t *e, size_t i,
+                                     const unsigned W)
+{
+    uint64_t dmask = pl->dbits == 64 ? ~0ULL : (1ULL << pl->dbits) - 1;
+    uint64_t lo = W == 1 ? e[i] : e[2 * i]; /* the diff field is in the low word */
+    return (int64_t)((uint64_t)pl->dmin + (lo & dmask));
+}
+
+/* The wraps of the exact sum of the diffs of entries [@r0, @r1). */
+static int64_t pk_wraps(const pack_plan *pl, const uint64_t *e, size_t r0, size_t r1,
+                        const unsigned W)
+{
+    tide__diff_sum s = {0, 0};
+    for (size_t i = r0; i < r1; i++) tide__diff_sum_add(&s, pk_diff(pl, e, i, W));
+    return s.wraps;
+}
+
 /* The end of the run of entries of @e (@n in all) from @r that differ from
- * it only in the diff field, and the sum of their diffs (in unsigned
- * arithmetic: wrapping, never undefined) in @sum. */
+ * it only in the diff field, and the exact sum of their diffs in @sum: in
+ * unsigned arithmetic (wrapping, never undefined), with the wraps counted
+ * only when @chk (the plan says a sum could leave int64; a constant, so the
+ * common unchecked walk carries no trace of it). */
 static ALWAYS_INLINE size_t pk_run(const pack_plan *pl, const uint64_t *e, size_t n, size_t r,
-                                   uint64_t *sum, const unsigned W)
+                                   tide__diff_sum *sum, const unsigned W, const bool chk)
 {
     uint64_t dmin = (uint64_t)pl->dmin, acc;
+    size_t r0 = r;
     if (W == 1) {
         uint64_t dmask = pl->dbits == 64 ? ~0ULL : (1ULL << pl->dbits) - 1, x = e[r];
         for (acc = dmin + (x & dmask); ++r < n && (x ^ e[r]) <= dmask;)
@@ -605,19 +646,21 @@ static ALWAYS_INLINE size_t pk_run(const pack_plan *pl, const uint64_t *e, size_
         for (acc = dmin + (uint64_t)(x & dmask); ++r < n && (x ^ pk_key(e, r, 2)) <= dmask;)
             acc += dmin + (uint64_t)(pk_key(e, r, 2) & dmask);
     }
-    *sum = acc;
+    sum->v = (int64_t)acc;
+    sum->wraps = chk && r - r0 > 1 ? pk_wraps(pl, e, r0, r, W) : 0;
     return r;
 }
 
 /* The next consolidated packed update (runs summing to zero skipped). */
-static ALWAYS_INLINE bool pk_next(sorted *s, rec *u, const unsigned W)
+static ALWAYS_INLINE bool pk_next(sorted *s, rec *u, const unsigned W, const bool chk)
 {
     const pack_plan *pl = &s->pl;
     while (s->r < s->n) {
         size_t r = s->r;
-        uint64_t sum, w[4];
-        s->r = pk_run(pl, s->e, s->n, r, &sum, W);
-        if (sum == 0) continue;
+        uint64_t w[4];
+        tide__diff_sum sum;
+        s->r = pk_run(pl, s->e, s->n, r, &sum, W, chk);
+        if (sum.v == 0 && sum.wraps == 0) continue;
         unpack(pl, s->e, r, W, w);
         tide_u64_store(u->buf, w[0]);
         tide_u64_store(u->buf + 8, w[1]);
@@ -626,7 +669,7 @@ static ALWAYS_INLINE bool pk_next(sorted *s, rec *u, const unsigned W)
         u->v = u->buf + pl->kw;
         u->vl = pl->vw;
         u->t = words_time(w);
-        u->d = (int64_t)sum;
+        u->d = sum;
         return true;
     }
     return false;
@@ -644,7 +687,8 @@ typedef struct pk_side {
  * under the key's mask, with no byte comparisons. @sides[1] takes the
  * updates beyond the upper.
  */
-static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro, const unsigned W)
+static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro, const unsigned W,
+                                   const bool chk)
 {
     /* Copies that the builders' stores cannot alias. */
     const pack_plan plan = s->pl, *pl = &plan;
@@ -655,12 +699,14 @@ static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro
     uint64_t km1 = kw >= 16 ? ~0ULL : kw > 8 ? ~0ULL << (128 - 8 * kw) : 0;
     for (size_t r = 0; r < n;) {
         size_t r0 = r;
-        uint64_t sum, w[4];
-        r = pk_run(pl, e, n, r, &sum, W);
-        if (sum == 0) continue;
+        uint64_t w[4];
+        tide__diff_sum sum;
+        r = pk_run(pl, e, n, r, &sum, W, chk);
+        if (sum.v == 0 && sum.wraps == 0) continue;
         unpack(pl, e, r0, W, w);
         tide_time t = words_time(w);
         pk_side *sd = &sides[route(ro, t)];
+        if (TIDE__UNLIKELY(sum.wraps != 0)) sd->bl->overflow = true;
         uint8_t buf[16];
         tide_u64_store(buf, w[0]);
         tide_u64_store(buf + 8, w[1]);
@@ -668,7 +714,7 @@ static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro
             tide__builder_fixed_key(sd->bl, buf, buf + kw);
         else if (w[0] != sd->w0 || w[1] != sd->w1)
             tide__builder_fixed_val(sd->bl, buf + kw);
-        tide__builder_upd(sd->bl, t, (int64_t)sum);
+        tide__builder_upd(sd->bl, t, sum.v);
         sd->w0 = w[0];
         sd->w1 = w[1];
     }
@@ -676,12 +722,18 @@ static ALWAYS_INLINE void pk_build(const sorted *s, pk_side sides[2], router *ro
 
 static void pk_build1(const sorted *s, pk_side sides[2], router *ro)
 {
-    pk_build(s, sides, ro, 1);
+    if (TIDE__UNLIKELY(s->pl.checked))
+        pk_build(s, sides, ro, 1, true);
+    else
+        pk_build(s, sides, ro, 1, false);
 }
 
 static void pk_build2(const sorted *s, pk_side sides[2], router *ro)
 {
-    pk_build(s, sides, ro, 2);
+    if (TIDE__UNLIKELY(s->pl.checked))
+        pk_build(s, sides, ro, 2, true);
+    else
+        pk_build(s, sides, ro, 2, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -789,11 +841,23 @@ static int sort_general(const tide_batcher *b, sorted *s, void **mem)
         }
     }
     sort_ents(ents, n);
-    size_t m = 0;
+    size_t m = 0, wcap = 0;
     for (size_t r = 0; r < n;) {
         ent acc = ents[r++];
-        while (r < n && ent_cmp(&ents[r], &acc) == 0) acc.d += ents[r++].d;
-        if (acc.d != 0) ents[m++] = acc;
+        tide__diff_sum d = {acc.d, 0};
+        while (r < n && ent_cmp(&ents[r], &acc) == 0) tide__diff_sum_add(&d, ents[r++].d);
+        if (d.v == 0 && d.wraps == 0) continue;
+        if (TIDE__UNLIKELY(d.wraps != 0)) {
+            if (s->nwr == wcap) {
+                wcap = wcap ? 2 * wcap : 4;
+                ent_wrap *w = tide_realloc(s->wr, wcap * sizeof *w);
+                if (!w) return TIDE_ENOMEM;
+                s->wr = w;
+            }
+            s->wr[s->nwr++] = (ent_wrap){m, d.wraps};
+        }
+        acc.d = d.v;
+        ents[m++] = acc;
     }
     s->ents = ents;
     s->n = m;
@@ -806,20 +870,24 @@ static int sort_general(const tide_batcher *b, sorted *s, void **mem)
 static inline bool ent_next(sorted *s, rec *u)
 {
     if (s->r == s->n) return false;
-    const ent *e = &s->ents[s->r++];
+    size_t i = s->r++;
+    const ent *e = &s->ents[i];
     u->k = e->k, u->kl = e->kl;
     u->v = e->v, u->vl = e->vl;
     if (e->kl <= 8) tide_u64_store(u->buf, e->kpre), u->k = u->buf;
     if (e->vl <= 8) tide_u64_store(u->buf + 8, e->vpre), u->v = u->buf + 8;
     u->t = e->t;
-    u->d = e->d;
+    u->d = (tide__diff_sum){e->d, 0};
+    if (TIDE__UNLIKELY(s->wi < s->nwr) && s->wr[s->wi].i == i) u->d.wraps = s->wr[s->wi++].wraps;
     return true;
 }
 
 static inline bool sorted_next(sorted *s, rec *u)
 {
     if (!s->packed) return ent_next(s, u);
-    return s->W == 1 ? pk_next(s, u, 1) : pk_next(s, u, 2);
+    if (TIDE__UNLIKELY(s->pl.checked))
+        return s->W == 1 ? pk_next(s, u, 1, true) : pk_next(s, u, 2, true);
+    return s->W == 1 ? pk_next(s, u, 1, false) : pk_next(s, u, 2, false);
 }
 
 /* ======================================================================== */
@@ -880,27 +948,28 @@ static void merge_kept(sorted *s, const tide_trace_batch *kept, router *ro, tide
 {
     trie_it it = {kept, 0, 0, 0};
     rec u;
-    s->r = 0;
+    s->r = s->wi = 0;
     bool have = sorted_next(s, &u);
     while (have || it_valid(&it)) {
         int c = !have ? 1 : !it_valid(&it) ? -1 : rec_it_cmp(&u, &it);
         const uint8_t *k, *v;
         uint32_t kl, vl;
         tide_time t;
-        int64_t d;
+        tide__diff_sum d;
         if (c <= 0) {
             k = u.k, v = u.v, kl = u.kl, vl = u.vl, t = u.t, d = u.d;
             if (c == 0) {
-                d += it.b->upds[it.u].delta;
+                tide__diff_sum_add(&d, it.b->upds[it.u].delta);
                 it_step(&it);
             }
         } else {
             k = tide_trace_batch_key(it.b, it.k, &kl);
             v = tide_trace_batch_val(it.b, it.v, &vl);
-            t = it.b->upds[it.u].time, d = it.b->upds[it.u].delta;
+            t = it.b->upds[it.u].time, d = (tide__diff_sum){it.b->upds[it.u].delta, 0};
             it_step(&it);
         }
-        if (d != 0) tide__builder_push(route(ro, t) ? nb : ob, k, kl, v, vl, t, d);
+        if (TIDE__UNLIKELY(d.wraps != 0)) ob->overflow = true;
+        if (d.v != 0) tide__builder_push(route(ro, t) ? nb : ob, k, kl, v, vl, t, d.v);
         if (c <= 0) have = sorted_next(s, &u); /* u's bytes were pushed: now replace them */
     }
 }
@@ -965,11 +1034,16 @@ int tide_batcher_seal(tide_batcher *b, const tide_antichain *upper, tide_trace_b
         pk_build2(&s, (pk_side[2]){{.bl = &ob}, {.bl = &nb}}, &ro);
     else
         merge_kept(&s, b->kept, &ro, &ob, &nb);
+    if (TIDE__UNLIKELY(ob.overflow || nb.overflow)) {
+        rc = TIDE_ERANGE;
+        goto fail;
+    }
     tide_trace_batch *sealed = tide__builder_finish(&ob);
     tide_trace_batch *kept = tide__builder_finish(&nb);
 
     /* 4. Commit. */
     tide_free(mem);
+    tide_free(s.wr);
     drop_pending(b);
     tide_trace_batch_unref(b->kept);
     b->kept = kept;
@@ -986,6 +1060,7 @@ fail:
     tide__builder_abort(&ob);
     tide__builder_abort(&nb);
     tide_free(mem);
+    tide_free(s.wr);
     tide_antichain_fini(&new_lower);
     return rc;
 }

@@ -49,8 +49,9 @@ bool tide__frontier_le(const tide_antichain *a, const tide_antichain *b);
 int tide__frontier_zero(tide_antichain *a);
 
 /* tide__upds_consolidate - sort @n updates by time, sum equal times, drop
- * zeros; returns the new count. */
-uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n);
+ * zeros; returns the new count. Sums are exact (diff.h): *@ovf is set when
+ * a time's total leaves int64 (its diff is then wrong), else untouched. */
+uint32_t tide__upds_consolidate(tide_time_delta *u, uint32_t n, bool *ovf);
 
 /* ------------------------------------------------------------------------ */
 /* Searching a batch                                                        */
@@ -180,6 +181,7 @@ typedef struct tide__builder {
     bool val_open;       /* a val has been written at index b->nvals */
     uint32_t kheap_cap;  /* variable keys: heap capacity (asserts) */
     uint32_t vheap_cap;  /* variable vals: heap capacity (asserts) */
+    bool overflow;       /* a consolidation's total left int64: abort, TIDE_ERANGE */
 } tide__builder;
 
 /*
@@ -265,7 +267,8 @@ uint64_t tide__val_heap(const tide_trace_batch *b);
 /*
  * tide__batch_merge - merge adjacent batches @a then @b (a->upper == b->lower)
  * into a new batch [a->lower, b->upper) whose times are advanced by @since.
- * @return TIDE_OK or TIDE_ENOMEM.
+ * @return TIDE_OK, TIDE_ENOMEM, or TIDE_ERANGE (the diffs of some (key,
+ *         val, time) sum past int64, with @since applied; nothing is built).
  */
 int tide__batch_merge(const tide_trace_batch *a, const tide_trace_batch *b,
                       const tide_antichain *since, tide_trace_batch **out);
