@@ -11,8 +11,14 @@
 #include "tide/config.h"
 #include "tide/dataflow.h"
 #include "tide/error.h"
+#include "tide/fold.h"
+#include "tide/lines.h"
+#include "tide/max_by.h"
 #include "tide/ops.h"
 #include "tide/record.h"
+#include "tide/row.h"
+#include "tide/scratch.h"
+#include "tide/sink.h"
 #include "tide/time.h"
 
 #endif /* TIDE_TIDE_H */
