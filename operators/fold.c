@@ -66,7 +66,7 @@ int tide_fold_emit(tide_fold_out *o, const void *val, uint32_t len, int64_t diff
     memcpy(hdr, &len, 4);
     memcpy(d, &diff, 8);
     int rc = tide_row_put_raw(o->outs, hdr, 4);
-    if (rc == TIDE_OK) rc = tide_row_put_raw(o->outs, val, len);
+    if (rc == TIDE_OK && len > 0) rc = tide_row_put_raw(o->outs, val, len);
     if (rc == TIDE_OK) rc = tide_row_put_raw(o->outs, d, 8);
     if (rc < 0) o->rc = rc;
     return rc;
@@ -180,11 +180,11 @@ static int fold_one(fold_state *st, fkey *k, const uint8_t *v, uint32_t vl, int6
         k->pos = p;
         k->cap = cap;
     }
-    TIDE_TRY(tide_row_put_raw(&k->vals, v, vl));
+    if (vl > 0) TIDE_TRY(tide_row_put_raw(&k->vals, v, vl));
     tide_fold_out o = {.outs = &k->outs, .width = st->out.val_width};
     st->fn(st->ctx, k->key, k->klen, &st->state, v, vl, m, &o);
     TIDE_TRY(o.rc);
-    TIDE_TRY(tide_row_put_raw(&k->states, st->state.data, st->state.len));
+    if (st->state.len > 0) TIDE_TRY(tide_row_put_raw(&k->states, st->state.data, st->state.len));
     k->pos[k->n++] = (fpos){k->vals.len, k->states.len, k->outs.len, m};
     return TIDE_OK;
 }
@@ -204,7 +204,7 @@ static int refold(fold_state *st, fkey *k, const fval *c, uint32_t nc, tide_batc
     uint8_t *tb = tide_scratch(6, (size_t)tail_bytes + 1);
     fval *tv = tide_scratch(7, ((size_t)nt + 1) * sizeof *tv);
     if (tb == NULL || tv == NULL) return TIDE_ENOMEM;
-    memcpy(tb, k->vals.data + vbeg(k, p), tail_bytes);
+    if (tail_bytes > 0) memcpy(tb, k->vals.data + vbeg(k, p), tail_bytes);
     for (uint32_t i = 0; i < nt; i++) {
         uint32_t b = vbeg(k, p + i);
         tv[i] = (fval){tb + (b - vbeg(k, p)), k->pos[p + i].vend - b, k->pos[p + i].mult};
@@ -212,7 +212,7 @@ static int refold(fold_state *st, fkey *k, const fval *c, uint32_t nc, tide_batc
     /* Restore the state before p and truncate. */
     uint32_t s0 = p ? k->pos[p - 1].send : 0, s_prev = p > 1 ? k->pos[p - 2].send : 0;
     tide_rowbuf_clear(&st->state);
-    if (p > 0) TIDE_TRY(tide_row_put_raw(&st->state, k->states.data + s_prev, s0 - s_prev));
+    if (s0 > s_prev) TIDE_TRY(tide_row_put_raw(&st->state, k->states.data + s_prev, s0 - s_prev));
     k->vals.len = vbeg(k, p);
     k->states.len = s0;
     k->outs.len = o0;

@@ -81,10 +81,12 @@ const char *tide_lines_name(const tide_lines *r)
 /* Read more bytes after the buffered ones. Returns bytes read (0: none now). */
 static ssize_t fill(tide_lines *r, tide_error *e)
 {
-    if (r->start > 0) {
+    if (r->start > 0 && r->start < r->len) {
         memmove(r->buf, r->buf + r->start, r->len - r->start);
         r->len -= r->start;
         r->start = 0;
+    } else if (r->start > 0) {
+        r->len = r->start = 0;
     }
     if (r->cap - r->len < 4096) {
         size_t cap = r->cap ? r->cap * 2 : 65536;
@@ -126,7 +128,7 @@ int tide_lines_next(tide_lines *r, uint32_t max, const tide_line **lines, uint32
      * may move the buffer: collect their (offset, length) first. */
     size_t first = r->start;
     while (got < max) {
-        char *nl = memchr(r->buf + scan, '\n', r->len - scan);
+        char *nl = scan < r->len ? memchr(r->buf + scan, '\n', r->len - scan) : NULL;
         if (nl != NULL) {
             got++;
             scan = (size_t)(nl - r->buf) + 1;
