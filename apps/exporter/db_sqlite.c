@@ -219,6 +219,12 @@ int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e)
     lite *l = calloc(1, sizeof *l);
     if (l == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
     l->path = strdup(path);
+    /* sqlite:FILE?synchronous=off: no fsync at all (tests, scratch exports;
+     * still safe against a killed process, not against a power cut). */
+    char *q = strstr(l->path, "?synchronous=off");
+    bool sync_off = q != NULL;
+    if (q) *q = 0;
+    path = l->path;
     db->impl = l;
     db->ops = &LITE;
     if (sqlite3_open(path, &l->h) != SQLITE_OK) {
@@ -229,7 +235,8 @@ int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e)
     sqlite3_busy_timeout(l->h, 5000);
     /* WAL + NORMAL: a killed process never loses a committed transaction. */
     int rc = lite_exec(db, "PRAGMA journal_mode=WAL", e);
-    if (rc == TIDE_OK) rc = lite_exec(db, "PRAGMA synchronous=NORMAL", e);
+    if (rc == TIDE_OK)
+        rc = lite_exec(db, sync_off ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL", e);
     if (rc < 0) lite_close(db);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void orows_free(orows *o)
 {
@@ -281,4 +282,12 @@ bool orows_equal(const orows *want, const orows *got, const char *what)
         bad++;
     }
     return bad == 0;
+}
+
+void scratch_dir(char *dir, const char *name)
+{
+    struct stat st;
+    const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    snprintf(dir, 64, "%s/tide_%s_XXXXXX", base, name);
+    if (mkdtemp(dir) == NULL) snprintf(dir, 64, "/tmp");
 }

@@ -30,6 +30,10 @@ void oracle_tables(const char *path, size_t limit, size_t skip, orows *out);
  * equal the others: they are all emitted, prefixed by their table). */
 bool db_tables(const char *db, orows *out);
 
+/* A fresh scratch directory into @dir (>= 64 bytes): on /dev/shm when
+ * there is one (no disk flushes: the tests create hundreds of databases). */
+void scratch_dir(char *dir, const char *name);
+
 /* Compare; prints the first differences. */
 bool orows_equal(const orows *want, const orows *got, const char *what);
 

@@ -25,8 +25,8 @@
 /* A scratch directory per test. */
 static char *tmpdir(void)
 {
-    char *d = strdup("/tmp/tide_export_XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
+    char *d = malloc(64);
+    scratch_dir(d, "export");
     return d;
 }
 
