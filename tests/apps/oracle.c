@@ -39,7 +39,7 @@ static int cmps(const void *a, const void *b)
 
 void orows_sort(orows *o)
 {
-    qsort(o->r, o->n, sizeof *o->r, cmps);
+    if (o->n > 1) qsort(o->r, o->n, sizeof *o->r, cmps);
 }
 
 typedef struct oev {
@@ -130,7 +130,7 @@ void oracle_tables(const char *path, size_t limit, size_t skip, orows *out)
     }
     free(line);
     fclose(f);
-    qsort(ev, n, sizeof *ev, by_causal);
+    if (n > 1) qsort(ev, n, sizeof *ev, by_causal);
     sums work = {0}, musage = {0}, links = {0}, done = {0};
     char key[400];
     for (size_t a = 0, b; a < n; a = b) {
