@@ -213,7 +213,7 @@ static int append_row(fx_batch *b, const uint8_t *row, uint32_t len)
 static int wait_inflight(ex *x, tide_worker *w, uint64_t epoch, uint32_t k)
 {
     while (epoch > x->next_commit + k) {
-        int rc = tide_worker_step_or_park(w, 1000);
+        int rc = tide_worker_step_or_park(w, 20);
         if (rc < 0) return rc;
     }
     return TIDE_OK;
