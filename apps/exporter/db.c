@@ -30,9 +30,12 @@ static int rebuild(fx_db *db, const fx_view *view, tide_error *e)
     snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s_offsets", view->table);
     TIDE_TRY(db->ops->exec(db, sql, e));
     int n = snprintf(sql, sizeof sql, "CREATE TABLE %s (", view->table);
-    for (uint32_t c = 0; c < view->schema->n; c++)
-        n += snprintf(sql + n, sizeof sql - n, "%s%s %s", c ? ", " : "", view->schema->names[c],
-                      view->sql_types[c]);
+    for (uint32_t c = 0; c < view->schema->n; c++) {
+        const char *t = view->sql_types[c];
+        bool integer = db->bigint && strncmp(t, "INTEGER", 7) == 0;
+        n += snprintf(sql + n, sizeof sql - n, "%s%s %s%s", c ? ", " : "", view->schema->names[c],
+                      integer ? "BIGINT" : t, integer ? t + 7 : "");
+    }
     snprintf(sql + n, sizeof sql - n, ")");
     TIDE_TRY(db->ops->exec(db, sql, e));
     if (view->primary_key < 0 && view->index_columns > 0) {
@@ -43,8 +46,8 @@ static int rebuild(fx_db *db, const fx_view *view, tide_error *e)
         TIDE_TRY(db->ops->exec(db, sql, e));
     }
     snprintf(sql, sizeof sql,
-             "CREATE TABLE %s_offsets (stream TEXT PRIMARY KEY, \"offset\" INTEGER NOT NULL)",
-             view->table);
+             "CREATE TABLE %s_offsets (stream TEXT PRIMARY KEY, \"offset\" %s NOT NULL)",
+             view->table, db->bigint ? "BIGINT" : "INTEGER");
     TIDE_TRY(db->ops->exec(db, sql, e));
     snprintf(sql, sizeof sql, "DELETE FROM table_version WHERE name = '%s'", view->table);
     TIDE_TRY(db->ops->exec(db, sql, e));

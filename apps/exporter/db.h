@@ -59,6 +59,7 @@ struct fx_db {
     const fx_db_ops *ops;
     const fx_views *v;
     void *impl;
+    bool bigint; /* declare INTEGER columns as BIGINT (PostgreSQL's INTEGER is 32 bits) */
 };
 
 /* Backends: fill db->impl, db->ops. */
