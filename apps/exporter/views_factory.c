@@ -52,10 +52,16 @@ static const uint8_t EXC_T[] = {TIDE_FIELD_U64,
                                 TIDE_FIELD_STR,
                                 TIDE_FIELD_STR | TIDE_FIELD_NULLABLE,
                                 TIDE_FIELD_STR | TIDE_FIELD_NULLABLE,
-                                TIDE_FIELD_I64};
-static const char *const EXC_N[] = {"lamport", "offset", "type", "order", "step", "timestamp"};
-static const tide_schema EXCERPT = {6, EXC_T, EXC_N};
-enum { X_LAMPORT, X_OFFSET, X_TYPE, X_ORDER, X_STEP, X_TS };
+                                TIDE_FIELD_I64,
+                                TIDE_FIELD_STR | TIDE_FIELD_NULLABLE};
+static const char *const EXC_N[] = {"lamport", "offset",    "type",   "order",
+                                    "step",    "timestamp", "machine"};
+static const tide_schema EXCERPT = {7, EXC_T, EXC_N};
+enum { X_LAMPORT, X_OFFSET, X_TYPE, X_ORDER, X_STEP, X_TS, X_MACHINE };
+
+/* What an excerpt is for: its last byte, after the row (the article's
+ * filters, decided once per event instead of once per view). */
+enum { K_MACHINE = 1, K_WORKER = 2, K_FINISHED = 3 };
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -64,15 +70,8 @@ static bool is(const tide_row *r, uint32_t f, const char *s)
     return tide_row_str_eq(r, f, s, strlen(s));
 }
 
-/* Events of @tag whose type is started or stopped. */
-static bool start_stop(const uint8_t *k, uint32_t kl, const char *tag, tide_row *ev)
-{
-    return tide_row_open(ev, &FX_EVENT, k, kl) == TIDE_OK && fx_row_has_tag(ev, tag) &&
-           (is(ev, EV_TYPE, "started") || is(ev, EV_TYPE, "stopped"));
-}
-
-/* Emit (stream, excerpt of @ev). */
-static void emit_excerpt(const tide_row *ev, tide_emitter *em)
+/* Emit (stream, excerpt of @ev | @kind). */
+static void emit_excerpt(const tide_row *ev, uint8_t kind, tide_emitter *em)
 {
     uint32_t sl, el;
     const uint8_t *stream = tide_row_fields(ev, EV_STREAM, EV_STREAM + 1, &sl);
@@ -85,7 +84,11 @@ static void emit_excerpt(const tide_row *ev, tide_emitter *em)
     tide_row_put_raw(rb, type, el); /* type, order, step: same encodings */
     b.next += 3;
     tide_row_add_i64(&b, tide_row_i64(ev, EV_TIMESTAMP));
-    if (tide_row_end(&b) == TIDE_OK) tide_emit(em, stream, sl, rb->data, rb->len);
+    const uint8_t *machine = tide_row_fields(ev, EV_MACHINE, EV_MACHINE + 1, &el);
+    tide_row_put_raw(rb, machine, el);
+    b.next++;
+    if (tide_row_end(&b) == TIDE_OK && tide_row_put_raw(rb, &kind, 1) == TIDE_OK)
+        tide_emit(em, stream, sl, rb->data, rb->len);
 }
 
 /* Emit view row @rb tagged with view @v, as (tag | row, empty). */
@@ -112,17 +115,29 @@ static void str_field(const tide_row *r, uint32_t f, tide_row_builder *b)
 /* dashboard                                                                */
 /* ======================================================================== */
 
-static bool machine_event(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl)
-{
-    tide_row ev;
-    return start_stop(k, kl, "machineFish", &ev);
-}
-
+/* The excerpt of every event a view uses, classified once. */
 static void to_excerpt(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
                        tide_emitter *em)
 {
     tide_row ev;
-    if (tide_row_open(&ev, &FX_EVENT, k, kl) == TIDE_OK) emit_excerpt(&ev, em);
+    if (tide_row_open(&ev, &FX_EVENT, k, kl) < 0) return;
+    bool ss = is(&ev, EV_TYPE, "started") || is(&ev, EV_TYPE, "stopped");
+    bool order_step = !tide_row_is_null(&ev, EV_ORDER) && !tide_row_is_null(&ev, EV_STEP);
+    if (ss && fx_row_has_tag(&ev, "machineFish"))
+        emit_excerpt(&ev, K_MACHINE, em);
+    else if (order_step && fx_row_has_tag(&ev, "workerFish"))
+        if (ss || is(&ev, EV_TYPE, "finished")) emit_excerpt(&ev, ss ? K_WORKER : K_FINISHED, em);
+}
+
+/* Excerpts of one kind (@ctx). */
+static bool of_kind(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl)
+{
+    return vl > 0 && v[vl - 1] == (uint8_t)(uintptr_t)ctx;
+}
+
+static tide_stream *kind(tide_stream *excerpts, int k)
+{
+    return tide_filter(excerpts, "kind", of_kind, (void *)(uintptr_t)k);
 }
 
 /* Causal order: (lamport, offset), the excerpt's first two fields. */
@@ -152,11 +167,9 @@ static void to_dashboard_row(void *ctx, const uint8_t *k, uint32_t kl, const uin
     if (tide_row_end(&b) == TIDE_OK) emit_row(em, V_DASHBOARD, rb->data, rb->len, em->diff);
 }
 
-static tide_stream *dashboard(tide_stream *events)
+static tide_stream *dashboard(tide_stream *machines)
 {
-    tide_stream *status = tide_map(tide_filter(events, "machines", machine_event, NULL), "excerpt",
-                                   tide_layout_make(TIDE_VAR, TIDE_VAR), to_excerpt, NULL);
-    tide_stream *latest = tide_max_by(status, "latest", causal, NULL);
+    tide_stream *latest = tide_max_by(machines, "latest", causal, NULL);
     return tide_map(latest, "dashboard", tide_layout_make(TIDE_VAR, 0), to_dashboard_row, NULL);
 }
 
@@ -245,12 +258,9 @@ static void pair_intervals(void *ctx, const uint8_t *key, uint32_t klen, tide_ro
     if (tide_row_end(&b) == TIDE_OK) tide_fold_emit(out, rb->data, rb->len, mult);
 }
 
-static tide_stream *usage_by_machine(tide_stream *events)
+static tide_stream *usage_by_machine(tide_stream *machines)
 {
-    tide_stream *excerpts =
-        tide_map(tide_filter(events, "machines", machine_event, NULL), "excerpt",
-                 tide_layout_make(TIDE_VAR, TIDE_VAR), to_excerpt, NULL);
-    return tide_fold(excerpts, "usage", TIDE_VAR, pair_intervals, NULL);
+    return tide_fold(machines, "usage", TIDE_VAR, pair_intervals, NULL);
 }
 
 static void to_usage_row(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
@@ -262,13 +272,6 @@ static void to_usage_row(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t
 /* ======================================================================== */
 /* bookings                                                                 */
 /* ======================================================================== */
-
-static bool worker_event(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl)
-{
-    tide_row ev;
-    return start_stop(k, kl, "workerFish", &ev) && !tide_row_is_null(&ev, EV_ORDER) &&
-           !tide_row_is_null(&ev, EV_STEP);
-}
 
 /* Worker intervals (order, step, worker, duration) -> ((order, step, worker), i64). */
 static void interval_to_sum_input(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v,
@@ -296,19 +299,18 @@ static void usage_to_duration(void *ctx, const uint8_t *k, uint32_t kl, const ui
 static void step_machine(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
                          tide_emitter *em)
 {
-    tide_row ev;
-    if (tide_row_open(&ev, &FX_EVENT, k, kl) < 0 || !fx_row_has_tag(&ev, "workerFish") ||
-        !is(&ev, EV_TYPE, "started") || tide_row_is_null(&ev, EV_MACHINE) ||
-        tide_row_is_null(&ev, EV_ORDER) || tide_row_is_null(&ev, EV_STEP))
+    tide_row x;
+    if (tide_row_open(&x, &EXCERPT, v, vl) < 0 || !is(&x, X_TYPE, "started") ||
+        tide_row_is_null(&x, X_MACHINE))
         return;
     tide_rowbuf *rb = tide_scratch_rowbuf(2);
     uint32_t n;
-    const uint8_t *m = tide_row_fields(&ev, EV_MACHINE, EV_MACHINE + 1, &n);
+    const uint8_t *m = tide_row_fields(&x, X_MACHINE, X_MACHINE + 1, &n);
     tide_row_put_raw(rb, m + 1, n - 1); /* machine, without its nullable tag */
-    const uint8_t *o = tide_row_fields(&ev, EV_ORDER, EV_ORDER + 1, &n);
+    const uint8_t *o = tide_row_fields(&x, X_ORDER, X_ORDER + 1, &n);
     tide_row_put_raw(rb, o, n); /* order, with its tag, as in usage rows */
     uint32_t kl2 = rb->len;
-    const uint8_t *s = tide_row_fields(&ev, EV_STEP, EV_STEP + 1, &n);
+    const uint8_t *s = tide_row_fields(&x, X_STEP, X_STEP + 1, &n);
     tide_row_put_raw(rb, s + 1, n - 1);
     tide_emit(em, rb->data, kl2, rb->data + kl2, rb->len - kl2);
 }
@@ -343,25 +345,17 @@ static void sum(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_dif
     tide_reduce_push(out, v, 8, 1);
 }
 
-static bool finished(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl)
-{
-    tide_row ev;
-    return tide_row_open(&ev, &FX_EVENT, k, kl) == TIDE_OK && fx_row_has_tag(&ev, "workerFish") &&
-           is(&ev, EV_TYPE, "finished") && !tide_row_is_null(&ev, EV_ORDER) &&
-           !tide_row_is_null(&ev, EV_STEP);
-}
-
-/* A 'finished' event -> ((order, step), empty). */
+/* A 'finished' excerpt -> ((order, step), empty). */
 static void finished_key(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
                          tide_emitter *em)
 {
-    tide_row ev;
-    if (tide_row_open(&ev, &FX_EVENT, k, kl) < 0) return;
+    tide_row x;
+    if (tide_row_open(&x, &EXCERPT, v, vl) < 0) return;
     tide_rowbuf *rb = tide_scratch_rowbuf(2);
     uint32_t n;
-    const uint8_t *o = tide_row_fields(&ev, EV_ORDER, EV_ORDER + 1, &n);
+    const uint8_t *o = tide_row_fields(&x, X_ORDER, X_ORDER + 1, &n);
     tide_row_put_raw(rb, o + 1, n - 1);
-    const uint8_t *s = tide_row_fields(&ev, EV_STEP, EV_STEP + 1, &n);
+    const uint8_t *s = tide_row_fields(&x, X_STEP, X_STEP + 1, &n);
     tide_row_put_raw(rb, s + 1, n - 1);
     tide_emit(em, rb->data, rb->len, NULL, 0);
 }
@@ -386,17 +380,16 @@ static void to_bookings_row(void *ctx, const uint8_t *k, uint32_t kl, const uint
     emit_row(em, V_BOOKINGS, v, vl, em->diff);
 }
 
-static tide_stream *bookings(tide_stream *events, tide_stream *usage)
+static tide_stream *bookings(tide_stream *excerpts, tide_stream *usage)
 {
     tide_layout kv = tide_layout_make(TIDE_VAR, TIDE_VAR), k8 = tide_layout_make(TIDE_VAR, 8);
     /* Workers: their own intervals per (order, step). */
-    tide_stream *wx = tide_map(tide_filter(events, "workers", worker_event, NULL), "excerpt", kv,
-                               to_excerpt, NULL);
+    tide_stream *wx = kind(excerpts, K_WORKER);
     tide_stream *worker_time = tide_map(tide_fold(wx, "intervals", TIDE_VAR, pair_intervals, "w"),
                                         "worker time", k8, interval_to_sum_input, NULL);
     /* Machines: their usage for the order, for each step run on them. */
     tide_stream *durations = tide_map(usage, "durations", k8, usage_to_duration, NULL);
-    tide_stream *steps = tide_distinct(tide_map(events, "step machines", kv, step_machine, NULL));
+    tide_stream *steps = tide_distinct(tide_map(wx, "step machines", kv, step_machine, NULL));
     tide_stream *machine_time =
         tide_join(tide_arrange(durations, "durations"), tide_arrange(steps, "steps"),
                   "machine time", k8, machine_for_step, NULL);
@@ -404,9 +397,8 @@ static tide_stream *bookings(tide_stream *events, tide_stream *usage)
     tide_stream *both[2] = {worker_time, machine_time};
     tide_arranged *totals =
         tide_reduce(tide_arrange(tide_concat(both, 2), "time"), "sum", 8, sum, NULL);
-    tide_stream *done =
-        tide_distinct(tide_map(tide_filter(events, "finished", finished, NULL), "finished",
-                               tide_layout_make(TIDE_VAR, 0), finished_key, NULL));
+    tide_stream *done = tide_distinct(tide_map(kind(excerpts, K_FINISHED), "finished",
+                                               tide_layout_make(TIDE_VAR, 0), finished_key, NULL));
     tide_stream *booked =
         tide_semijoin(tide_map(tide_arranged_stream(totals), "by step", kv, to_step_key, NULL),
                       tide_arrange(done, "done"));
@@ -417,11 +409,14 @@ static tide_stream *bookings(tide_stream *events, tide_stream *usage)
 
 static tide_stream *build(tide_stream *events)
 {
-    tide_stream *usage = usage_by_machine(events);
+    tide_stream *excerpts =
+        tide_map(events, "excerpt", tide_layout_make(TIDE_VAR, TIDE_VAR), to_excerpt, NULL);
+    tide_stream *machines = kind(excerpts, K_MACHINE);
+    tide_stream *usage = usage_by_machine(machines);
     tide_stream *rows[3] = {
-        dashboard(events),
+        dashboard(machines),
         tide_map(usage, "usage", tide_layout_make(TIDE_VAR, 0), to_usage_row, NULL),
-        bookings(events, usage),
+        bookings(excerpts, usage),
     };
     for (int i = 0; i < 3; i++)
         if (rows[i] == NULL) return NULL;
