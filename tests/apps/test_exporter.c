@@ -225,3 +225,66 @@ Test(exporter, changed_version_rebuilds)
     free(log), free(db);
     rmdir_all(d);
 }
+
+/* --follow: the log grows in chunks cut mid-line while the exporter runs;
+ * once the stored offsets reach the end, the tables equal the oracle's. */
+Test(exporter, follow_a_growing_log)
+{
+    tide_rng r = {tide_test_seed("exporter follow", 10)};
+    char *d = tmpdir(), *full = path_in(d, "full.jsonl"), *log = path_in(d, "log.jsonl"),
+         *db = path_in(d, "out.db");
+    generate(full, r.s, 2000, 0);
+    FILE *in = fopen(full, "rb"), *out = fopen(log, "wb");
+    cr_assert(in && out);
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    rewind(in);
+    char *text = malloc((size_t)size);
+    cr_assert_eq(fread(text, 1, (size_t)size, in), (size_t)size);
+    fclose(in);
+    long written = size / 3;
+    fwrite(text, 1, (size_t)written, out);
+    fflush(out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fx_export_opts o;
+        fx_export_opts_init(&o);
+        char *ev[1] = {log}, url[600];
+        snprintf(url, sizeof url, "sqlite:%s", db);
+        o.events = ev, o.nevents = 1, o.db = url, o.batch = 64, o.follow = true;
+        o.cfg.workers = 2, o.cfg.pin = 0;
+        tide_error e = {0};
+        fx_export(&o, NULL, &e);
+        _exit(1); /* following never ends by itself */
+    }
+    orows want = {0};
+    oracle_tables(full, SIZE_MAX, 0, &want);
+    bool done = false;
+    for (int i = 0; i < 3000 && !done; i++) {
+        if (written < size) {
+            long n = 1 + (long)tide_rng_below(&r, 20000);
+            if (n > size - written) n = size - written;
+            fwrite(text + written, 1, (size_t)n, out);
+            fflush(out);
+            written += n;
+        }
+        usleep(10000);
+        orows got = {0};
+        done = written == size && db_tables(db, &got) && got.n == want.n;
+        for (size_t k = 0; done && k < want.n; k++) done = strcmp(want.r[k], got.r[k]) == 0;
+        orows_free(&got);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    fclose(out);
+    if (!done) {
+        orows got = {0};
+        db_tables(db, &got);
+        orows_equal(&want, &got, "follow");
+        orows_free(&got);
+    }
+    cr_assert(done, "the followed export never reached the oracle's tables");
+    orows_free(&want);
+    free(text), free(full), free(log), free(db);
+    rmdir_all(d);
+}
