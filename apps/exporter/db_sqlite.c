@@ -219,11 +219,21 @@ int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e)
     lite *l = calloc(1, sizeof *l);
     if (l == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
     l->path = strdup(path);
-    /* sqlite:FILE?synchronous=off: no fsync at all (tests, scratch exports;
-     * still safe against a killed process, not against a power cut). */
-    char *q = strstr(l->path, "?synchronous=off");
-    bool sync_off = q != NULL;
-    if (q) *q = 0;
+    /* Options after '?', '&'-separated: synchronous=off (no fsync at all:
+     * tests, scratch exports; still safe against a killed process, not
+     * against a power cut), max_page_count=N (a size limit: a full "disk"). */
+    bool sync_off = false;
+    long max_pages = 0;
+    char *q = strchr(l->path, '?');
+    if (q) {
+        *q++ = 0;
+        for (char *opt = strtok(q, "&"); opt; opt = strtok(NULL, "&")) {
+            if (strcmp(opt, "synchronous=off") == 0)
+                sync_off = true;
+            else if (strncmp(opt, "max_page_count=", 15) == 0)
+                max_pages = atol(opt + 15);
+        }
+    }
     path = l->path;
     db->impl = l;
     db->ops = &LITE;
@@ -237,6 +247,11 @@ int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e)
     int rc = lite_exec(db, "PRAGMA journal_mode=WAL", e);
     /* A 64 MiB page cache: the view tables' b-trees stay in memory. */
     if (rc == TIDE_OK) rc = lite_exec(db, "PRAGMA cache_size=-65536", e);
+    if (rc == TIDE_OK && max_pages > 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count=%ld", max_pages);
+        rc = lite_exec(db, sql, e);
+    }
     if (rc == TIDE_OK)
         rc = lite_exec(db, sync_off ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL", e);
     if (rc < 0) lite_close(db);

@@ -288,3 +288,36 @@ Test(exporter, follow_a_growing_log)
     free(text), free(full), free(log), free(db);
     rmdir_all(d);
 }
+
+/* A full "disk" (SQLite's max_page_count): a clear error naming the
+ * database, the last transaction rolled back whole, and a rerun with room
+ * completes the tables exactly. */
+Test(exporter, full_disk)
+{
+    tide_rng r = {tide_test_seed("exporter full disk", 11)};
+    char *d = tmpdir(), *log = path_in(d, "log.jsonl"), *db = path_in(d, "out.db");
+    generate(log, r.s, 6000, 0);
+    fx_export_opts o;
+    fx_export_opts_init(&o);
+    char *ev[1] = {log}, url[600];
+    snprintf(url, sizeof url, "sqlite:%s?max_page_count=22", db);
+    o.events = ev, o.nevents = 1, o.db = url, o.batch = 50;
+    o.cfg.workers = 2, o.cfg.pin = 0;
+    tide_error e = {0};
+    fx_export_stats st;
+    int rc = fx_export(&o, &st, &e);
+    cr_assert_eq(rc, TIDE_EIO, "rc %d: %s", rc, e.msg);
+    cr_assert(strstr(e.msg, db) && strstr(e.msg, "full"), "unclear error: %s", e.msg);
+    cr_assert_gt(st.commits, 0, "nothing committed before the disk filled");
+    /* What is stored is whole: the views of exactly the stored offsets. */
+    orows got = {0};
+    cr_assert(db_tables(db, &got));
+    size_t offsets = 0;
+    for (size_t i = 0; i < got.n; i++) offsets += strncmp(got.r[i], "offsets|", 8) == 0;
+    cr_assert_gt(offsets, 0);
+    orows_free(&got);
+    cr_assert_eq(export(log, db, 1, 50, 0, 0, &e), TIDE_OK, "%s", e.msg);
+    check_db(log, db, "after a full disk");
+    free(log), free(db);
+    rmdir_all(d);
+}
