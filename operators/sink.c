@@ -2,10 +2,10 @@
  * sink.c - tide_sink_updates (tide/sink.h): every update of a collection,
  * consolidated per time, delivered on global worker 0.
  *
- * Routing: a map wraps each update as (8 zero bytes, u32 klen | key | val);
- * the record hash of 8 zero bytes is 0 (fmix64(0) == 0), which every worker
- * count maps to worker 0, so an EXCHANGE pact sends everything there
- * whatever the cluster (checked when building). The sink operator unwraps
+ * Routing: a map wraps each update as (route key, u32 klen | key | val),
+ * where the route key is the first 8-byte value (0, 1, 2, ...) whose record
+ * hash the cluster places on the chosen worker (for worker 0 it is 0:
+ * fmix64(0) == 0), so an EXCHANGE pact sends everything there. The sink operator unwraps
  * each update into a per-time batch of the original layout and, when its
  * input frontier passes a time, consolidates and delivers it.
  */
@@ -30,12 +30,11 @@ typedef struct sink_state {
     tide_layout layout; /* the collection's */
     pending *p;
     uint32_t np, cap;
+    uint32_t at;         /* the global worker that delivers */
     tide_antichain last; /* frontier last reported */
     bool reported;       /* @last is valid */
     tide_error e;
 } sink_state;
-
-static const uint8_t ZERO8[8];
 
 static void wrap(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
                  tide_emitter *em)
@@ -49,7 +48,9 @@ static void wrap(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uin
     memcpy(buf, n, 4);
     if (kl) memcpy(buf + 4, k, kl);
     if (vl) memcpy(buf + 4 + kl, v, vl);
-    tide_emit(em, ZERO8, 8, buf, 4 + kl + vl);
+    uint8_t route[8];
+    tide_u64_store(route, (uint64_t)(uintptr_t)ctx);
+    tide_emit(em, route, 8, buf, 4 + kl + vl);
 }
 
 static tide_batch *batch_at(sink_state *st, tide_time t)
@@ -124,7 +125,7 @@ static void sink_schedule(tide_op *op, void *state)
         if (rc == TIDE_OK) rc = absorb(st, b);
         tide_batch_unref(b);
     }
-    if (rc == TIDE_OK && tide_worker_index(tide_op_worker(op)) == 0)
+    if (rc == TIDE_OK && tide_worker_index(tide_op_worker(op)) == st->at)
         rc = deliver(st, tide_op_frontier(op, 0));
     if (rc < 0) tide_op_fail(op, rc, "sink: %s", st->e.code ? st->e.msg : tide_strerror(rc));
 }
@@ -140,19 +141,34 @@ static void sink_free(void *p)
 
 int tide_sink_updates(tide_stream *c, const char *name, const tide_sink_fns *fns, void *ctx)
 {
+    return tide_sink_updates_on(c, name, fns, ctx, 0);
+}
+
+int tide_sink_updates_on(tide_stream *c, const char *name, const tide_sink_fns *fns, void *ctx,
+                         uint32_t worker)
+{
     tide_scope *s = tide_stream_scope(c);
     tide_worker *w = tide_scope_worker(s);
     if (!(c->flags & TIDE_BATCH_UPDATES)) return TIDE_EINVAL;
-    if (tide_hash_owner(tide_hash(ZERO8, 8), tide_worker_peers(w)) != 0)
-        return TIDE_EINVAL; /* cannot happen while the record hash is fmix64 for 8 bytes */
-    tide_stream *wrapped =
-        tide_flat_map(c, name ? name : "sink", tide_layout_make(8, TIDE_VAR), wrap, NULL);
+    uint32_t peers = tide_worker_peers(w);
+    if (worker >= peers) return TIDE_EINVAL;
+    /* The route key: about @peers tries (the hash spreads evenly). */
+    uint64_t route = 0;
+    for (;; route++) {
+        uint8_t k[8];
+        tide_u64_store(k, route);
+        if (tide_hash_owner(tide_hash(k, 8), peers) == worker) break;
+        if (route > 1000000) return TIDE_EINVAL; /* a hash that never lands there */
+    }
+    tide_stream *wrapped = tide_flat_map(c, name ? name : "sink", tide_layout_make(8, TIDE_VAR),
+                                         wrap, (void *)(uintptr_t)route);
     if (wrapped == NULL) return tide_worker_error(w)->code;
     sink_state *st = tide_calloc(1, sizeof *st);
     if (st == NULL) return TIDE_ENOMEM;
     st->fns = *fns;
     st->ctx = ctx;
     st->layout = tide_stream_layout(c);
+    st->at = worker;
     tide_antichain_init(&st->last);
     tide_pact pact = TIDE_EXCHANGE;
     tide_op_desc d = {.name = name ? name : "sink",

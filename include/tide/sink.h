@@ -46,4 +46,11 @@ typedef struct tide_sink_fns {
  */
 int tide_sink_updates(tide_stream *c, const char *name, const tide_sink_fns *fns, void *ctx);
 
+/* tide_sink_updates_on - the same, delivered on global worker @worker
+ * (< peers) instead of 0: e.g. the last worker of process 0, so that the
+ * writer and an input reader on worker 0 run on different threads.
+ * TIDE_EINVAL when @worker is out of range. */
+int tide_sink_updates_on(tide_stream *c, const char *name, const tide_sink_fns *fns, void *ctx,
+                         uint32_t worker);
+
 #endif /* TIDE_SINK_H */
