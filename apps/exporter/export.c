@@ -7,10 +7,15 @@
  * Offsets: for every epoch sent, the last offset of each stream it holds;
  * when the sink's frontier passes epochs, their offsets go into the open
  * transaction (the one holding their row changes) and it commits.
+ *
+ * Threads: worker 0 reads (feed); the writer (the sink) runs on the last
+ * worker of process 0, the same thread when W = 1. They share the queue of
+ * sent epochs and the stream names (under @lock) and next_commit (atomic).
  */
 #define _GNU_SOURCE
 #include "export.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +38,17 @@ typedef struct ex {
     const fx_export_opts *o;
     const fx_views *views;
     fx_db *db;
-    fx_smap stored; /* offsets in the database at start */
-    bool *fresh;    /* per view: no offsets stored (written from epoch 0 on) */
-    fx_smap streams;
-    uint64_t *last_epoch; /* per stream: last epoch holding it */
-    uint32_t *entry;      /* per stream: its entry in that epoch */
+    fx_smap stored;       /* offsets in the database at start */
+    bool *fresh;          /* per view: no offsets stored (written from epoch 0 on) */
+    pthread_mutex_t lock; /* q and inserts into streams */
+    fx_smap streams;      /* stream name -> index (reader inserts, writer reads names) */
+    uint64_t *last_epoch; /* reader: per stream, last epoch holding it */
+    uint32_t *entry;      /* reader: per stream, its entry in that epoch */
     uint32_t nstreams_cap;
-    epoch_offs *q; /* epochs sent, not committed, ascending */
+    epoch_offs cur; /* reader: the epoch being sent */
+    epoch_offs *q;  /* epochs sent, not committed, ascending */
     uint32_t nq, qcap;
-    uint64_t next_commit; /* first epoch not committed */
+    uint64_t next_commit; /* first epoch not committed (atomic) */
     bool txn;             /* a transaction is open */
     fx_export_stats st;
     tide_error input_err; /* a bad batch: reported after the clean stop */
@@ -49,25 +56,46 @@ typedef struct ex {
 
 /* ---- offsets per epoch ------------------------------------------------------- */
 
+/* Start collecting the offsets of @epoch (reader). */
 static epoch_offs *epoch_new(ex *x, uint64_t epoch)
 {
+    x->cur.epoch = epoch;
+    x->cur.n = 0;
+    return &x->cur;
+}
+
+/* Hand the current epoch's offsets to the writer (before the input moves
+ * past the epoch, so they are queued before the frontier can pass it). */
+static int epoch_push(ex *x)
+{
+    pthread_mutex_lock(&x->lock);
+    int rc = TIDE_OK;
     if (x->nq == x->qcap) {
         uint32_t cap = x->qcap ? x->qcap * 2 : 8;
         epoch_offs *q = realloc(x->q, cap * sizeof *q);
-        if (q == NULL) return NULL;
-        memset(q + x->qcap, 0, (cap - x->qcap) * sizeof *q);
-        x->q = q;
-        x->qcap = cap;
+        if (q == NULL)
+            rc = TIDE_ENOMEM;
+        else
+            x->q = q, x->qcap = cap;
     }
-    epoch_offs *eo = &x->q[x->nq++];
-    eo->epoch = epoch;
-    eo->n = 0;
-    return eo;
+    if (rc == TIDE_OK) {
+        x->q[x->nq++] = x->cur;
+        x->cur = (epoch_offs){0};
+    }
+    pthread_mutex_unlock(&x->lock);
+    return rc;
 }
 
 static int note_offset(ex *x, epoch_offs *eo, const char *s, size_t n, int64_t off)
 {
-    int64_t *idx = fx_smap_put(&x->streams, s, n, (int64_t)x->streams.n);
+    /* Only this thread inserts: a lookup needs no lock, an insert does
+     * (the writer reads names meanwhile). */
+    int64_t *idx = fx_smap_get(&x->streams, s, n);
+    if (idx == NULL) {
+        pthread_mutex_lock(&x->lock);
+        idx = fx_smap_put(&x->streams, s, n, (int64_t)x->streams.n);
+        pthread_mutex_unlock(&x->lock);
+    }
     if (idx == NULL) return TIDE_ENOMEM;
     uint32_t i = (uint32_t)*idx;
     if (i >= x->nstreams_cap) {
@@ -125,38 +153,34 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
 {
     ex *x = ctx;
     uint64_t upto = f->len == 0 ? UINT64_MAX : f->elems[0].epoch;
+    pthread_mutex_lock(&x->lock);
     uint32_t done = 0;
     while (done < x->nq && x->q[done].epoch < upto) done++;
-    if (done == 0 && !x->txn) return TIDE_OK;
-    if (!x->txn) {
-        TIDE_TRY(fx_db_begin(x->db, e));
-        x->txn = true;
+    int rc = TIDE_OK;
+    if ((done > 0 || x->txn) && !x->txn) {
+        rc = fx_db_begin(x->db, e);
+        x->txn = rc == TIDE_OK;
     }
-    for (uint32_t q = 0; q < done; q++) {
+    for (uint32_t q = 0; q < done && rc == TIDE_OK; q++) {
         const epoch_offs *eo = &x->q[q];
-        for (uint32_t i = 0; i < eo->n; i++) {
+        for (uint32_t i = 0; i < eo->n && rc == TIDE_OK; i++) {
             const char *s = x->streams.keys[eo->e[i].stream];
-            for (int v = 0; v < x->views->n; v++)
+            for (int v = 0; v < x->views->n && rc == TIDE_OK; v++)
                 if (eo->epoch > 0 || x->fresh[v])
-                    TIDE_TRY(fx_db_offset(x->db, v, s, strlen(s), eo->e[i].off, e));
+                    rc = fx_db_offset(x->db, v, s, strlen(s), eo->e[i].off, e);
         }
     }
+    for (uint32_t q = 0; q < done; q++) free(x->q[q].e);
+    memmove(x->q, x->q + done, (x->nq - done) * sizeof *x->q);
+    x->nq -= done;
+    pthread_mutex_unlock(&x->lock);
+    if (rc < 0 || !x->txn) return rc;
     if (x->o->crash_at_commit && (long)x->st.commits + 1 == x->o->crash_at_commit)
         raise(SIGKILL); /* the crash test: die with the transaction half done */
     TIDE_TRY(fx_db_commit(x->db, e));
     x->txn = false;
     x->st.commits++;
-    /* Drop the committed epochs (keep their entry arrays for reuse). */
-    if (done > 0) {
-        epoch_offs *tmp = malloc(done * sizeof *tmp);
-        if (tmp == NULL) return TIDE_ENOMEM;
-        memcpy(tmp, x->q, done * sizeof *tmp);
-        memmove(x->q, x->q + done, (x->nq - done) * sizeof *x->q);
-        memcpy(x->q + x->nq - done, tmp, done * sizeof *tmp);
-        free(tmp);
-        x->nq -= done;
-    }
-    x->next_commit = upto;
+    __atomic_store_n(&x->next_commit, upto, __ATOMIC_RELEASE);
     return TIDE_OK;
 }
 
@@ -212,7 +236,7 @@ static int append_row(fx_batch *b, const uint8_t *row, uint32_t len)
 /* Wait until fewer than @k epochs are in flight. */
 static int wait_inflight(ex *x, tide_worker *w, uint64_t epoch, uint32_t k)
 {
-    while (epoch > x->next_commit + k) {
+    while (epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + k) {
         int rc = tide_worker_step_or_park(w, 20);
         if (rc < 0) return rc;
     }
@@ -273,6 +297,7 @@ static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
     int rc = x->stored.n > 0 ? replay(x, w, in, log, &carry, &le) : TIDE_OK;
     uint32_t next = 0; /* events of carry already sent */
     uint64_t epoch = 1;
+    if (rc == TIDE_OK && x->stored.n > 0) rc = epoch_push(x); /* the replay's offsets */
     if (rc == TIDE_OK) rc = tide_input_advance_to(in, 1);
     while (rc == TIDE_OK && (x->o->max_batches == 0 || x->st.batches < x->o->max_batches)) {
         if ((rc = wait_inflight(x, w, epoch, x->o->inflight)) < 0) break;
@@ -305,6 +330,7 @@ static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
         }
         x->st.events += n;
         x->st.batches++;
+        if (rc == TIDE_OK) rc = epoch_push(x);
         if (rc == TIDE_OK) rc = tide_input_advance_to(in, ++epoch);
     }
     if (rc < 0 && le.code != 0) {
@@ -330,7 +356,9 @@ static int worker_main(tide_worker *w, void *arg)
     tide_stream *rows = in ? x->views->build(events) : NULL;
     if (rows == NULL) return tide_worker_error(w)->code;
     tide_sink_fns fns = {on_updates, on_frontier};
-    TIDE_TRY(tide_sink_updates(rows, "db", &fns, x));
+    /* The writer: the last worker of process 0 (worker 0 reads). */
+    uint32_t writer = x->o->cfg.workers > 0 ? x->o->cfg.workers - 1 : 0;
+    TIDE_TRY(tide_sink_updates_on(rows, "db", &fns, x, writer));
     TIDE_TRY(tide_dataflow_seal(df));
     if (tide_worker_index(w) == 0) {
         tide_error e = {0};
@@ -356,6 +384,7 @@ int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
     ex x = {.o = o, .views = o->views ? o->views : &FX_FACTORY_VIEWS};
     fx_smap_init(&x.stored);
     fx_smap_init(&x.streams);
+    pthread_mutex_init(&x.lock, NULL);
     x.fresh = calloc((size_t)x.views->n, sizeof *x.fresh);
     int rc = TIDE_OK;
     if (o->cfg.process == 0) {
@@ -371,7 +400,9 @@ int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
     if (x.txn) fx_db_rollback(x.db);
     fx_db_close(x.db);
     if (st) *st = x.st;
-    for (uint32_t i = 0; i < x.qcap; i++) free(x.q[i].e);
+    for (uint32_t i = 0; i < x.nq; i++) free(x.q[i].e);
+    free(x.cur.e);
+    pthread_mutex_destroy(&x.lock);
     free(x.q);
     free(x.fresh);
     free(x.last_epoch);
