@@ -237,7 +237,7 @@ static int append_row(fx_batch *b, const uint8_t *row, uint32_t len)
 static int wait_inflight(ex *x, tide_worker *w, uint64_t epoch, uint32_t k)
 {
     while (epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + k) {
-        int rc = tide_worker_step_or_park(w, 20);
+        int rc = tide_worker_step_or_park(w, 200);
         if (rc < 0) return rc;
     }
     return TIDE_OK;
