@@ -17,7 +17,7 @@ trap 'rm -rf "$dir"' EXIT
     --seed 7 --skew-ms 3000 --format msgpack -o "$dir/log.mp"
 start=$(date +%s.%N)
 "$build/tide-export" --events "$dir/log.mp" --db "sqlite:$dir/ref.db" --batch 5000 2>/dev/null
-full=$(echo "$(date +%s.%N) - $start" | bc)
+full=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 echo "crash_exporter: uninterrupted run ${full}s" >&2
 killed=0 finished=0
 for i in $(seq 1 "$kills"); do
