@@ -178,7 +178,7 @@ static int mp_str(const msgpack_object *m, const char *name, const char *field, 
     if (memchr(x->via.str.ptr, 0, n)) return refuse(bad, field, "contains a NUL character");
     if (required && n == 0) return refuse(bad, field, "empty");
     if (*buf + n + 1 > end) return refuse(bad, field, "too long");
-    memcpy(*buf, x->via.str.ptr, n);
+    if (n) memcpy(*buf, x->via.str.ptr, n);
     (*buf)[n] = 0;
     *s = *buf;
     *buf += n + 1;
@@ -222,7 +222,7 @@ int fx_event_parse_msgpack(const msgpack_object *o, tide_rowbuf *rb, fx_bad *bad
         const msgpack_object *t = &tags->via.array.ptr[i];
         if (t->type != MSGPACK_OBJECT_STR) return refuse(bad, "tags", "tag %d is not a string", i);
         if (b + t->via.str.size + 1 > end) return refuse(bad, "tags", "too long");
-        memcpy(b, t->via.str.ptr, t->via.str.size);
+        if (t->via.str.size) memcpy(b, t->via.str.ptr, t->via.str.size);
         b[t->via.str.size] = 0;
         ev.tags[i] = b;
         b += t->via.str.size + 1;

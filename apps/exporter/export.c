@@ -171,7 +171,7 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
         }
     }
     for (uint32_t q = 0; q < done; q++) free(x->q[q].e);
-    memmove(x->q, x->q + done, (x->nq - done) * sizeof *x->q);
+    if (done > 0) memmove(x->q, x->q + done, (x->nq - done) * sizeof *x->q);
     x->nq -= done;
     pthread_mutex_unlock(&x->lock);
     if (rc < 0 || !x->txn) return rc;
