@@ -176,7 +176,11 @@ static int pg_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_err
                 db, PQsendQueryPrepared(p->c, name, (int)r->schema->n, vals, NULL, NULL, 0), e));
         return TIDE_OK;
     }
-    snprintf(name, sizeof name, "del_%d", view);
+    /* A row without NULLs takes the '=' statement: it can use the index
+     * (IS NOT DISTINCT FROM cannot). */
+    bool has_null = false;
+    for (uint32_t c = 0; c < r->schema->n; c++) has_null |= vals[c] == NULL;
+    snprintf(name, sizeof name, "%s_%d", has_null ? "del" : "deleq", view);
     if (v->primary_key >= 0)
         return sent(db, PQsendQueryPrepared(p->c, name, 1, &vals[v->primary_key], NULL, NULL, 0),
                     e);
@@ -249,6 +253,17 @@ static int pg_prepare(fx_db *db, tide_error *e)
             snprintf(sql + n, sizeof sql - n, " LIMIT $%u)", s->n + 1);
         }
         snprintf(name, sizeof name, "del_%d", i);
+        TIDE_TRY(prep(db, name, sql, v->primary_key >= 0 ? 1 : (int)s->n + 1, e));
+        if (v->primary_key < 0) {
+            n = snprintf(sql, sizeof sql,
+                         "DELETE FROM %s WHERE ctid IN (SELECT ctid FROM %s WHERE ", v->table,
+                         v->table);
+            for (uint32_t c = 0; c < s->n; c++)
+                n += snprintf(sql + n, sizeof sql - n, "%s%s = $%u", c ? " AND " : "", s->names[c],
+                              c + 1);
+            snprintf(sql + n, sizeof sql - n, " LIMIT $%u)", s->n + 1);
+        }
+        snprintf(name, sizeof name, "deleq_%d", i);
         TIDE_TRY(prep(db, name, sql, v->primary_key >= 0 ? 1 : (int)s->n + 1, e));
         snprintf(sql, sizeof sql,
                  "INSERT INTO %s_offsets (stream, \"offset\") VALUES ($1, $2) ON CONFLICT (stream) "
