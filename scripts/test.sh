@@ -16,6 +16,14 @@ if command -v clang-format >/dev/null; then
         status=1
     fi
 fi
+# A throwaway PostgreSQL server on loopback for the exporter's PostgreSQL
+# tests (tests/apps/test_pg.c; they skip only where no server can start).
+if pg=$(scripts/pg.sh start); then
+    export TIDE_PG_URL=${pg% *}
+    trap 'scripts/pg.sh stop "${pg#* }"' EXIT
+else
+    echo "test.sh: could not start PostgreSQL: its tests will be skipped" >&2
+fi
 for f in "${flavours[@]}"; do
     case $f in
     plain) args=() ;;

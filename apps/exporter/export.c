@@ -1,0 +1,413 @@
+/*
+ * export.c - the exporter's run (export.h).
+ *
+ *   worker 0: log --batches--> input (epoch k) --views--> sink --> db txn per epoch
+ *   workers:  their share of the views (exchanged by key)
+ *
+ * Offsets: for every epoch sent, the last offset of each stream it holds;
+ * when the sink's frontier passes epochs, their offsets go into the open
+ * transaction (the one holding their row changes) and it commits.
+ *
+ * Threads: worker 0 reads (feed); the writer (the sink) runs on the last
+ * worker of process 0, the same thread when W = 1. They share the queue of
+ * sent epochs and the stream names (under @lock) and next_commit (atomic).
+ */
+#define _GNU_SOURCE
+#include "export.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+
+typedef struct off_ent {
+    uint32_t stream; /* index in ex.streams */
+    int64_t off;
+} off_ent;
+
+typedef struct epoch_offs {
+    uint64_t epoch;
+    off_ent *e;
+    uint32_t n, cap;
+} epoch_offs;
+
+typedef struct ex {
+    const fx_export_opts *o;
+    const fx_views *views;
+    fx_db *db;
+    fx_smap stored;       /* offsets in the database at start */
+    bool *fresh;          /* per view: no offsets stored (written from epoch 0 on) */
+    pthread_mutex_t lock; /* q and inserts into streams */
+    fx_smap streams;      /* stream name -> index (reader inserts, writer reads names) */
+    uint64_t *last_epoch; /* reader: per stream, last epoch holding it */
+    uint32_t *entry;      /* reader: per stream, its entry in that epoch */
+    uint32_t nstreams_cap;
+    epoch_offs cur; /* reader: the epoch being sent */
+    epoch_offs *q;  /* epochs sent, not committed, ascending */
+    uint32_t nq, qcap;
+    uint64_t next_commit; /* first epoch not committed (atomic) */
+    bool txn;             /* a transaction is open */
+    fx_export_stats st;
+    tide_error input_err; /* a bad batch: reported after the clean stop */
+} ex;
+
+/* ---- offsets per epoch ------------------------------------------------------- */
+
+/* Start collecting the offsets of @epoch (reader). */
+static epoch_offs *epoch_new(ex *x, uint64_t epoch)
+{
+    x->cur.epoch = epoch;
+    x->cur.n = 0;
+    return &x->cur;
+}
+
+/* Hand the current epoch's offsets to the writer (before the input moves
+ * past the epoch, so they are queued before the frontier can pass it). */
+static int epoch_push(ex *x)
+{
+    pthread_mutex_lock(&x->lock);
+    int rc = TIDE_OK;
+    if (x->nq == x->qcap) {
+        uint32_t cap = x->qcap ? x->qcap * 2 : 8;
+        epoch_offs *q = realloc(x->q, cap * sizeof *q);
+        if (q == NULL)
+            rc = TIDE_ENOMEM;
+        else
+            x->q = q, x->qcap = cap;
+    }
+    if (rc == TIDE_OK) {
+        x->q[x->nq++] = x->cur;
+        x->cur = (epoch_offs){0};
+    }
+    pthread_mutex_unlock(&x->lock);
+    return rc;
+}
+
+static int note_offset(ex *x, epoch_offs *eo, const char *s, size_t n, int64_t off)
+{
+    /* Only this thread inserts: a lookup needs no lock, an insert does
+     * (the writer reads names meanwhile). */
+    int64_t *idx = fx_smap_get(&x->streams, s, n);
+    if (idx == NULL) {
+        pthread_mutex_lock(&x->lock);
+        idx = fx_smap_put(&x->streams, s, n, (int64_t)x->streams.n);
+        pthread_mutex_unlock(&x->lock);
+    }
+    if (idx == NULL) return TIDE_ENOMEM;
+    uint32_t i = (uint32_t)*idx;
+    if (i >= x->nstreams_cap) {
+        uint32_t cap = x->nstreams_cap ? x->nstreams_cap * 2 : 256;
+        while (cap <= i) cap *= 2;
+        uint64_t *le = realloc(x->last_epoch, cap * sizeof *le);
+        if (le) x->last_epoch = le;
+        uint32_t *en = realloc(x->entry, cap * sizeof *en);
+        if (en) x->entry = en;
+        if (!le || !en) return TIDE_ENOMEM;
+        for (uint32_t k = x->nstreams_cap; k < cap; k++) x->last_epoch[k] = UINT64_MAX;
+        x->nstreams_cap = cap;
+    }
+    if (x->last_epoch[i] == eo->epoch) {
+        eo->e[x->entry[i]].off = off;
+        return TIDE_OK;
+    }
+    if (eo->n == eo->cap) {
+        uint32_t cap = eo->cap ? eo->cap * 2 : 64;
+        off_ent *e = realloc(eo->e, cap * sizeof *e);
+        if (e == NULL) return TIDE_ENOMEM;
+        eo->e = e;
+        eo->cap = cap;
+    }
+    x->last_epoch[i] = eo->epoch;
+    x->entry[i] = eo->n;
+    eo->e[eo->n++] = (off_ent){i, off};
+    return TIDE_OK;
+}
+
+/* ---- the sink: the database writer --------------------------------------------- */
+
+static int on_updates(void *ctx, tide_time t, const tide_batch *b, tide_error *e)
+{
+    ex *x = ctx;
+    if (!x->txn) {
+        TIDE_TRY(fx_db_begin(x->db, e));
+        x->txn = true;
+    }
+    /* Deletes first, so that a replaced primary key is free for its insert. */
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t i = 0; i < b->len; i++) {
+            if ((b->diffs[i] < 0) != (pass == 0)) continue;
+            uint32_t kl;
+            const uint8_t *k = tide_batch_key(b, i, &kl);
+            int view = k[0];
+            if (t.epoch == 0 && !x->fresh[view]) continue; /* replayed: already stored */
+            TIDE_TRY(fx_db_row(x->db, view, k + 1, kl - 1, b->diffs[i], e));
+            x->st.rows++;
+        }
+    return TIDE_OK;
+}
+
+static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
+{
+    ex *x = ctx;
+    uint64_t upto = f->len == 0 ? UINT64_MAX : f->elems[0].epoch;
+    pthread_mutex_lock(&x->lock);
+    uint32_t done = 0;
+    while (done < x->nq && x->q[done].epoch < upto) done++;
+    int rc = TIDE_OK;
+    if ((done > 0 || x->txn) && !x->txn) {
+        rc = fx_db_begin(x->db, e);
+        x->txn = rc == TIDE_OK;
+    }
+    for (uint32_t q = 0; q < done && rc == TIDE_OK; q++) {
+        const epoch_offs *eo = &x->q[q];
+        for (uint32_t i = 0; i < eo->n && rc == TIDE_OK; i++) {
+            const char *s = x->streams.keys[eo->e[i].stream];
+            for (int v = 0; v < x->views->n && rc == TIDE_OK; v++)
+                if (eo->epoch > 0 || x->fresh[v])
+                    rc = fx_db_offset(x->db, v, s, strlen(s), eo->e[i].off, e);
+        }
+    }
+    for (uint32_t q = 0; q < done; q++) free(x->q[q].e);
+    if (done > 0) memmove(x->q, x->q + done, (x->nq - done) * sizeof *x->q);
+    x->nq -= done;
+    pthread_mutex_unlock(&x->lock);
+    if (rc < 0 || !x->txn) return rc;
+    if (x->o->crash_at_commit && (long)x->st.commits + 1 == x->o->crash_at_commit)
+        raise(SIGKILL); /* the crash test: die with the transaction half done */
+    TIDE_TRY(fx_db_commit(x->db, e));
+    x->txn = false;
+    x->st.commits++;
+    __atomic_store_n(&x->next_commit, upto, __ATOMIC_RELEASE);
+    return TIDE_OK;
+}
+
+/* ---- worker 0: reading and feeding --------------------------------------------- */
+
+/* Send event row @row at the input's epoch, noting its offset in @eo. */
+static int send_event(ex *x, tide_input *in, epoch_offs *eo, const uint8_t *row, uint32_t len)
+{
+    tide_row r;
+    TIDE_TRY(tide_row_open(&r, &FX_EVENT, row, len));
+    uint32_t sl;
+    tide_rowbuf scratch;
+    tide_rowbuf_init(&scratch);
+    const char *s = tide_row_str(&r, EV_STREAM, &sl, &scratch);
+    int rc = note_offset(x, eo, s, sl, (int64_t)tide_row_u64(&r, EV_OFFSET));
+    tide_rowbuf_fini(&scratch);
+    TIDE_TRY(rc);
+    return tide_input_update(in, row, len, NULL, 0, 1);
+}
+
+/* True when the event is at or below the stored offset of its stream; the
+ * count of streams still to catch up drops when it reaches it. */
+static bool stored_event(ex *x, const uint8_t *row, uint32_t len, uint32_t *behind)
+{
+    tide_row r;
+    if (tide_row_open(&r, &FX_EVENT, row, len) < 0) return false;
+    uint32_t sl;
+    tide_rowbuf scratch;
+    tide_rowbuf_init(&scratch);
+    const char *s = tide_row_str(&r, EV_STREAM, &sl, &scratch);
+    int64_t *stored = fx_smap_get(&x->stored, s, sl);
+    tide_rowbuf_fini(&scratch);
+    int64_t off = (int64_t)tide_row_u64(&r, EV_OFFSET);
+    if (stored == NULL || off > *stored) return false;
+    if (off == *stored) (*behind)--;
+    return true;
+}
+
+static int append_row(fx_batch *b, const uint8_t *row, uint32_t len)
+{
+    if (tide_row_put_raw(&b->rows, row, len) < 0) return TIDE_ENOMEM;
+    if (b->n == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 1024;
+        uint32_t *e = realloc(b->ends, cap * sizeof *e);
+        if (e == NULL) return TIDE_ENOMEM;
+        b->ends = e;
+        b->cap = cap;
+    }
+    b->ends[b->n++] = b->rows.len;
+    return TIDE_OK;
+}
+
+/* Wait until fewer than @k epochs are in flight. */
+static int wait_inflight(ex *x, tide_worker *w, uint64_t epoch, uint32_t k)
+{
+    while (epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + k) {
+        int rc = tide_worker_step_or_park(w, 200);
+        if (rc < 0) return rc;
+    }
+    return TIDE_OK;
+}
+
+/*
+ * Replay: every event at or below the stored offsets goes in at epoch 0;
+ * newer ones read meanwhile are kept in @carry for epoch 1 on.
+ */
+static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *carry,
+                  tide_error *e)
+{
+    uint32_t behind = x->stored.n;
+    epoch_offs *eo = epoch_new(x, 0);
+    if (eo == NULL) return TIDE_ENOMEM;
+    fx_batch b;
+    fx_batch_init(&b);
+    int rc = TIDE_OK;
+    while (behind > 0 && rc == TIDE_OK) {
+        int n = fx_log_next(log, x->o->batch, &b, e);
+        if (n < 0) {
+            rc = n;
+            break;
+        }
+        for (int i = 0; i < n && rc == TIDE_OK; i++) {
+            uint32_t len;
+            const uint8_t *row = fx_batch_row(&b, (uint32_t)i, &len);
+            if (stored_event(x, row, len, &behind)) {
+                rc = send_event(x, in, eo, row, len);
+                x->st.replayed++;
+            } else {
+                rc = append_row(carry, row, len);
+            }
+        }
+        if (n == 0 && fx_log_done(log))
+            rc = tide_err_set(e, TIDE_EINVAL,
+                              "the log ends before the offsets stored in %s (%u stream(s) short)",
+                              x->o->db, behind);
+        if (n == 0 && rc == TIDE_OK) rc = tide_worker_step_or_park(w, 50000);
+        if (rc > 0) rc = TIDE_OK;
+    }
+    fx_batch_fini(&b);
+    return rc;
+}
+
+static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
+{
+    tide_error le = {0};
+    fx_log *log = fx_log_open(x->o->events, x->o->nevents, x->o->follow, x->o->skip_bad, &le);
+    if (log == NULL) {
+        x->input_err = le;
+        return TIDE_OK;
+    }
+    fx_batch carry, b;
+    fx_batch_init(&carry);
+    fx_batch_init(&b);
+    int rc = x->stored.n > 0 ? replay(x, w, in, log, &carry, &le) : TIDE_OK;
+    uint32_t next = 0; /* events of carry already sent */
+    uint64_t epoch = 1;
+    if (rc == TIDE_OK && x->stored.n > 0) rc = epoch_push(x); /* the replay's offsets */
+    if (rc == TIDE_OK) rc = tide_input_advance_to(in, 1);
+    while (rc == TIDE_OK && (x->o->max_batches == 0 || x->st.batches < x->o->max_batches)) {
+        if ((rc = wait_inflight(x, w, epoch, x->o->inflight)) < 0) break;
+        const fx_batch *src = &b;
+        uint32_t from = 0, n;
+        if (next < carry.n) { /* newer events met during the replay go first */
+            src = &carry, from = next;
+            n = carry.n - next < x->o->batch ? carry.n - next : x->o->batch;
+            next += n;
+        } else {
+            int got = fx_log_next(log, x->o->batch, &b, &le);
+            if (got < 0) {
+                rc = got;
+                break;
+            }
+            n = (uint32_t)got;
+        }
+        if (n == 0) {
+            if (fx_log_done(log)) break;
+            rc = tide_worker_step_or_park(w, 50000); /* following: wait for more */
+            if (rc > 0) rc = TIDE_OK;
+            continue;
+        }
+        epoch_offs *eo = epoch_new(x, epoch);
+        if (eo == NULL) rc = TIDE_ENOMEM;
+        for (uint32_t i = from; i < from + n && rc == TIDE_OK; i++) {
+            uint32_t len;
+            const uint8_t *row = fx_batch_row(src, i, &len);
+            rc = send_event(x, in, eo, row, len);
+        }
+        x->st.events += n;
+        x->st.batches++;
+        if (rc == TIDE_OK) rc = epoch_push(x);
+        if (rc == TIDE_OK) rc = tide_input_advance_to(in, ++epoch);
+    }
+    if (rc < 0 && le.code != 0) {
+        x->input_err = le; /* bad input: stop cleanly, report after */
+        rc = TIDE_OK;
+    }
+    x->st.skipped = fx_log_skipped(log);
+    fx_batch_fini(&carry);
+    fx_batch_fini(&b);
+    fx_log_free(log);
+    if (rc < 0) return tide_err_set(e, rc, "feeding the dataflow: %s", tide_strerror(rc));
+    return TIDE_OK;
+}
+
+static int worker_main(tide_worker *w, void *arg)
+{
+    ex *x = arg;
+    tide_dataflow *df = tide_dataflow_new(w, "exporter");
+    if (df == NULL) return TIDE_ENOMEM;
+    tide_stream *events;
+    tide_input *in = tide_input_new(tide_dataflow_root(df), tide_layout_make(TIDE_VAR, 0),
+                                    TIDE_BATCH_UPDATES, &events);
+    tide_stream *rows = in ? x->views->build(events) : NULL;
+    if (rows == NULL) return tide_worker_error(w)->code;
+    tide_sink_fns fns = {on_updates, on_frontier};
+    /* The writer: the last worker of process 0 (worker 0 reads). */
+    uint32_t writer = x->o->cfg.workers > 0 ? x->o->cfg.workers - 1 : 0;
+    TIDE_TRY(tide_sink_updates_on(rows, "db", &fns, x, writer));
+    TIDE_TRY(tide_dataflow_seal(df));
+    if (tide_worker_index(w) == 0) {
+        tide_error e = {0};
+        int rc = feed(x, w, in, &e);
+        if (rc < 0) {
+            tide_input_close(in);
+            return rc;
+        }
+    }
+    return tide_input_close(in);
+}
+
+void fx_export_opts_init(fx_export_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->batch = 10000;
+    o->inflight = 4;
+    tide_config_init(&o->cfg);
+}
+
+int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
+{
+    ex x = {.o = o, .views = o->views ? o->views : &FX_FACTORY_VIEWS};
+    fx_smap_init(&x.stored);
+    fx_smap_init(&x.streams);
+    pthread_mutex_init(&x.lock, NULL);
+    x.fresh = calloc((size_t)x.views->n, sizeof *x.fresh);
+    int rc = TIDE_OK;
+    if (o->cfg.process == 0) {
+        x.db = fx_db_open(o->db, x.views, e);
+        if (x.db == NULL) rc = e->code ? e->code : TIDE_EIO;
+        if (rc == TIDE_OK) rc = fx_db_offsets(x.db, &x.stored, x.fresh, e);
+    }
+    if (rc == TIDE_OK) rc = tide_execute(&o->cfg, worker_main, &x, e);
+    if (rc == TIDE_OK && x.input_err.code != 0) {
+        *e = x.input_err;
+        rc = x.input_err.code;
+    }
+    if (x.txn) fx_db_rollback(x.db);
+    fx_db_close(x.db);
+    if (st) *st = x.st;
+    for (uint32_t i = 0; i < x.nq; i++) free(x.q[i].e);
+    free(x.cur.e);
+    pthread_mutex_destroy(&x.lock);
+    free(x.q);
+    free(x.fresh);
+    free(x.last_epoch);
+    free(x.entry);
+    fx_smap_fini(&x.stored);
+    fx_smap_fini(&x.streams);
+    return rc;
+}

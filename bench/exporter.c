@@ -1,0 +1,323 @@
+/*
+ * exporter.c - the event-log exporter end to end: a generated factory log
+ * (JSON Lines and MessagePack) into SQLite with tide-export's code, against
+ * the hand-written single-threaded baseline (bench/baseline_exporter.c)
+ * that computes the same final tables from scratch.
+ *
+ *   bench_exporter [--events E] [--batch N] [--workers 1,2] [--runs R]
+ *                  [--formats jsonl,msgpack] [--dir DIR]
+ *   bench_exporter --fold [--keys K] [--batches B]
+ *
+ * Each run is a child process (fresh database, peak RSS of its own).
+ * Output: one line per (format, workers): wall and CPU time, events/s,
+ * peak memory, the baseline's time and the ratio. --fold measures the
+ * usage reduction alone: per-batch time as each key's history grows, for
+ * tide_fold (refold from the first change) and tide_reduce (rerun per key).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#ifdef TIDE_HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
+#include "export.h"
+#include "gen.h"
+#include "tide/tide.h"
+
+long baseline_exporter(const char *path, const char *db);
+
+typedef struct run_result {
+    double wall_ms, cpu_ms, rss_mb;
+    int ok;
+} run_result;
+
+/* Run @fn(@a, @b, @w, @batch) in a child; its wall, CPU and peak RSS. */
+static run_result in_child(int (*fn)(const char *, const char *, uint32_t, uint32_t), const char *a,
+                           const char *b, uint32_t w, uint32_t batch)
+{
+    run_result r = {0};
+    char cmd[1700];
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", b, b, b);
+    if (strncmp(b, "postgres", 8) != 0 && system(cmd) != 0) return r;
+    uint64_t t0 = bench_now_ns();
+    pid_t pid = fork();
+    if (pid == 0) _exit(fn(a, b, w, batch) == 0 ? 0 : 1);
+    int status;
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    r.wall_ms = (double)(bench_now_ns() - t0) / 1e6;
+    r.cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    r.rss_mb = (double)ru.ru_maxrss / 1024.0;
+    r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return r;
+}
+
+static int run_export(const char *log, const char *db, uint32_t workers, uint32_t batch)
+{
+    fx_export_opts o;
+    fx_export_opts_init(&o);
+    char *ev[1] = {(char *)log};
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s", db);
+    o.events = ev, o.nevents = 1, o.db = url, o.batch = batch;
+    o.cfg.workers = workers;
+    tide_error e = {0};
+    fx_export_stats st;
+    int rc = fx_export(&o, &st, &e);
+    if (rc < 0) fprintf(stderr, "bench_exporter: %s\n", e.msg);
+    return rc < 0;
+}
+
+/* PostgreSQL (TIDE_PG_URL): drop the exporter's tables, then export. */
+static int run_export_pg(const char *log, const char *url, uint32_t workers, uint32_t batch)
+{
+#ifdef TIDE_HAVE_LIBPQ
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK) return 1;
+    PQclear(PQexec(c, "SET client_min_messages = warning; DROP TABLE IF EXISTS dashboard, "
+                      "dashboard_offsets, usage, usage_offsets, bookings, bookings_offsets, "
+                      "table_version"));
+    PQfinish(c);
+    fx_export_opts o;
+    fx_export_opts_init(&o);
+    char *ev[1] = {(char *)log};
+    o.events = ev, o.nevents = 1, o.db = url, o.batch = batch;
+    o.cfg.workers = workers;
+    tide_error e = {0};
+    fx_export_stats st;
+    int rc = fx_export(&o, &st, &e);
+    if (rc < 0) fprintf(stderr, "bench_exporter: %s\n", e.msg);
+    return rc < 0;
+#else
+    return 1;
+#endif
+}
+
+static int run_baseline(const char *log, const char *db, uint32_t w, uint32_t batch)
+{
+    return baseline_exporter(log, db) < 0;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median wall/cpu/rss over @n runs, each field on its own. */
+static run_result median(run_result *r, int n)
+{
+    double w[16], c[16], m[16];
+    run_result out = {0, 0, 0, 1};
+    for (int i = 0; i < n; i++) w[i] = r[i].wall_ms, c[i] = r[i].cpu_ms, m[i] = r[i].rss_mb;
+    qsort(w, (size_t)n, sizeof *w, cmpd), qsort(c, (size_t)n, sizeof *c, cmpd);
+    qsort(m, (size_t)n, sizeof *m, cmpd);
+    out.wall_ms = w[n / 2], out.cpu_ms = c[n / 2], out.rss_mb = m[n / 2];
+    for (int i = 0; i < n; i++) out.ok &= r[i].ok;
+    return out;
+}
+
+static run_result measure(int (*fn)(const char *, const char *, uint32_t, uint32_t),
+                          const char *log, const char *db, uint32_t w, uint32_t batch, int runs)
+{
+    run_result r[16];
+    for (int i = 0; i < runs && i < 16; i++) r[i] = in_child(fn, log, db, w, batch);
+    return median(r, runs < 16 ? runs : 16);
+}
+
+/* ======================================================================== */
+/* --fold: the usage reduction's cost per batch as history grows            */
+/* ======================================================================== */
+
+typedef struct fold_job {
+    uint32_t keys, batches, per_key; /* per_key values per key per batch */
+    int use_reduce;
+    double *batch_us; /* per batch */
+} fold_job;
+
+/* value: 2 * position + 1 for a stop, + 0 for a start; stops pair with the
+ * open start (the usage view's shape, on integers). */
+static void pair_fold(void *ctx, const uint8_t *k, uint32_t kl, tide_rowbuf *st, const uint8_t *v,
+                      uint32_t vl, int64_t m, tide_fold_out *o)
+{
+    uint64_t x = tide_u64_load(v);
+    if ((x & 1) == 0) {
+        tide_rowbuf_clear(st);
+        tide_row_put_u64(st, x);
+    } else if (st->len == 8) {
+        uint8_t out[16];
+        memcpy(out, st->data, 8);
+        tide_u64_store(out + 8, x);
+        tide_fold_emit(o, out, 16, 1);
+        tide_rowbuf_clear(st);
+    }
+}
+
+static void pair_reduce(void *ctx, const uint8_t *k, uint32_t kl, const tide_val_diff *in,
+                        uint32_t n, tide_reduce_out *out)
+{
+    int have = 0;
+    uint64_t start = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t x = tide_u64_load(in[i].val);
+        if ((x & 1) == 0) {
+            start = x, have = 1;
+        } else if (have) {
+            uint8_t o[16];
+            tide_u64_store(o, start);
+            tide_u64_store(o + 8, x);
+            tide_reduce_push(out, o, 16, 1);
+            have = 0;
+        }
+    }
+}
+
+static int fold_main(tide_worker *w, void *arg)
+{
+    fold_job *j = arg;
+    tide_dataflow *df = tide_dataflow_new(w, "fold");
+    tide_stream *s;
+    tide_input *in =
+        tide_input_new(tide_dataflow_root(df), tide_layout_make(8, 8), TIDE_BATCH_UPDATES, &s);
+    tide_stream *out = j->use_reduce
+                           ? tide_arranged_stream(tide_reduce(tide_arrange(s, "by key"), "pairs",
+                                                              16, pair_reduce, NULL))
+                           : tide_fold(s, "pairs", 16, pair_fold, NULL);
+    tide_probe *p = tide_probe_new(out);
+    TIDE_TRY(tide_dataflow_seal(df));
+    uint8_t k[8], v[8];
+    for (uint32_t b = 0; b < j->batches; b++) {
+        uint64_t t0 = bench_now_ns();
+        for (uint32_t key = 0; key < j->keys; key++)
+            for (uint32_t i = 0; i < j->per_key; i++) {
+                tide_u64_store(k, key);
+                tide_u64_store(v, (uint64_t)b * j->per_key + i);
+                TIDE_TRY(tide_input_update(in, k, 8, v, 8, 1));
+            }
+        TIDE_TRY(tide_input_advance_to(in, b + 1));
+        TIDE_TRY(tide_worker_step_until(w, p, tide_time_epoch(b)));
+        j->batch_us[b] = (double)(bench_now_ns() - t0) / 1e3;
+    }
+    return tide_input_close(in);
+}
+
+static void fold_bench(uint32_t keys, uint32_t batches)
+{
+    for (int use_reduce = 0; use_reduce < 2; use_reduce++) {
+        fold_job j = {keys, batches, 10, use_reduce, calloc(batches, sizeof(double))};
+        tide_config cfg;
+        tide_config_init(&cfg);
+        tide_error e = {0};
+        uint64_t t0 = bench_now_ns();
+        if (tide_execute(&cfg, fold_main, &j, &e) < 0) {
+            fprintf(stderr, "fold bench: %s\n", e.msg);
+            exit(1);
+        }
+        double total_ms = (double)(bench_now_ns() - t0) / 1e6;
+        uint32_t tenth = batches / 10 ? batches / 10 : 1;
+        double first[1024], last[1024];
+        for (uint32_t i = 0; i < tenth; i++)
+            first[i] = j.batch_us[i + 1 < batches ? i + 1 : i],
+            last[i] = j.batch_us[batches - 1 - i];
+        double f = bench_median(first, tenth), l = bench_median(last, tenth);
+        printf("bench=exporter_usage_reduction op=%s keys=%u batches=%u events_per_batch=%u "
+               "history_per_key_end=%u first_batches_us=%.0f last_batches_us=%.0f growth=%.2f "
+               "total_ms=%.0f %s\n",
+               use_reduce ? "reduce" : "fold", keys, batches, keys * 10, batches * 10, f, l, l / f,
+               total_ms, bench_machine());
+        fflush(stdout);
+        free(j.batch_us);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t events = 1000000;
+    uint32_t batch = 10000, keys = 100, batches = 300;
+    int runs = 1, fold = 0;
+    const char *workers = "1,2", *formats = "jsonl,msgpack", *dir = "/dev/shm";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (strcmp(a, "--events") == 0)
+            events = strtoull(v, NULL, 10), i++;
+        else if (strcmp(a, "--batch") == 0)
+            batch = (uint32_t)atol(v), i++;
+        else if (strcmp(a, "--workers") == 0)
+            workers = v, i++;
+        else if (strcmp(a, "--formats") == 0)
+            formats = v, i++;
+        else if (strcmp(a, "--runs") == 0)
+            runs = atoi(v), i++;
+        else if (strcmp(a, "--dir") == 0)
+            dir = v, i++;
+        else if (strcmp(a, "--keys") == 0)
+            keys = (uint32_t)atol(v), i++;
+        else if (strcmp(a, "--batches") == 0)
+            batches = (uint32_t)atol(v), i++;
+        else if (strcmp(a, "--fold") == 0)
+            fold = 1;
+        else {
+            fprintf(stderr, "bench_exporter: unknown argument %s\n", a);
+            return 2;
+        }
+    }
+    if (fold) {
+        fold_bench(keys, batches);
+        return 0;
+    }
+    char log[512], db[512];
+    for (int fmt = 0; fmt < 2; fmt++) {
+        const char *fname = fmt ? "msgpack" : "jsonl";
+        if (!strstr(formats, fname)) continue;
+        snprintf(log, sizeof log, "%s/tide_bench_exporter.%s", dir, fname);
+        snprintf(db, sizeof db, "%s/tide_bench_exporter.db", dir);
+        fx_gen_opts g = {.machines = 50,
+                         .workers = 40,
+                         .orders = 2000,
+                         .events = events,
+                         .seed = bench_seed(1),
+                         .skew_ms = 3000,
+                         .msgpack = fmt};
+        FILE *f = fopen(log, "wb");
+        if (f == NULL || fx_gen(&g, f) < 0) return 1;
+        fclose(f);
+        fprintf(stderr, "bench_exporter: generated %llu %s events\n", (unsigned long long)events,
+                fname);
+        run_result base = measure(run_baseline, log, db, 1, batch, runs);
+        for (const char *w = workers; *w;) {
+            uint32_t nw = (uint32_t)strtoul(w, (char **)&w, 10);
+            if (*w == ',') w++;
+            run_result r = measure(run_export, log, db, nw, batch, runs);
+            printf("bench=exporter format=%s events=%llu batch=%u workers=%u runs=%d ok=%d "
+                   "wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f peak_rss_mb=%.0f "
+                   "baseline_wall_ms=%.0f baseline_cpu_ms=%.0f baseline_rss_mb=%.0f "
+                   "ratio_wall=%.2f ratio_cpu=%.2f %s\n",
+                   fname, (unsigned long long)events, batch, nw, runs, r.ok && base.ok, r.wall_ms,
+                   r.cpu_ms, (double)events / (r.wall_ms / 1e3), r.rss_mb, base.wall_ms,
+                   base.cpu_ms, base.rss_mb, r.wall_ms / base.wall_ms, r.cpu_ms / base.cpu_ms,
+                   bench_machine());
+            fflush(stdout);
+        }
+        const char *pg = getenv("TIDE_PG_URL");
+        if (pg && *pg) { /* the same log into PostgreSQL, W=1 */
+            run_result r = measure(run_export_pg, log, pg, 1, batch, runs);
+            printf("bench=exporter_postgresql format=%s events=%llu batch=%u workers=1 runs=%d "
+                   "ok=%d wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f peak_rss_mb=%.0f %s\n",
+                   fname, (unsigned long long)events, batch, runs, r.ok, r.wall_ms, r.cpu_ms,
+                   (double)events / (r.wall_ms / 1e3), r.rss_mb, bench_machine());
+            fflush(stdout);
+        }
+        unlink(log);
+        char cmd[1700];
+        snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
+        if (system(cmd) != 0) return 1;
+    }
+    return 0;
+}
