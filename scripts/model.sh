@@ -2,7 +2,8 @@
 # Model-check tide's progress protocol (tests/model/progress.pml) with SPIN.
 # Usage: scripts/model.sh [--deep]
 #
-# Checks, one line each (states stored, seconds):
+# Checks, one line each (states stored, pan's memory, wall and CPU seconds
+# including building the verifier):
 #   safety    no worker's frontier passes a pointstamp still held or in flight
 #             (assertion, exhaustive, invalid end states too)
 #   live      [] (inputs closed && no message left -> <> every frontier empty)
@@ -44,22 +45,27 @@ check() {
     local dir=$work/$name
     mkdir -p "$dir"
     cp progress.pml "$dir/"
-    local t0 t1 out states errors secs verdict
-    t0=$(date +%s.%N)
-    (
+    local out states mem errors secs verdict
+    local TIMEFORMAT='%R %U %S' tm
+    tm=$({ time ( {
         cd "$dir"
         # shellcheck disable=SC2086
-        spin $sdefs "${bounds[@]}" -a progress.pml >spin.log 2>&1 || { cat spin.log >&2; exit 1; }
+        spin $sdefs "${bounds[@]}" -a progress.pml
         # shellcheck disable=SC2086
         gcc -O2 -w $cflags -DMEMLIM=$memlim -o pan pan.c
         # shellcheck disable=SC2086
         timeout 600 ./pan $pflags >pan.log 2>&1 || true
-    ) || { echo "model: $name: could not build the verifier" >&2; status=1; return; }
-    t1=$(date +%s.%N)
+    } >"$dir/build.log" 2>&1 ); } 2>&1) || {
+        echo "model: $name: could not build the verifier:" >&2
+        sed 's/^/  | /' "$dir/build.log" >&2
+        status=1
+        return
+    }
     out=$dir/pan.log
     states=$(awk '/states, stored/ { print $1; exit }' "$out")
+    mem=$(awk '/total actual memory usage/ { printf "%.0f", $1; exit }' "$out")
     errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$out" | head -1)
-    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+    secs=$(awk -v t="$tm" 'BEGIN { split(t, a, " "); printf "%.1fs cpu=%.1fs", a[1], a[2] + a[3] }')
     verdict=FAIL
     if [ "$expect" = pass ]; then
         if [ "${errors:-1}" = 0 ] && ! grep -qE "Search not completed|max search depth too small" "$out"; then
@@ -67,13 +73,15 @@ check() {
         fi
     else
         # The violation must be the safety assertion, not a model bound.
+        # shellcheck disable=SC2086
         if [ "${errors:-0}" != 0 ] && compgen -G "$dir/*.trail" >/dev/null &&
             (cd "$dir" && spin $sdefs "${bounds[@]}" -t progress.pml >trail.txt 2>&1) &&
             grep -q "frontier_passed_a_pointstamp" "$dir/trail.txt"; then
             verdict=ok
         fi
     fi
-    printf 'model: %-9s expect %-4s %-4s states=%s time=%ss\n' "$name" "$expect" "$verdict" "${states:-?}" "$secs"
+    printf 'model: %-9s expect %-4s %-4s states=%s mem=%sMB time=%s\n' "$name" "$expect" "$verdict" \
+        "${states:-?}" "${mem:-?}" "$secs"
     if [ "$verdict" != ok ]; then
         status=1
         grep -vE "^(Depth|ltl )" "$out" | head -20 | sed 's/^/  | /'
@@ -84,11 +92,11 @@ check() {
 }
 
 safety_cc="-DSAFETY -DNOCLAIM"
-check safety pass "" "$safety_cc" "-m10000"
-check live pass "" "" "-a -m10000 -N live"
-check term pass "" "" "-a -m10000 -N term"
+check safety pass "" "$safety_cc" "-m10000 -w21"
+check live pass "" "" "-a -m10000 -w21 -N live"
+check term pass "" "" "-a -m10000 -w21 -N term"
 # Breadth-first: the shortest counterexample, so the printed trail is short.
-check mutant1 fail "-DMUTANT=1 -DQCAP=6" "$safety_cc -DBFS" "-m10000"
-check mutant2 fail "-DMUTANT=2 -DQCAP=6" "$safety_cc -DBFS" "-m10000"
-check mutant3 pass "-DMUTANT=3" "$safety_cc" "-m10000"
+check mutant1 fail "-DMUTANT=1 -DQCAP=6" "$safety_cc -DBFS" "-m10000 -w21"
+check mutant2 fail "-DMUTANT=2 -DQCAP=6" "$safety_cc -DBFS" "-m10000 -w21"
+check mutant3 pass "-DMUTANT=3" "$safety_cc" "-m10000 -w21"
 exit $status
