@@ -2,77 +2,86 @@
  * progress.pml - a SPIN model of tide's cross-process progress protocol, as
  * built. docs/progress-model.md explains it; scripts/model.sh checks it.
  *
- * What it models, and the code each part stands for:
+ * What it models, and the code each part stands for (file:function):
  *
  *   workers    NW = 3 workers: 0 and 1 are threads of process 0, worker 2 is
- *              process 1 (runtime/execute.c: global index p * W + i). Each
- *              runs the same dataflow, sealed before anything happens.
+ *              process 1 (runtime/execute.c:runtime_init, global index
+ *              p * W + i). Each runs the same dataflow, sealed before
+ *              anything happens.
  *   dataflow   input I --exchange--> operator A --exchange--> probe B
- *                I.out (a source, location 0): the input's capability at its
- *                  epoch (runtime/input.c); epoch 0 on every worker, then
- *                  advanced to 1, then closed, by the worker's own main.
+ *                I.out (a source, location 0): the input's capability at
+ *                  its epoch (runtime/input.c); epoch 0 on every worker,
+ *                  then advanced to 1, then closed, by the worker's main.
  *                A.in  (a target, location 1): A pulls each queued message
  *                  at t and may send one at t to some worker (an exchange,
- *                  runtime/channel.c).
- *                B.in  (a target, location 2): a probe, which pulls and drops
- *                  (runtime/probe.c: probe_schedule); its frontier is what a
- *                  user waits on.
- *              All path summaries are the identity (operator.c:
- *              tide_op_build's default), so I.out reaches A.in and B.in, and
- *              A.in reaches B.in, at the same time. A.out never holds a
- *              capability (A sends only while consuming) and is left out.
- *              Times are the epochs 0 .. NT-1.
- *              Where a record goes is part of it (exchange by key): an input
- *              record names the worker of A that gets it and the worker of B
- *              that A's output for it goes to, or that A sends nothing.
+ *                  runtime/channel.c:exchange).
+ *                B.in  (a target, location 2): a probe, which pulls and
+ *                  drops (runtime/probe.c:probe_schedule); its frontier is
+ *                  what a user waits on.
+ *              All path summaries are the identity (the default of
+ *              runtime/operator.c:tide_op_build), so I.out reaches A.in and
+ *              B.in, and A.in reaches B.in, at the same time. A.out never
+ *              holds a capability (A sends only while pulling) and is left
+ *              out. Times are the epochs 0 .. NT-1.
+ *              Where a record goes is part of it (exchange by key): an
+ *              input record names the worker of A that gets it and the
+ *              worker of B that A's output for it goes to, or that A sends
+ *              nothing.
  *   channels   one FIFO per ordered pair of workers carrying DATA and
  *              PROGRESS alike: in process 0 the SPSC queues 0->1 and 1->0
- *              (runtime/queue.c; worker.c: tide__worker_send); across
+ *              (runtime/queue.c, runtime/worker.c:tide__worker_send); across
  *              processes the DEALER (p,i)->q, its TCP connection, the
  *              receiving ROUTER's thread and the per-worker inbox netq
- *              (net/zmq.c: tide__transport_send, _broadcast, on_message;
- *              execute.c: net_deliver), which together keep exactly the
- *              per-(sender, receiver) order (docs/wire.md, "Ordering"). A
- *              PROGRESS frame sent once per process and fanned out by the
- *              receive thread is one copy per receiving worker here.
+ *              (net/zmq.c:tide__transport_send, tide__transport_broadcast,
+ *              on_message; runtime/execute.c:net_deliver), which together
+ *              keep exactly the per-(sender, receiver) order (docs/wire.md,
+ *              "Ordering"). A PROGRESS frame sent once per process and fanned
+ *              out by the receive thread is one copy per receiving worker.
  *   receiving  one message at a time, from either inbox, whenever it is
- *              there (worker.c: drain; tide__worker_deliver): DATA is queued
- *              at the operator's input, PROGRESS is applied to the view.
- *              tide applies drained progress at the next propagate, before
- *              any operator runs; applying it at once only adds observation
- *              points (every state of tide is a state here).
- *   a step     dataflow.c tide__df_step, one atomic action: A pulls every
- *              queued message (-1 at A.in each, operator.c: tide_op_pull) and
- *              sends what it sends (+1 at B.in each, counted before it leaves,
- *              channel.c: send_to; a message to this worker is queued here
- *              at once, tide__deliver_local); then B pulls everything queued
- *              (-1 at B.in), in the same round as in run_active; then the
- *              change list is consolidated and broadcast (tide__df_broadcast:
- *              summed per pointstamp, zeros dropped, nothing sent when it is
- *              empty; one PROGRESS per other worker, in the same FIFO as the
- *              data) and applied to the own tracker, where the next round's
- *              propagate makes it visible before the step ends.
- *   user code  between steps, the worker's main (input.c): tide_input_send
- *              (a record at the current epoch, sent at once: +1 at A.in),
- *              tide_input_advance_to (+1 at (I.out, 1), -1 at (I.out, 0)) and
- *              tide_input_close (-1 at (I.out, epoch)); they only record
- *              changes, which go out with the next step's broadcast.
- *   views      each worker's pointstamp counts v[] (reachability.c: the
- *              tracker's per-location counts). Initial capabilities are
- *              counted NW times on every worker and never broadcast
- *              (dataflow.c: tide_dataflow_seal).
+ *              there (runtime/worker.c:drain, tide__worker_deliver): DATA is
+ *              queued at the operator's input, PROGRESS is applied to the
+ *              view. tide applies drained progress at the next propagate,
+ *              before any operator runs; applying it at once only adds
+ *              observation points (every state of tide is a state here).
+ *   a step     runtime/dataflow.c:tide__df_step, one atomic action: A pulls
+ *              every queued message (-1 at A.in each,
+ *              runtime/operator.c:tide_op_pull) and sends what it sends (+1
+ *              at B.in each, counted before it leaves,
+ *              runtime/channel.c:send_to; a message to this worker is queued
+ *              here at once, runtime/channel.c:tide__deliver_local); then B
+ *              pulls everything queued (-1 at B.in), in the same round as in
+ *              runtime/dataflow.c:run_active; then the change list is
+ *              consolidated and broadcast (runtime/dataflow.c:
+ *              tide__df_broadcast: summed per pointstamp, zeros dropped,
+ *              nothing sent when empty; one PROGRESS per other worker, in the
+ *              same FIFO as the data) and applied to the own tracker, where
+ *              the next round's propagate makes it visible before the step
+ *              ends.
+ *   user code  between steps, the worker's main: runtime/input.c:
+ *              tide_input_send (a record at the current epoch, sent at
+ *              once: +1 at A.in), tide_input_advance_to (+1 at (I.out, 1),
+ *              -1 at (I.out, 0)) and tide_input_close (-1 at (I.out,
+ *              epoch)); they only record changes, which go out with the
+ *              next step's broadcast.
+ *   views      each worker's pointstamp counts v[] (the tracker's
+ *              per-location counts, runtime/reachability.c:
+ *              tide__tracker_update_source/_target). Initial capabilities
+ *              are counted NW times on every worker and never broadcast
+ *              (runtime/dataflow.c:tide_dataflow_seal).
  *   frontiers  the implications at each target, by definition
- *              (reachability.h): the frontier of T has an element <= x iff a
- *              location that reaches T has a positive count at a time <= x.
- *              reachability.c computes this incrementally and
+ *              (runtime/reachability.h): the frontier of T has an element
+ *              <= x iff a location that reaches T has a positive count at
+ *              a time <= x. runtime/reachability.c:tide__tracker_propagate
+ *              computes this incrementally and
  *              tests/runtime/test_reachability.c checks it against a naive
  *              oracle, so the model uses the definition.
  *   completion a worker whose input is closed, whose change list is empty,
  *              whose operators have nothing queued and whose view has no
  *              positive count is complete: it stops stepping the dataflow
- *              and leaves its loop, reading nothing more (dataflow.c:
- *              df->complete, tracker_is_idle; worker.c: step skips complete
- *              dataflows; execute.c: worker_thread).
+ *              and leaves its loop, reading nothing more
+ *              (runtime/dataflow.c:tide__df_step sets df->complete from
+ *              tide__tracker_is_idle; runtime/worker.c:step skips complete
+ *              dataflows; runtime/execute.c:worker_thread).
  *
  * Ghost state (not in tide; for the properties): truth[] counts the true
  * pointstamps, the "records" of Brun et al.: capabilities held, and messages
@@ -191,7 +200,7 @@ ltl term { <> ALLDONE }
 
 /* ---- a worker's actions ------------------------------------------------------- */
 
-/* dataflow.c tide__df_change: record @delta at (l, t) in w's change list
+/* runtime/dataflow.c:tide__df_change: record @delta at (l, t) in w's change list
  * (and in the ghost truth: the pointstamp is created or retired now). */
 inline change(w, l, t, delta)
 {
@@ -199,7 +208,7 @@ inline change(w, l, t, delta)
     truth[IX(l, t)] = truth[IX(l, t)] + delta
 }
 
-/* channel.c send_to: count the message (+1 at the destination input), then
+/* runtime/channel.c:send_to: count the message (+1 at the destination input), then
  * send it, or queue it here when d is this worker (tide__deliver_local). */
 inline send_data(w, d, l, t, r)
 {
@@ -219,7 +228,7 @@ inline send_data(w, d, l, t, r)
     fi
 }
 
-/* worker.c tide__worker_deliver: DATA to the operator's input queue,
+/* runtime/worker.c:tide__worker_deliver: DATA to the operator's input queue,
  * PROGRESS into the tracker (tide__df_apply). */
 inline deliver(w, kind, p)
 {
@@ -247,7 +256,7 @@ inline deliver(w, kind, p)
     p = 0
 }
 
-/* input.c tide_input_send, flushed at once: a record at the current epoch to
+/* runtime/input.c:tide_input_send, flushed at once: a record at the current epoch to
  * worker d's A, whose output for it goes to worker r's B (or nowhere). */
 inline input_send(w, d, r)
 {
@@ -285,7 +294,7 @@ inline run_B(w, t)
     od
 }
 
-/* dataflow.c tide__df_broadcast: the consolidated change list to every other
+/* runtime/dataflow.c:tide__df_broadcast: the consolidated change list to every other
  * worker, then into the own view. */
 inline broadcast(w)
 {
@@ -345,7 +354,7 @@ proctype worker(byte w)
     s1 = (w + 1) % NW;
     s2 = (w + 2) % NW;
     do
-    /* user code between steps (input.c) */
+    /* user code between steps (runtime/input.c) */
     :: d_step { input_send(w, 0, 0) }
     :: d_step { input_send(w, 0, 1) }
     :: d_step { input_send(w, 0, 2) }
@@ -371,7 +380,7 @@ proctype worker(byte w)
         change(w, LOUT, epoch[w], -1);
         epoch[w] = CLOSED
     }
-    /* worker.c drain: the next message from worker s1 or s2 */
+    /* runtime/worker.c:drain: the next message from worker s1 or s2 */
 #if MUTANT == 3
     :: d_step { q[CH(s1, w)] ?? DATA, p -> deliver(w, DATA, p) }
     :: d_step { q[CH(s1, w)] ?? PROG, p -> deliver(w, PROG, p) }
@@ -388,7 +397,7 @@ proctype worker(byte w)
     :: d_step { len(pq[CH(s1, w)]) > 1 -> pq[CH(s1, w)] ? kind, p; pq[CH(s1, w)] ! kind, p; kind = 0; p = 0 }
     :: d_step { len(pq[CH(s2, w)]) > 1 -> pq[CH(s2, w)] ? kind, p; pq[CH(s2, w)] ! kind, p; kind = 0; p = 0 }
 #endif
-    /* dataflow.c tide__df_step: run the operators, broadcast */
+    /* runtime/dataflow.c:tide__df_step: run the operators, broadcast */
     :: d_step {
         (QUEUED(w) || !ZERO6(pend, w) || !LATE_EMPTY(w)) ->
         run_A(w, 0, 0); run_A(w, 0, 1); run_A(w, 0, 2); run_A(w, 0, NONE);
@@ -396,7 +405,7 @@ proctype worker(byte w)
         run_B(w, 0); run_B(w, 1);
         broadcast(w)
     }
-    /* dataflow.c df->complete: the worker leaves its loop */
+    /* runtime/dataflow.c:tide__df_step's df->complete: the worker leaves its loop */
     :: d_step {
         epoch[w] == CLOSED && ZERO6(pend, w) && LATE_EMPTY(w) && !QUEUED(w) && VIDLE(w) ->
         printf("w%d: complete\n", w);
@@ -425,7 +434,7 @@ init
 {
     byte i;
     atomic {
-        /* dataflow.c tide_dataflow_seal: every worker holds the input's
+        /* runtime/dataflow.c:tide_dataflow_seal: every worker holds the input's
          * capability at epoch 0, counted NW times in every view. */
         do
         :: i < NW -> v[VX(i, LOUT, 0)] = NW; i++
