@@ -12,8 +12,11 @@
 #   mutant 2  a message's +1 one batch late: safety must FAIL
 #   mutant 3  data and progress in two FIFOs per pair: safety holds (a
 #             finding, docs/progress-model.md)
-# Exit 0 only if safety, live and term pass and mutants 1 and 2 fail safety
-# with a counterexample (its trail is printed, indented) and mutant 3 passes.
+#   mutant 4  a capability dropped without telling anyone: live and term must
+#             FAIL (the liveness checks are not vacuous either)
+# Exit 0 only if safety, live and term pass, mutants 1 and 2 fail safety with
+# a counterexample (its trail is printed, indented), mutant 3 passes and
+# mutant 4 fails both liveness checks.
 # --deep: the inputs of workers 0 and 2 (one per process) both send and
 # advance (millions of states, minutes: not for CI).
 # docs/progress-model.md describes the model and these checks.
@@ -42,7 +45,8 @@ cd "$work"
 status=0
 
 # check NAME EXPECT SPIN_DEFINES GCC_FLAGS PAN_FLAGS: build pan and run it.
-# EXPECT is pass (no error, search complete) or fail (a safety violation).
+# EXPECT is pass (no error, search complete), fail (a safety violation) or
+# cycle (an acceptance cycle: a liveness violation).
 check() {
     local name=$1 expect=$2 sdefs=$3 cflags=$4 pflags=$5
     local dir=$work/$name
@@ -74,6 +78,10 @@ check() {
         if [ "${errors:-1}" = 0 ] && ! grep -qE "Search not completed|max search depth too small" "$out"; then
             verdict=ok
         fi
+    elif [ "$expect" = cycle ]; then
+        if [ "${errors:-0}" != 0 ] && grep -q "acceptance cycle" "$out"; then
+            verdict=ok
+        fi
     else
         # The violation must be the safety assertion, not a model bound.
         # shellcheck disable=SC2086
@@ -83,7 +91,7 @@ check() {
             verdict=ok
         fi
     fi
-    printf 'model: %-9s expect %-4s %-4s states=%s mem=%sMB time=%s\n' "$name" "$expect" "$verdict" \
+    printf 'model: %-9s expect %-5s %-4s states=%s mem=%sMB time=%s\n' "$name" "$expect" "$verdict" \
         "${states:-?}" "${mem:-?}" "$secs"
     if [ "$verdict" != ok ]; then
         status=1
@@ -102,4 +110,6 @@ check term pass "" "" "-a -m10000 -w21 -N term"
 check mutant1 fail "-DMUTANT=1 -DQCAP=6" "$safety_cc -DBFS" "-m10000 -w21"
 check mutant2 fail "-DMUTANT=2 -DQCAP=6" "$safety_cc -DBFS" "-m10000 -w21"
 check mutant3 pass "-DMUTANT=3" "$safety_cc" "-m10000 -w21"
+check mutant4l cycle "-DMUTANT=4" "" "-a -m10000 -w21 -N live"
+check mutant4t cycle "-DMUTANT=4" "" "-a -m10000 -w21 -N term"
 exit $status

@@ -95,6 +95,9 @@
  *      or the message it was sent under. Must fail safety.
  *   3  data and progress on two FIFO channels per pair: each in order, but
  *      PROGRESS may overtake the DATA it accounts for. Passes (see the doc).
+ *   4  worker 2's input drops its capability without recording it (never
+ *      broadcast): liveness must fail (safety holds: a count too high only
+ *      holds frontiers back).
  */
 
 #ifndef MUTANT
@@ -377,7 +380,14 @@ proctype worker(byte w)
     :: d_step {
         epoch[w] < CLOSED ->
         printf("w%d: input closes at %d\n", w, epoch[w]);
+#if MUTANT == 4
+        if
+        :: w == 2 -> truth[IX(LOUT, epoch[w])] = truth[IX(LOUT, epoch[w])] - 1
+        :: else -> change(w, LOUT, epoch[w], -1)
+        fi;
+#else
         change(w, LOUT, epoch[w], -1);
+#endif
         epoch[w] = CLOSED
     }
     /* runtime/worker.c:drain: the next message from worker s1 or s2 */
