@@ -21,6 +21,9 @@
 # advance (millions of states, minutes: not for CI).
 # docs/progress-model.md describes the model and these checks.
 set -euo pipefail
+# One compound command: bash reads it whole before running any of it, so
+# editing this file during a run cannot change the run.
+{
 cd "$(dirname "$0")/.."
 model=$PWD/tests/model/progress.pml
 for tool in spin gcc; do
@@ -115,3 +118,4 @@ check mutant3 pass "-DMUTANT=3" "$safety_cc" "-m10000 -w21"
 check mutant4l cycle "-DMUTANT=4" "" "-a -m10000 -w21 -N live"
 check mutant4t cycle "-DMUTANT=4" "" "-a -m10000 -w21 -N term"
 exit $status
+}
