@@ -16,6 +16,10 @@ if command -v clang-format >/dev/null; then
         status=1
     fi
 fi
+# The SPIN model of the progress protocol: safety, liveness, and mutants that
+# must fail (docs/progress-model.md).
+echo "== progress model (SPIN)" >&2
+scripts/model.sh || status=1
 # A throwaway PostgreSQL server on loopback for the exporter's PostgreSQL
 # tests (tests/apps/test_pg.c; they skip only where no server can start).
 if pg=$(scripts/pg.sh start); then

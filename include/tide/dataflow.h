@@ -152,7 +152,9 @@ typedef struct tide_op_desc {
      * operator that never produces output from input sets @disconnected. */
     const tide_summary *summary;
     bool disconnected;
-    /* Start holding one capability at the scope's least time (sources). */
+    /* Start holding one capability at the scope's least time (sources).
+     * Must be the same on every worker: sealing counts it once per worker
+     * on every worker (docs/progress.md, "why this is safe"). */
     bool initial_capability;
 } tide_op_desc;
 
@@ -183,7 +185,11 @@ tide_batch *tide_op_pull(tide_op *op, uint32_t port);
 const tide_antichain *tide_op_frontier(const tide_op *op, uint32_t port);
 
 /* Capabilities: the right to send output at times >= t later. All outputs
- * share them. TIDE_EINVAL when dropping one that is not held. */
+ * share them. TIDE_EINVAL when dropping one that is not held.
+ * tide_op_hold(t) is only valid at a time t >= one the operator already
+ * holds, or >= the time of a message it is consuming in this activation
+ * (timely's rule for minting capabilities; the progress proof of
+ * docs/progress-model.md relies on it); it is not checked. */
 int tide_op_hold(tide_op *op, tide_time t);
 int tide_op_drop(tide_op *op, tide_time t);
 int tide_op_downgrade(tide_op *op, tide_time from, tide_time to);
