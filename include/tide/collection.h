@@ -11,7 +11,8 @@
  * TIDE_BATCH_UPDATES; the record-at-a-time operators of tide/ops.h
  * (tide_map, tide_flat_map, tide_filter, tide_concat, tide_exchange,
  * tide_inspect, tide_enter, tide_leave) work on them unchanged: times and
- * diffs pass through, tide_emit keeps them, tide_emit_diff scales them.
+ * diffs pass through, tide_emit keeps them, tide_emit_diff sets them
+ * (e.g. to -em->diff).
  * Inputs: tide_input_new(scope, layout, TIDE_BATCH_UPDATES, &c) and
  * tide_input_update().
  *

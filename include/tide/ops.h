@@ -186,7 +186,10 @@ typedef struct tide_emitter {
 
 /* Emit (key, val) at the current record's time (and diff, for updates). */
 int tide_emit(tide_emitter *em, const void *key, uint32_t klen, const void *val, uint32_t vlen);
-/* UPDATES streams: emit with an explicit diff multiplier (e.g. negate). */
+/* UPDATES streams: emit with the explicit diff @diff instead of the current
+ * record's (em->diff): e.g. -em->diff negates, 2 * em->diff doubles. The
+ * diff is taken as given (no multiplication); on plain streams it is
+ * ignored. */
 int tide_emit_diff(tide_emitter *em, const void *key, uint32_t klen, const void *val, uint32_t vlen,
                    int64_t diff);
 
