@@ -798,20 +798,26 @@ static ALWAYS_INLINE int cons_narrow(tide_batch *b, const uint32_t kw, const uin
     /* clang-format on */
     uint32_t j = 0;
     memcpy(w, w0, sizeof w);
+    int rc = TIDE_OK;
     for (size_t i = 0; i < n;) {
-        /* Sum in unsigned arithmetic: wrapping, never undefined. */
-        uint64_t sum = e[i * S + K];
+        /* Exact sums: a total past int64 is an error, whatever the order
+         * of its terms (MAX + 2 - 5 is fine, MAX + 2 is not). */
+        __int128 sum = (int64_t)e[i * S + K];
         size_t k = i + 1;
-        while (k < n && !nent_cmp(e + i * S, e + k * S, 0, K)) sum += e[k++ * S + K];
+        while (k < n && !nent_cmp(e + i * S, e + k * S, 0, K)) sum += (int64_t)e[k++ * S + K];
+        if (__builtin_expect(sum > INT64_MAX || sum < INT64_MIN, 0)) {
+            rc = TIDE_ERANGE;
+            break;
+        }
         if (sum) {
             for (unsigned q = 0; q < K; q++) w[which[q]] = e[i * S + q];
-            nemit(b, j++, w, kw, vw, sum);
+            nemit(b, j++, w, kw, vw, (uint64_t)(int64_t)sum);
         }
         i = k;
     }
     b->len = j;
     tide_free(e);
-    return TIDE_OK;
+    return rc;
 }
 
 /* ======================== Consolidate: general ==================== */
@@ -895,10 +901,15 @@ static int cons_general(tide_batch *b)
     if (!vheap && nb.val.width == VAR) nb.val.bytes = empty_heap, nb.val.heap_cap = 0;
 
     uint32_t j = 0;
+    int rc = TIDE_OK;
     for (size_t i = 0; i < n;) {
-        uint64_t sum = (uint64_t)b->diffs[ents[i].idx];
+        __int128 sum = b->diffs[ents[i].idx]; /* exact, as in cons_narrow */
         size_t k = i + 1;
-        while (k < n && !gent_cmp(b, &ents[i], &ents[k])) sum += (uint64_t)b->diffs[ents[k++].idx];
+        while (k < n && !gent_cmp(b, &ents[i], &ents[k])) sum += b->diffs[ents[k++].idx];
+        if (__builtin_expect(sum > INT64_MAX || sum < INT64_MIN, 0)) {
+            rc = TIDE_ERANGE;
+            break;
+        }
         if (sum) {
             uint32_t r = ents[i].idx, kl, vl;
             const uint8_t *kp = tide_batch_key(b, r, &kl), *vp = tide_batch_val(b, r, &vl);
@@ -912,6 +923,12 @@ static int cons_general(tide_batch *b)
     }
     nb.len = j;
     tide_free(ents);
+    if (rc < 0) { /* the batch stays as it was */
+        tide_free(vheap);
+        tide_free(kheap);
+        tide_free(blk);
+        return rc;
+    }
 
     col_free_heap(&b->key);
     col_free_heap(&b->val);

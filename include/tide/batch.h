@@ -158,8 +158,12 @@ int tide_batch_cmp(const tide_batch *a, uint32_t i, const tide_batch *b, uint32_
 /*
  * tide_batch_consolidate - sort an UPDATES batch (owner only) by
  * (key, val, time under tide_time_cmp), sum the diffs of equal triples and
- * drop zeros. Fixed widths take a faster path than variable ones.
- * @return TIDE_OK or TIDE_ENOMEM (the batch is then unchanged).
+ * drop zeros. Fixed widths take a faster path than variable ones. Sums are
+ * exact: only a total that leaves int64 is an error, whatever the order of
+ * its terms.
+ * @return TIDE_OK; TIDE_ENOMEM (the batch is then unchanged); TIDE_ERANGE
+ * when some triple's diffs sum past int64 (the batch's contents are then
+ * unspecified: the caller fails, naming itself).
  */
 int tide_batch_consolidate(tide_batch *b);
 

@@ -467,6 +467,41 @@ Test(batch, consolidate_single_and_all_cancelling)
     tide_batch_unref(b);
 }
 
+/* Sums are exact: a total past int64 is TIDE_ERANGE in every layout path
+ * (narrow radix and general), a total that comes back into range is not,
+ * whatever the order of its terms. */
+Test(batch, consolidate_overflow_is_erange)
+{
+    static const tide_layout ls[] = {{8, 0}, {8, 8}, {TIDE_VAR, 0}, {TIDE_VAR, TIDE_VAR}};
+    for (size_t li = 0; li < sizeof ls / sizeof ls[0]; li++) {
+        uint8_t k[8] = {0, 0, 0, 0, 0, 0, 0, 5}, v[8] = {0};
+        uint32_t vl = ls[li].val_width == TIDE_VAR ? 1 : ls[li].val_width;
+        for (int c = 0; c < 4; c++) {
+            tide_batch *b = tide_batch_new(ls[li], TIDE_BATCH_UPDATES, 0);
+            /* c = 0: MAX + 2; 1: MIN - 1; 2: MAX + 2 - 5; 3: -5 + MAX + 2 */
+            static const int64_t terms[4][3] = {
+                {INT64_MAX, 2, 0}, {INT64_MIN, -1, 0}, {INT64_MAX, 2, -5}, {-5, INT64_MAX, 2}};
+            /* A second key keeps the batch above the single-record path. */
+            cr_assert_eq(tide_batch_push_update(b, "\0\0\0\0\0\0\0\1", 8, v, vl, TIDE_TIME_ZERO, 1),
+                         TIDE_OK);
+            for (int i = 0; i < 3; i++)
+                if (terms[c][i])
+                    cr_assert_eq(
+                        tide_batch_push_update(b, k, 8, v, vl, TIDE_TIME_ZERO, terms[c][i]),
+                        TIDE_OK);
+            int rc = tide_batch_consolidate(b);
+            if (c < 2) {
+                cr_assert_eq(rc, TIDE_ERANGE, "layout %zu case %d: rc %d", li, c, rc);
+            } else {
+                cr_assert_eq(rc, TIDE_OK, "layout %zu case %d: rc %d", li, c, rc);
+                cr_assert_eq(b->len, 2);
+                cr_assert_eq(b->diffs[1], INT64_MAX - 3, "layout %zu case %d", li, c);
+            }
+            tide_batch_unref(b);
+        }
+    }
+}
+
 /* ======================== Allocation failure ======================= */
 
 /* Build, grow and consolidate a batch with allocation @nth failing;
