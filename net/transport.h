@@ -52,4 +52,8 @@ int tide__transport_flush(tide__transport *t, uint32_t src_local);
  * join threads, free. NULL is fine. */
 void tide__transport_free(tide__transport *t);
 
+/* "host:port" of process @process (borrowed, lives with @t): for messages
+ * that name a peer, e.g. stall reports (runtime/stall.c). */
+const char *tide__transport_peer_name(const tide__transport *t, uint32_t process);
+
 #endif /* TIDE_TRANSPORT_H */

@@ -894,3 +894,8 @@ void tide__transport_free(tide__transport *t)
     pthread_mutex_destroy(&t->lock);
     tide_free(t);
 }
+
+const char *tide__transport_peer_name(const tide__transport *t, uint32_t process)
+{
+    return process < t->n ? pname(t, process) : "?";
+}

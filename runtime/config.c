@@ -13,6 +13,7 @@
 
 #define DEFAULT_PORT            2101
 #define DEFAULT_PEER_TIMEOUT_MS 10000
+#define DEFAULT_STALL_MS        10000
 
 void tide_config_init(tide_config *c)
 {
@@ -24,6 +25,7 @@ void tide_config_init(tide_config *c)
     c->pin = 1;
     c->verbose = 0;
     c->peer_timeout_ms = DEFAULT_PEER_TIMEOUT_MS;
+    c->stall_timeout_ms = DEFAULT_STALL_MS;
 }
 
 const char *tide_config_usage(void)
@@ -37,6 +39,8 @@ const char *tide_config_usage(void)
            "                         process i listens on 127.0.0.1:(P + i)\n"
            "      --no-pin           do not pin worker threads to cores\n"
            "      --peer-timeout MS  give up on a silent peer after MS ms (default 10000)\n"
+           "      --stall-timeout MS tide_worker_step_until reports what holds a dataflow\n"
+           "                         back after MS ms without progress (default 10000, 0 = off)\n"
            "  -v, --verbose          print the topology and pinning to stderr\n"
            "Options after \"--\" are left to the program.\n";
 }
@@ -53,7 +57,8 @@ enum flag_id {
     F_PORT,
     F_NOPIN,
     F_TIMEOUT,
-    F_VERBOSE
+    F_VERBOSE,
+    F_STALL
 };
 
 typedef struct flag {
@@ -72,6 +77,7 @@ static const flag flags[] = {
     {F_NOPIN, 0, "no-pin", 0},
     {F_TIMEOUT, 0, "peer-timeout", 1},
     {F_VERBOSE, 'v', "verbose", 0},
+    {F_STALL, 0, "stall-timeout", 1},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -190,6 +196,13 @@ static int apply(tide_config *c, const flag *f, const char *shown, const char *v
         return TIDE_OK;
     case F_VERBOSE:
         c->verbose = 1;
+        return TIDE_OK;
+    case F_STALL:
+        if (parse_u32(val, UINT32_MAX, &v) < 0)
+            return tide_err_set(e, TIDE_EINVAL,
+                                "option '%s': '%s' is not a time in milliseconds (0..%u, 0 = off)",
+                                shown, val, UINT32_MAX);
+        c->stall_timeout_ms = v;
         return TIDE_OK;
     }
     return TIDE_OK;

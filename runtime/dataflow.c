@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stall.h"
 #include "tide/alloc.h"
 #include "transport.h"
 #include "worker.h"
@@ -237,6 +238,7 @@ int tide__df_broadcast(tide_dataflow *df)
         }
         tide__progress_unref(p);
     }
+    tide__stall_note(df, w->index, df->changes, n);
     return tide__df_apply(df, df->changes, n);
 }
 

@@ -74,7 +74,9 @@ static void *worker_thread(void *arg)
     pin(rt, w);
     tide__batch_pool_enable();
     int rc = rt->main(w, rt->arg);
-    if (rc < 0 && w->rc == 0)
+    if (rc < 0 && w->rc == 0 && w->err.code == rc) {
+        w->rc = rc; /* main passed on a handled error: its detail is already there */
+    } else if (rc < 0 && w->rc == 0)
         tide__worker_fail(w, rc, "worker %u: main returned %s", w->index, tide_err_name(rc));
     if (w->rc == 0) {
         while ((rc = tide_worker_step_or_park(w, 1000)) > 0) {

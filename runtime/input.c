@@ -6,7 +6,17 @@
  * a batch fills up or the epoch advances; advancing downgrades the
  * capability, closing drops it. All of this happens between steps, on the
  * worker thread; the progress changes go out with the next step.
+ *
+ * Errors: a call refused for its arguments or the input's state (advancing
+ * backwards, sending after close, an update on a plain input) changes
+ * nothing, so it is not sticky: it is returned, described in the worker's
+ * error, and the worker carries on (tide/dataflow.h, "Errors").
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stall.h"
 #include "tide/alloc.h"
 #include "worker.h"
 
@@ -21,6 +31,41 @@ struct tide_input {
 static void input_schedule(tide_op *op, void *state)
 {
     (void)op, (void)state;
+}
+
+bool tide__input_is(const tide_op *op)
+{
+    return op->schedule == input_schedule;
+}
+
+/* A handled error: described on the worker (tide_worker_error) but not
+ * sticky, since the refused call changed nothing. A sticky error already
+ * there is kept: it is the one the run will end with. */
+static int refuse(tide_input *in, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int refuse(tide_input *in, int code, const char *fmt, ...)
+{
+    tide_worker *w = in->op->df->w;
+    if (w->rc) return code;
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    w->err.code = code;
+    snprintf(w->err.msg, sizeof w->err.msg, "%s: %s", in->op->name, msg);
+    return code;
+}
+
+int tide_input_set_name(tide_input *in, const char *name)
+{
+    size_t n = strlen(name ? name : "") + 1;
+    char *p = tide_alloc(n);
+    if (p == NULL) return TIDE_ENOMEM;
+    memcpy(p, name ? name : "", n);
+    tide_free(in->op->name);
+    in->op->name = p;
+    return TIDE_OK;
 }
 
 tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, tide_stream **out)
@@ -62,7 +107,7 @@ tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, ti
 
 static int check_open(tide_input *in)
 {
-    if (in->closed) return tide_op_fail(in->op, TIDE_ECLOSED, "send after close");
+    if (in->closed) return refuse(in, TIDE_ECLOSED, "send after close");
     return TIDE_OK;
 }
 
@@ -80,7 +125,7 @@ int tide_input_update(tide_input *in, const void *key, uint32_t klen, const void
                       uint32_t vlen, int64_t diff)
 {
     TIDE_TRY(check_open(in));
-    if (!in->updates) return tide_op_fail(in->op, TIDE_EINVAL, "update on a plain input");
+    if (!in->updates) return refuse(in, TIDE_EINVAL, "update on a plain input");
     tide_time t = tide_time_epoch(in->epoch);
     int rc = tide_out_push_update(in->op, 0, t, key, klen, val, vlen, t, diff);
     if (rc == 0 && tide_batch_full(in->op->out[0].staged)) rc = tide_out_flush(in->op);
@@ -105,8 +150,8 @@ int tide_input_advance_to(tide_input *in, uint64_t epoch)
 {
     TIDE_TRY(check_open(in));
     if (epoch < in->epoch)
-        return tide_op_fail(in->op, TIDE_EINVAL, "advance_to(%llu) is before epoch %llu",
-                            (unsigned long long)epoch, (unsigned long long)in->epoch);
+        return refuse(in, TIDE_EINVAL, "advance_to(%llu) is before epoch %llu",
+                      (unsigned long long)epoch, (unsigned long long)in->epoch);
     if (epoch == in->epoch) return TIDE_OK;
     TIDE_TRY(tide_out_flush(in->op));
     TIDE_TRY(tide_op_downgrade(in->op, tide_time_epoch(in->epoch), tide_time_epoch(epoch)));

@@ -3,7 +3,10 @@
  *
  * A probe is a sink operator: it consumes (and drops) the stream's batches
  * so that their pointstamps retire, and answers from its input frontier.
+ * Waiting on a probe (tide_worker_step_until) gives up after the caller's
+ * deadline or the configured stall time, and then says why (stall.c).
  */
+#include "stall.h"
 #include "tide/alloc.h"
 #include "worker.h"
 
@@ -62,10 +65,27 @@ bool tide_probe_less_equal(const tide_probe *p, tide_time t)
 
 int tide_worker_step_until(tide_worker *w, const tide_probe *p, tide_time t)
 {
+    return tide_worker_step_until_timeout(w, p, t, -1);
+}
+
+int tide_worker_step_until_timeout(tide_worker *w, const tide_probe *p, tide_time t,
+                                   int64_t timeout_ms)
+{
+    uint64_t stall_ms = w->rt->cfg.stall_timeout_ms;
+    uint64_t start = tide__now_ms(), last = start, worked = w->worked;
     while (tide_probe_less_equal(p, t)) {
         int rc = tide_worker_step_or_park(w, 1000);
         if (rc < 0) return rc;
         if (rc == 0) break;
+        uint64_t now = tide__now_ms();
+        if (w->worked != worked) {
+            worked = w->worked;
+            last = now;
+        } else if (stall_ms && now - last >= stall_ms) {
+            return tide__stall_explain(p->op, t, now - last, TIDE_ETIMEDOUT, "stalled");
+        }
+        if (timeout_ms >= 0 && now - start >= (uint64_t)timeout_ms)
+            return tide__stall_explain(p->op, t, now - last, TIDE_ETIMEDOUT, "deadline passed");
     }
     return TIDE_OK;
 }

@@ -560,3 +560,16 @@ void tide__tracker_dump(const tide__tracker *t)
         }
     }
 }
+
+const tide_antichain *tide__tracker_pointstamps(const tide__tracker *t, uint32_t node,
+                                                uint32_t port, int is_source)
+{
+    static const tide_antichain empty;
+    if (node >= t->nnodes) return &empty;
+    if (is_source) {
+        if (port >= t->sbase[node + 1] - t->sbase[node]) return &empty;
+        return &t->locs[t->ntargets + t->sbase[node] + port].pts.frontier;
+    }
+    if (port >= t->tbase[node + 1] - t->tbase[node]) return &empty;
+    return &t->locs[t->tbase[node] + port].pts.frontier;
+}

@@ -112,6 +112,12 @@ const tide_summary_set *tide__tracker_summaries(const tide__tracker *t, uint32_t
  * Queued updates not yet propagated count as activity (conservatively). */
 int tide__tracker_is_idle(const tide__tracker *t);
 
+/* The frontier of the pointstamps counted at a location: a source (output
+ * @port of @node: capabilities) or a target (input @port: messages not yet
+ * consumed). Borrowed; empty for a bad location. For stall diagnosis. */
+const tide_antichain *tide__tracker_pointstamps(const tide__tracker *t, uint32_t node,
+                                                uint32_t port, int is_source);
+
 /* Debug: print every non-zero pointstamp to stderr. */
 void tide__tracker_dump(const tide__tracker *t);
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stall.h"
 #include "tide/alloc.h"
 #include "transport.h"
 #include "worker.h"
@@ -187,6 +188,7 @@ int tide__worker_deliver(tide_worker *w, tide__msg *m)
         }
         return tide__deliver_local(df, m->channel, m->batch);
     }
+    tide__stall_note(df, m->from, m->progress->updates, m->progress->len);
     rc = tide__df_apply(df, m->progress->updates, m->progress->len);
     tide__progress_unref(m->progress);
     return rc;
@@ -276,13 +278,16 @@ static int step(tide_worker *w, bool *did)
 int tide_worker_step(tide_worker *w)
 {
     bool did = false;
-    return step(w, &did);
+    int rc = step(w, &did);
+    w->worked += did;
+    return rc;
 }
 
 int tide_worker_step_or_park(tide_worker *w, int64_t timeout_us)
 {
     bool did = false;
     int rc = step(w, &did);
+    w->worked += did;
     if (rc > 0 && !did && timeout_us != 0) park(w, timeout_us);
     return rc;
 }

@@ -109,6 +109,7 @@ struct tide_dataflow {
     /* Owned allocations freed with the dataflow (streams, inputs, probes). */
     void **owned;
     uint32_t nowned, owned_cap;
+    struct tide__stall *stall; /* stall.c: who holds capabilities; NULL until used */
 };
 
 /* ---- workers -------------------------------------------------------------- */
@@ -130,6 +131,7 @@ struct tide_worker {
     uint32_t wake_seq; /* atomic */
     uint32_t sleeping; /* atomic: 1 while parked */
     pthread_t thread;
+    uint64_t worked; /* steps that did something (stall.c's idea of progress) */
 };
 
 /* One process: the workers, their inboxes and the transport. */

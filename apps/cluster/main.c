@@ -1,11 +1,13 @@
 /*
  * tide-cluster - run N processes of a tide program on this machine.
  *
- *   tide-cluster -n N [-w W] [--port P] [-h FILE] -- PROGRAM ARGS...
+ *   tide-cluster -n N [-w W] [--port P] [-h FILE] [--prefix=none|process] -- PROGRAM ARGS...
  *
  * starts PROGRAM ARGS -n N -w W -p i (plus the other cluster flags given)
  * for i = 0..N-1, forwards each child's stdout and stderr line by line with
- * a "[i] " prefix, and exits with the first failing child's status; once one
+ * a "[i] " prefix (none with --prefix=none, for machine-readable output; a
+ * line is still written whole, so lines of children never mix), and exits
+ * with the first failing child's status; once one
  * fails the others get a short grace period, then SIGTERM, then SIGKILL.
  * Uses only libtide's flag parser; one poll loop, no threads.
  */
@@ -43,6 +45,7 @@ typedef struct child {
 } child;
 
 static volatile sig_atomic_t got_signal;
+static int prefix_lines = 1; /* --prefix=process (default) or none */
 
 static void on_signal(int sig)
 {
@@ -68,6 +71,8 @@ static void usage(FILE *f)
             "\n"
             "%s"
             "\n"
+            "      --prefix=process  prefix each forwarded line with \"[i] \" (default)\n"
+            "      --prefix=none     forward lines unchanged (each line still whole)\n"
             "      --help     display this help and exit\n"
             "      --version  output version information and exit\n",
             tide_config_usage());
@@ -96,7 +101,7 @@ static void write_all(int fd, const char *p, size_t n)
 static void emit(int out, int i, const char *p, size_t n)
 {
     char pre[24];
-    int k = snprintf(pre, sizeof pre, "[%d] ", i);
+    int k = prefix_lines ? snprintf(pre, sizeof pre, "[%d] ", i) : 0;
     /* One write per line when it fits, so lines of children never interleave. */
     char line[LINE_BUF + 32];
     if (n + (size_t)k + 1 <= sizeof line) {
@@ -152,13 +157,23 @@ int main(int argc, char **argv)
 {
     tide_config cfg;
     tide_error e;
-    int given_port = 0, given_timeout = 0, dd = -1;
+    int given_port = 0, given_timeout = 0, given_stall = 0, dd = -1;
 
     /* Options are only looked for before "--". */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             dd = i;
             break;
+        }
+        if (strncmp(argv[i], "--prefix", 8) == 0 && (argv[i][8] == '=' || argv[i][8] == '\0')) {
+            const char *v = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[i + 1] : "");
+            if (strcmp(v, "none") == 0)
+                prefix_lines = 0;
+            else if (strcmp(v, "process") == 0)
+                prefix_lines = 1;
+            else
+                return usage_error("option '--prefix': '%s' is not 'none' or 'process'", v);
+            continue;
         }
         if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
@@ -170,6 +185,7 @@ int main(int argc, char **argv)
         }
         if (strncmp(argv[i], "--port", 6) == 0) given_port = 1;
         if (strncmp(argv[i], "--peer-timeout", 14) == 0) given_timeout = 1;
+        if (strncmp(argv[i], "--stall-timeout", 15) == 0) given_stall = 1;
         if (strcmp(argv[i], "-p") == 0 || strncmp(argv[i], "--process=", 10) == 0 ||
             strcmp(argv[i], "--process") == 0 || (strncmp(argv[i], "-p", 2) == 0 && argv[i][2]))
             return usage_error("'%s': the process index is chosen per child", argv[i]);
@@ -177,11 +193,18 @@ int main(int argc, char **argv)
     if (dd < 0) return usage_error("%s", "missing '--' before PROGRAM");
     if (dd + 1 >= argc) return usage_error("%s", "missing PROGRAM after '--'");
 
-    /* Parse our part (argv[0..dd)) with the library's parser. */
-    int ours = dd;
+    /* Parse our part (argv[0..dd)), --prefix taken out, with the library's parser. */
+    int ours = 0;
     char **mine = calloc((size_t)dd + 1, sizeof *mine);
     if (mine == NULL) return usage_error("%s", "out of memory");
-    memcpy(mine, argv, (size_t)dd * sizeof *mine);
+    for (int i = 0; i < dd; i++) {
+        if (i > 0 && strcmp(argv[i], "--prefix") == 0) {
+            i++; /* and its value */
+            continue;
+        }
+        if (i > 0 && strncmp(argv[i], "--prefix=", 9) == 0) continue;
+        mine[ours++] = argv[i];
+    }
     tide_config_init(&cfg);
     int prc = tide_config_parse(&cfg, &ours, mine, &e);
     const char *stray = ours > 1 ? mine[1] : NULL;
@@ -199,11 +222,12 @@ int main(int argc, char **argv)
             ins = i;
             break;
         }
-    char nbuf[16], wbuf[16], pbuf[16], portbuf[16], tbuf[16];
+    char nbuf[16], wbuf[16], pbuf[16], portbuf[16], tbuf[16], sbuf[16];
     snprintf(nbuf, sizeof nbuf, "%u", cfg.processes);
     snprintf(wbuf, sizeof wbuf, "%u", cfg.workers);
     snprintf(portbuf, sizeof portbuf, "%u", cfg.base_port);
     snprintf(tbuf, sizeof tbuf, "%u", cfg.peer_timeout_ms);
+    snprintf(sbuf, sizeof sbuf, "%u", cfg.stall_timeout_ms);
     int k = 0;
     for (int i = 0; i < ins; i++) cargv[k++] = argv[dd + 1 + i];
     cargv[k++] = "-n", cargv[k++] = nbuf;
@@ -212,6 +236,7 @@ int main(int argc, char **argv)
     if (given_port) cargv[k++] = "--port", cargv[k++] = portbuf;
     if (cfg.hostfile[0]) cargv[k++] = "-h", cargv[k++] = cfg.hostfile;
     if (given_timeout) cargv[k++] = "--peer-timeout", cargv[k++] = tbuf;
+    if (given_stall) cargv[k++] = "--stall-timeout", cargv[k++] = sbuf;
     if (!cfg.pin) cargv[k++] = "--no-pin";
     if (cfg.verbose) cargv[k++] = "-v";
     for (int i = ins; i < nargs; i++) cargv[k++] = argv[dd + 1 + i];

@@ -23,28 +23,78 @@
  *
  * Every function returns NULL on error, with the detail on the worker
  * (tide_worker_error). Objects live as long as their dataflow.
+ *
+ * Reading outputs. Every operator below states its output: the record
+ * layout (key width, value width; TIDE_VAR for variable) and what each
+ * field holds. A field is read with the load matching how it was stored
+ * (tide/record.h): tide_u64_load for what tide_u64_store wrote, and so on.
+ * "Same as the input" means the bytes are passed through untouched. An
+ * update's time and diff come with each record (tide_inspect_updates gives
+ * them; in a tide_batch, b->times[i] and b->diffs[i]). User functions (join,
+ * reduce, map, inspect callbacks) run on every worker thread at once
+ * (tide/dataflow.h).
  */
 #ifndef TIDE_COLLECTION_H
 #define TIDE_COLLECTION_H
 
+#include <stddef.h>
+
 #include "tide/dataflow.h"
 #include "tide/ops.h"
+#include "tide/record.h"
 #include "tide/trace.h"
+
+/* ---- constant collections ----------------------------------------------------- */
+
+/* One record of a constant collection: borrowed byte strings of the
+ * collection's layout widths (@val may be NULL when vlen is 0). */
+typedef struct tide_record_init {
+    const void *key;
+    uint32_t klen;
+    const void *val;
+    uint32_t vlen;
+} tide_record_init;
+
+/*
+ * tide_collection_from - a collection that never changes: @records appear
+ * at the scope's least time (epoch 0) with diff +1 each (list a record
+ * twice for multiplicity 2), and nothing else ever happens. No input handle
+ * to advance or close: the operator sends its records on its first step
+ * and drops its capability itself, so its frontier is empty from then on.
+ * For a root node, a parameter, a small lookup table.
+ *
+ * Every worker calls this with the SAME records (as it builds the same
+ * dataflow); each worker emits only the records whose key it owns
+ * (tide_hash_owner(tide_hash(key), peers), as TIDE_EXCHANGE places them), so
+ * every record appears once in all and a following arrange moves nothing.
+ * @records and the bytes they point to are copied (borrowed for the call).
+ * @s may be any scope. Output: UPDATES records of @layout, the given bytes.
+ * @return the collection, or NULL (TIDE_EINVAL for a record whose widths
+ * do not match @layout, TIDE_ENOMEM; detail on the worker).
+ */
+tide_stream *tide_collection_from(tide_scope *s, tide_layout layout,
+                                  const tide_record_init *records, size_t n);
+
+/* tide_collection_from_u64 - a constant collection of (u64 key, no value)
+ * records, layout (8, 0): the keys tide_u64_store'd. */
+tide_stream *tide_collection_from_u64(tide_scope *s, const uint64_t *keys, size_t n);
 
 /* ---- collection operators --------------------------------------------------- */
 
-/* Multiply every diff by -1. */
+/* Multiply every diff by -1. Output: same records as @c. */
 tide_stream *tide_negate(tide_stream *c);
 
 /* Exchange by key, then sum the diffs of equal (key, val, time) and drop
  * zeros, emitting each time's updates once its time is complete (the
  * operator holds capabilities for the times it still buffers). Each
- * (key, val, time) leaves at most once, never with diff 0. */
+ * (key, val, time) leaves at most once, never with diff 0. Output: same
+ * layout and bytes as @c. */
 tide_stream *tide_consolidate(tide_stream *c);
 
 /* Call @fn for each update (time and diff included) at each worker; the
- * updates pass through unchanged. @ctx is borrowed (must outlive the
- * dataflow). */
+ * updates pass through unchanged. @fn runs on every worker thread at once
+ * (each for the updates on its worker): guard what it writes. @ctx is
+ * borrowed (must outlive the dataflow). */
 typedef void (*tide_update_fn)(void *ctx, const uint8_t *key, uint32_t klen, const uint8_t *val,
                                uint32_t vlen, tide_time t, int64_t diff);
 tide_stream *tide_inspect_updates(tide_stream *c, tide_update_fn fn, void *ctx);
@@ -63,7 +113,9 @@ typedef struct tide_arranged tide_arranged;
  * compacts to the input frontier (its size stays that of the collection). */
 tide_arranged *tide_arrange(tide_stream *c, const char *name);
 
-/* The arranged updates as a collection again (each sealed batch, flattened). */
+/* The arranged updates as a collection again (each sealed batch,
+ * flattened). Output: same layout and bytes as the arranged collection,
+ * consolidated per time. */
 tide_stream *tide_arranged_stream(tide_arranged *a);
 
 /* The scope the arrangement lives in. */
@@ -98,14 +150,17 @@ typedef void (*tide_join_fn)(void *ctx, const uint8_t *key, uint32_t klen, const
  * both; output records of @out layout. Each pair of input updates meets
  * once: output time = tide_time_join of the two, diff = product. All output
  * for an announced batch is produced in the activation that receives it.
- * @ctx is borrowed (must outlive the dataflow). */
+ * @ctx is borrowed (must outlive the dataflow). Output: whatever @fn
+ * emits, layout @out, read as @fn stored it; @fn runs on every worker
+ * thread (for the keys that worker owns). */
 tide_stream *tide_join(tide_arranged *a, tide_arranged *b, const char *name, tide_layout out,
                        tide_join_fn fn, void *ctx);
 
 /* The updates of @c whose key is present (semijoin) / absent (antijoin) in
  * @keys (an arrangement of keys with empty values, e.g. tide_distinct).
  * Diffs are multiplied by the key's multiplicity in @keys, so @keys should
- * be distinct (multiplicity 1) for set semantics. antijoin = c - semijoin. */
+ * be distinct (multiplicity 1) for set semantics. antijoin = c - semijoin.
+ * @keys' values are ignored. Output: same layout and bytes as @c. */
 tide_stream *tide_semijoin(tide_stream *c, tide_arranged *keys);
 tide_stream *tide_antijoin(tide_stream *c, tide_arranged *keys);
 
@@ -131,21 +186,49 @@ typedef void (*tide_reduce_fn)(void *ctx, const uint8_t *key, uint32_t klen,
 /* Group-wise reduction of an arrangement: the output collection (key,
  * output value) changes by exactly the difference between @fn applied to
  * the new and the old input, at every time (partially ordered times
- * included). Output values have width @val_width. Result is arranged. */
+ * included). Output values have width @val_width. Result is arranged
+ * (tide_arranged_stream for the collection). Output: layout (key width of
+ * @a, @val_width): the key as in @a, the value as @fn pushed it, with the
+ * diff @fn gave; @fn runs on every worker thread (for its keys). */
 tide_arranged *tide_reduce(tide_arranged *a, const char *name, uint32_t val_width,
                            tide_reduce_fn fn, void *ctx);
 
-/* (key, count) with count an i64 (tide_i64_store), for keys with count != 0. */
+/*
+ * tide_count - per key of @c, the sum of the multiplicities of all its
+ * records, for the keys where that sum is not 0. @c's values are ignored
+ * (records differing only in value count for the same key).
+ * Output: layout (key width of @c, 8); key: as in @c; value: the count, an
+ * int64 stored with tide_i64_store, whose encoding flips the sign bit so
+ * that byte order is numeric order. Read it with tide_count_load (or
+ * tide_i64_load), NOT tide_u64_load (which gives 2^63 + count). Each
+ * (key, count) has diff +1 while it holds (a change of count is -1 on the
+ * old value, +1 on the new).
+ */
 tide_stream *tide_count(tide_stream *c);
-/* Each (key, val) once if its multiplicity is positive. */
+
+/* tide_count_load - the count in a tide_count output value @val (8 bytes). */
+static inline int64_t tide_count_load(const uint8_t *val)
+{
+    return tide_i64_load(val);
+}
+
+/* Each (key, val) once (diff +1) while its multiplicity is positive.
+ * Output: same layout and bytes as @c. */
 tide_stream *tide_distinct(tide_stream *c);
-/* Each (key, val) with multiplicity fn(multiplicity) (dropped when 0). */
+/* Each (key, val) with multiplicity fn(multiplicity) (dropped when 0).
+ * Output: same layout and bytes as @c, the diff being fn's result. @fn
+ * runs on every worker thread at once. */
 typedef int64_t (*tide_threshold_fn)(void *ctx, int64_t m);
 tide_stream *tide_threshold(tide_stream *c, tide_threshold_fn fn, void *ctx);
-/* Per key, the least / greatest value (record order) with positive count. */
+/* Per key, the least / greatest value (memcmp order of the value bytes,
+ * i.e. numeric order for tide/record.h encodings) among those with a
+ * positive multiplicity. Output: same layout and bytes as @c, diff +1: one
+ * (key, value) per key. */
 tide_stream *tide_min(tide_stream *c);
 tide_stream *tide_max(tide_stream *c);
-/* Per key, the @k least values (record order), with their multiplicities. */
+/* Per key, the @k least values (record order) with positive multiplicity.
+ * Output: same layout and bytes as @c, each value with its multiplicity as
+ * the diff. */
 tide_stream *tide_top_k(tide_stream *c, uint32_t k);
 
 /* ---- iterate ------------------------------------------------------------------------------ */
@@ -156,7 +239,8 @@ typedef struct tide_variable tide_variable;
 /* A variable in loop scope @inner (a child scope) starting from @initial
  * (a collection of @inner, usually tide_enter'ed); its stream is its
  * contents at each iteration: initial at iteration 0, next(i) at i + 1.
- * Several variables may share one loop scope (mutual recursion). */
+ * Several variables may share one loop scope (mutual recursion). Output:
+ * same layout as @initial. */
 tide_variable *tide_variable_new(tide_scope *inner, tide_stream *initial);
 tide_stream *tide_variable_stream(tide_variable *v);
 /* Define the variable's next iteration as @next (exactly once; same scope
@@ -171,8 +255,9 @@ typedef tide_stream *(*tide_iterate_fn)(void *ctx, tide_scope *inner, tide_strea
 
 /* Iterate @fn from @c to a fixed point, per outer time; returns the fixed
  * point, left back in @c's scope and consolidated per outer time (the
- * changes of every iteration sum up at the outer time). @fn is called once,
- * while building; @ctx is only read then. */
+ * changes of every iteration sum up at the outer time). @fn is called once
+ * per worker, while building; @ctx is only read then. Output: the layout
+ * @fn's result has (usually @c's), read as the body produced it. */
 tide_stream *tide_iterate(tide_stream *c, tide_iterate_fn fn, void *ctx);
 
 #endif /* TIDE_COLLECTION_H */

@@ -11,6 +11,9 @@
  *       --port P         base port when there is no hosts file (default 2101)
  *       --no-pin         do not pin worker threads to cores
  *       --peer-timeout MS  give up on a silent peer after MS ms (default 10000)
+ *       --stall-timeout MS tide_worker_step_until gives up after MS ms without
+ *                        progress and reports what holds the dataflow back
+ *                        (default 10000; 0 = off; tide/ops.h)
  *   -v, --verbose        print the topology and pinning to stderr
  */
 #ifndef TIDE_CONFIG_H
@@ -24,15 +27,16 @@
 #define TIDE_MAX_WORKERS   256 /* total over all processes */
 
 typedef struct tide_config {
-    uint32_t workers;         /* threads per process (-w) */
-    uint32_t processes;       /* processes (-n) */
-    uint32_t process;         /* this process (-p) */
-    uint16_t base_port;       /* --port */
-    int pin;                  /* pin threads to cores (default 1) */
-    int verbose;              /* -v */
-    uint32_t peer_timeout_ms; /* --peer-timeout */
-    char hostfile[256];       /* -h, empty for localhost ports */
-    char job[64];             /* job identity checked at handshake; default: program name */
+    uint32_t workers;          /* threads per process (-w) */
+    uint32_t processes;        /* processes (-n) */
+    uint32_t process;          /* this process (-p) */
+    uint16_t base_port;        /* --port */
+    int pin;                   /* pin threads to cores (default 1) */
+    int verbose;               /* -v */
+    uint32_t peer_timeout_ms;  /* --peer-timeout */
+    char hostfile[256];        /* -h, empty for localhost ports */
+    char job[64];              /* job identity checked at handshake; default: program name */
+    uint32_t stall_timeout_ms; /* --stall-timeout: 0 = never give up (tide/ops.h) */
 } tide_config;
 
 /* tide_config_init - the defaults above (1 process, 1 worker). */

@@ -14,7 +14,25 @@
  * to the worker owning the hash of its key, BROADCAST to every worker.
  *
  * Thread-safety: every object here belongs to one worker thread and is used
- * only from it, unless said otherwise.
+ * only from it, unless said otherwise. The user's main and every callback
+ * of every operator (map functions, inspect and sink callbacks, join and
+ * reduce functions, ...) run on all worker threads at once, one copy per
+ * worker: a context pointer given to an operator is shared by all of them.
+ *
+ * Errors. A worker has one error slot (tide_worker_error) and two kinds of
+ * error:
+ *   - sticky: a failure inside a step or an operator (out of memory, a
+ *     protocol error, an operator's tide_op_fail), a failed constructor
+ *     while building (it returns NULL; tide_dataflow_seal then fails), or a
+ *     peer lost. Every later step returns it, the other workers are
+ *     stopped, and tide_execute returns it;
+ *   - handled: a call from the worker's own code refused for its arguments
+ *     or the object's state, which changed nothing (tide_input_advance_to
+ *     backwards, a send after tide_input_close, the TIDE_ETIMEDOUT of
+ *     tide_worker_step_until). It is returned, described in
+ *     tide_worker_error until the next error, and forgotten: the worker goes
+ *     on, and tide_execute fails only if main returns it (then with its
+ *     description).
  */
 #ifndef TIDE_DATAFLOW_H
 #define TIDE_DATAFLOW_H
@@ -43,7 +61,8 @@ typedef int (*tide_worker_main)(tide_worker *w, void *arg);
 /*
  * tide_execute - run @main on every worker thread of this process as laid
  * out by @cfg (NULL: one worker), then step each worker until all of its
- * dataflows are complete, and join the threads.
+ * dataflows are complete, and join the threads. @main runs once per
+ * worker, concurrently; @arg is shared by all of them.
  * @return TIDE_OK, or the first error (from a worker's main, a step, or the
  * cluster) with its detail in @e.
  */
@@ -69,7 +88,8 @@ int tide_worker_step(tide_worker *w);
  * to do, wait up to @timeout_us for a message (-1: no limit). */
 int tide_worker_step_or_park(tide_worker *w, int64_t timeout_us);
 
-/* The worker's last error (borrowed). */
+/* The worker's last error (borrowed): the sticky one if any, else the last
+ * handled one (see "Errors" above). */
 const tide_error *tide_worker_error(const tide_worker *w);
 
 /* ------------------------------------------------------------------------ */

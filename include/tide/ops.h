@@ -20,12 +20,39 @@
 typedef struct tide_input tide_input;
 
 /*
+ * Inputs and workers. Every worker builds the same dataflow, so every worker
+ * has its own handle of each input, and each handle is a capability of its
+ * own: the input's epoch e is complete only when EVERY worker's handle has
+ * advanced past e (or closed). So:
+ *   - any worker may send into its handle, any records: they enter the
+ *     dataflow on that worker and operators exchange them by key as needed
+ *     (a common pattern is "worker 0 sends everything", or each worker
+ *     sends its share);
+ *   - every worker must advance (tide_input_advance_to) and finally close
+ *     (tide_input_close) its OWN handle, even if it never sends anything;
+ *     a handle left open holds every downstream frontier back forever
+ *     (tide_worker_step_until then reports it, see below). For data that
+ *     never changes, tide_collection_from (tide/collection.h) needs no handle.
+ * A handle belongs to its worker's thread: never pass it to another worker.
+ *
+ * Errors: sending after close (TIDE_ECLOSED), advancing backwards or an
+ * update on a plain input (TIDE_EINVAL) change nothing: they are returned,
+ * described in tide_worker_error, and NOT sticky (the worker goes on; see
+ * "Errors" in tide/dataflow.h). Out of memory is sticky.
+ */
+
+/*
  * tide_input_new - an input in the root scope @s producing records of
  * @layout (@flags: TIDE_BATCH_UPDATES for a differential input). It starts
  * at epoch 0 and holds a capability for its current epoch.
- * @out gets the stream (borrowed). Lives with the dataflow.
+ * @out gets the stream (borrowed). Lives with the dataflow. Named "input"
+ * until tide_input_set_name.
  */
 tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, tide_stream **out);
+
+/* tide_input_set_name - the name stall reports and errors use for @in
+ * (copied). @return TIDE_OK or TIDE_ENOMEM (the old name stays). */
+int tide_input_set_name(tide_input *in, const char *name);
 
 /* Send a record at the current epoch. */
 int tide_input_send(tide_input *in, const void *key, uint32_t klen, const void *val, uint32_t vlen);
@@ -110,8 +137,35 @@ bool tide_probe_less_equal(const tide_probe *p, tide_time t);
 /* The frontier at the probe (borrowed). */
 const tide_antichain *tide_probe_frontier(const tide_probe *p);
 
-/* Step @w until no record at time <= @t can reach @p (or an error). */
+/*
+ * tide_worker_step_until - step @w until no record at time <= @t can reach
+ * @p: the frontier at @p has passed @t.
+ *
+ * A stuck dataflow does not spin forever: when the worker has done nothing
+ * (no message, no operator run, no progress) for the configured stall time
+ * (tide_config.stall_timeout_ms, --stall-timeout, default 10 s, 0 = never),
+ * the call gives up with TIDE_ETIMEDOUT and says what holds @p's frontier
+ * back: on stderr every cause, and in tide_worker_error the first, e.g.
+ *   input 'roots' (operator 1) was neither advanced past epoch 0 nor
+ *   closed, on worker 1
+ * naming the input never advanced or closed, or the operator holding a
+ * capability and at which time, the worker(s) holding it, and a peer
+ * process that has sent no progress for as long. A worker that waits for
+ * another one's slow work (e.g. a peer process loading data) for longer
+ * than the stall time is reported too: raise the stall time for such jobs.
+ * The error is not sticky: the caller may fix the cause (advance, close)
+ * and wait again.
+ * @return TIDE_OK; TIDE_ETIMEDOUT as above; or the worker's sticky error.
+ * Thread-safety: worker thread only.
+ */
 int tide_worker_step_until(tide_worker *w, const tide_probe *p, tide_time t);
+
+/* tide_worker_step_until_timeout - tide_worker_step_until with a deadline:
+ * give up with TIDE_ETIMEDOUT (and the same report) after @timeout_ms
+ * milliseconds in all, progress or not (-1: no deadline; the stall time
+ * still applies). */
+int tide_worker_step_until_timeout(tide_worker *w, const tide_probe *p, tide_time t,
+                                   int64_t timeout_ms);
 
 /* ------------------------------------------------------------------------ */
 /* Record-at-a-time operators                                               */
@@ -143,21 +197,39 @@ typedef bool (*tide_pred_fn)(void *ctx, const uint8_t *key, uint32_t klen, const
 
 /* Map each record to at most one (flat_map: any number of) records of
  * @out_layout. Times and diffs pass through. @ctx is borrowed and must
- * outlive the dataflow. */
+ * outlive the dataflow. Output: the records @fn emits, in the layout it
+ * was given, read with the loads matching what @fn stored. */
 tide_stream *tide_flat_map(tide_stream *s, const char *name, tide_layout out_layout,
                            tide_record_fn fn, void *ctx);
 #define tide_map tide_flat_map
 /* Keep the records for which @fn is true (no copy: batches are filtered
- * into new batches only when some record is dropped). */
+ * into new batches only when some record is dropped). Output: the input
+ * records unchanged (same layout, time, diff). */
 tide_stream *tide_filter(tide_stream *s, const char *name, tide_pred_fn fn, void *ctx);
-/* Merge @n streams of one layout and scope. */
+/* Merge @n streams of one layout and scope. Output: the input records
+ * unchanged. */
 tide_stream *tide_concat(tide_stream *const *streams, uint32_t n);
-/* Move records to the worker owning the hash of their key. */
+/* Move records to the worker owning the hash of their key. Output: the
+ * input records unchanged, on another worker. */
 tide_stream *tide_exchange(tide_stream *s);
-/* Call @fn on every batch that passes (the batch is borrowed). */
+/*
+ * Call @fn on every batch that passes (the batch is borrowed). The batch
+ * keeps @s's layout; its records are read with tide_batch_key/_val and
+ * the typed loads of tide/record.h.
+ *
+ * Thread-safety of callbacks: every worker runs its own copy of the
+ * operator, so @fn runs on EVERY worker thread, concurrently, each seeing
+ * the batches of its worker (with PIPELINE, those the worker produced).
+ * @ctx is shared by all of them: guard what @fn writes (a mutex, atomics,
+ * or one slot per tide_worker_index). The same holds for tide_sink,
+ * tide_inspect_updates and every user function (map, filter, join, reduce
+ * functions): they are called from all workers at once.
+ */
 typedef void (*tide_inspect_fn)(void *ctx, const tide_batch *b);
 tide_stream *tide_inspect(tide_stream *s, tide_inspect_fn fn, void *ctx);
-/* A sink that calls @fn on every batch and drops it. */
+/* A sink that calls @fn on every batch and drops it; @pact decides where
+ * the batches are seen (EXCHANGE: on the worker owning each key;
+ * BROADCAST: every batch on every worker). Concurrent as tide_inspect. */
 void tide_sink(tide_stream *s, tide_pact pact, tide_inspect_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------------ */
@@ -169,17 +241,20 @@ typedef struct tide_feedback tide_feedback;
 /*
  * tide_feedback_new - a loop edge in scope @s: what is connected to it
  * re-enters the scope with the scope's coordinate advanced by @step (>= 1).
- * @out gets the stream that carries the fed-back records.
+ * @out gets the stream that carries the fed-back records: those connected,
+ * unchanged, of @layout and @flags.
  */
 tide_feedback *tide_feedback_new(tide_scope *s, tide_layout layout, uint32_t flags, uint32_t step,
                                  tide_stream **out);
 /* Close the loop: @s (same scope) flows into the feedback edge. */
 int tide_feedback_connect(tide_feedback *fb, tide_stream *s);
 
-/* Bring @s from the parent scope into @child (times unchanged). */
+/* Bring @s from the parent scope into @child (times unchanged). Output:
+ * the records of @s unchanged. */
 tide_stream *tide_enter(tide_stream *s, tide_scope *child);
 /* Bring @s out of its scope into the parent: the scope's coordinate is
- * reset to 0, in the batch time and in every record time. */
+ * reset to 0, in the batch time and in every record time. Output: the
+ * records of @s unchanged (only times change). */
 tide_stream *tide_leave(tide_stream *s);
 
 /* ------------------------------------------------------------------------ */

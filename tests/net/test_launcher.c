@@ -75,6 +75,33 @@ Test(launcher, prefixes_lines_by_process)
     cr_expect(strstr(out, "oops") == NULL, "stderr stays on stderr");
 }
 
+Test(launcher, prefix_option)
+{
+    const char *prog = "-- /bin/sh -c 'echo \"line $6\"; echo \"err $6\" >&2' sh";
+    char args[512];
+    snprintf(args, sizeof args, "-n 2 --prefix=none %s", prog);
+    cr_expect_eq(run(args), 0);
+    char *out = slurp(out_path), *err = slurp(err_path);
+    /* Exactly the children's lines, unchanged, in some order. */
+    cr_expect(strcmp(out, "line 0\nline 1\n") == 0 || strcmp(out, "line 1\nline 0\n") == 0,
+              "stdout: '%s'", out);
+    cr_expect(strcmp(err, "err 0\nerr 1\n") == 0 || strcmp(err, "err 1\nerr 0\n") == 0,
+              "stderr: '%s'", err);
+    snprintf(args, sizeof args, "-n 2 --prefix process %s", prog);
+    cr_expect_eq(run(args), 0);
+    out = slurp(out_path);
+    EXPECT_HAS(out, "[0] line 0\n");
+    EXPECT_HAS(out, "[1] line 1\n");
+    snprintf(args, sizeof args, "-n 2 %s", prog); /* the default */
+    cr_expect_eq(run(args), 0);
+    EXPECT_HAS(slurp(out_path), "[1] line 1\n");
+    snprintf(args, sizeof args, "-n 2 --prefix=host %s", prog);
+    cr_expect_eq(run(args), 2);
+    EXPECT_HAS(slurp(err_path), "'host'");
+    cr_expect_eq(run("-n 2 --stall-timeout 250 -- /bin/sh -c 'echo \"$*\"' sh"), 0);
+    EXPECT_HAS(slurp(out_path), "--stall-timeout 250");
+}
+
 Test(launcher, passes_cluster_flags)
 {
     int rc = run("-n 3 -w 2 --port 3100 -- /bin/sh -c 'echo \"args: $*\"' sh a -- b");
