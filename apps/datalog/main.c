@@ -1,0 +1,126 @@
+/*
+ * tide-datalog - live Datalog queries over a stream of transactions.
+ *
+ *   tide-datalog run SCRIPT.edn [--json] [-w W -n N -p P -h HOSTS]
+ *
+ * Runs the script's forms (create-db, transact, register-query,
+ * unregister-query) on every worker and prints every change of every
+ * registered query, one line per query and time:
+ *   ["chic/territory-earnings" ([("east" 1600) 2 1] [("west" 1720) 2 1])]
+ * or with --json one object per change:
+ *   {"query":"chic/territory-earnings","tuple":["east",1600],"time":2,"diff":1}
+ * A rejected form prints "error: LINE:COL: message" (JSON: {"error":...})
+ * and the script goes on with the state unchanged. See docs/datalog.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+typedef struct run_args {
+    edn **forms;
+    size_t n;
+    bool json;
+} run_args;
+
+static void print_error(dl_engine *g, const char *msg)
+{
+    if (g->index != 0) return;
+    if (g->json) {
+        fputs("{\"error\":\"", g->out);
+        for (const char *p = msg; *p; p++) {
+            if (*p == '"' || *p == '\\') fputc('\\', g->out);
+            fputc(*p, g->out);
+        }
+        fputs("\"}\n", g->out);
+    } else {
+        fprintf(g->out, "error: %s\n", msg);
+    }
+    fflush(g->out);
+}
+
+static int run_worker(tide_worker *w, void *arg)
+{
+    run_args *a = arg;
+    dl_engine g;
+    int rc = dl_engine_init(&g, w);
+    g.json = a->json;
+    for (size_t i = 0; i < a->n && rc >= 0; i++) {
+        char err[512] = "";
+        rc = dl_engine_form(&g, a->forms[i], err, sizeof err);
+        if (rc == DL_REJECT) {
+            print_error(&g, err);
+            rc = 0;
+        }
+    }
+    if (rc >= 0) rc = dl_engine_close(&g);
+    dl_engine_fini(&g);
+    return rc < 0 ? rc : 0;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    size_t k;
+    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) b = realloc(b, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return b;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: tide-datalog run SCRIPT.edn [--json] [cluster flags]\n%s",
+            tide_config_usage());
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    tide_config cfg;
+    tide_config_init(&cfg);
+    tide_error e = {0};
+    if (tide_config_parse(&cfg, &argc, argv, &e) < 0) {
+        fprintf(stderr, "tide-datalog: %s\n", e.msg);
+        return 2;
+    }
+    run_args a = {0};
+    const char *script = NULL;
+    if (argc < 2 || strcmp(argv[1], "run")) return usage();
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            a.json = true;
+        else if (!script)
+            script = argv[i];
+        else
+            return usage();
+    }
+    if (!script) return usage();
+    size_t len;
+    char *text = slurp(script, &len);
+    if (!text) {
+        fprintf(stderr, "tide-datalog: cannot read %s\n", script);
+        return 1;
+    }
+    char err[512];
+    if (edn_parse_all(text, len, &a.forms, &a.n, err, sizeof err) < 0) {
+        fprintf(stderr, "tide-datalog: %s:%s\n", script, err);
+        free(text);
+        return 1;
+    }
+    free(text);
+    int rc = tide_execute(&cfg, run_worker, &a, &e);
+    edn_free_all(a.forms, a.n);
+    if (rc < 0) {
+        fprintf(stderr, "tide-datalog: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
