@@ -1,0 +1,169 @@
+/*
+ * test_datalog.c - tide-datalog end to end: the article's Chicago scenario
+ * against answers computed here from the same data (naive sums and a naive
+ * transitive closure of :thug/boss), and malformed forms rejected with
+ * their line:column and the state unchanged.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SRC TIDE_BUILD_DIR "/../tests/apps/datalog/"
+
+static char *run(const char *script, const char *flags)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "timeout 60 %s/tide-datalog run %s %s 2>&1", TIDE_BUILD_DIR, script,
+             flags);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    size_t k;
+    while ((k = fread(out + n, 1, cap - n - 1, p)) > 0) n += k;
+    out[n] = 0;
+    cr_assert_eq(pclose(p), 0, "%s", out);
+    return out;
+}
+
+/* The data of chicago.edn, as the test's own tables. */
+typedef struct thug {
+    int id;
+    const char *name;
+    int boss, earnings, territory;
+} thug;
+static thug thugs[] = {{3, "alfredo", 0, 1000, 1}, {4, "bernado", 3, 500, 1},
+                       {5, "carlo", 4, 120, 1},    {6, "cristiano", 4, 100, 1},
+                       {7, "aurora", 0, 900, 2},   {8, "berta", 7, 450, 2},
+                       {9, "carla", 8, 125, 2},    {10, "corinna", 8, 125, 2}};
+#define NT 8
+
+static bool below(int sub, int boss)
+{
+    for (int i = 0; i < NT; i++)
+        if (thugs[i].id == sub)
+            return thugs[i].boss == boss || (thugs[i].boss && below(thugs[i].boss, boss));
+    return false;
+}
+
+static int sub_sum(int b)
+{
+    int s = 0;
+    for (int i = 0; i < NT; i++)
+        if (below(thugs[i].id, b)) s += thugs[i].earnings;
+    return s;
+}
+
+static bool has_sub(int b)
+{
+    for (int i = 0; i < NT; i++)
+        if (thugs[i].boss == b) return true;
+    return false;
+}
+
+/* The expected line of a query at a time from (tuple, diff) strings. */
+static void expect_line(const char *out, const char *query, char tuples[][64], const int *diffs,
+                        int n, int time)
+{
+    char line[4096];
+    int k = snprintf(line, sizeof line, "[\"%s\" (", query);
+    for (int i = 0; i < n; i++)
+        k += snprintf(line + k, sizeof line - (size_t)k, "%s[(%s) %d %d]", i ? " " : "", tuples[i],
+                      time, diffs[i]);
+    snprintf(line + k, sizeof line - (size_t)k, ")]\n");
+    cr_assert(strstr(out, line), "missing line %s in output:\n%s", line, out);
+}
+
+static void check_chicago(const char *out)
+{
+    /* time 1: initial answers */
+    char t[16][64];
+    int d[16], n;
+    int west = 0, east = 0;
+    for (int i = 0; i < NT; i++) *(thugs[i].territory == 1 ? &west : &east) += thugs[i].earnings;
+    snprintf(t[0], 64, "\"east\" %d", east);
+    snprintf(t[1], 64, "\"west\" %d", west);
+    d[0] = d[1] = 1;
+    expect_line(out, "chic/territory-earnings", t, d, 2, 1);
+    n = 0;
+    for (int i = 0; i < NT; i++)
+        if (has_sub(thugs[i].id)) {
+            snprintf(t[n], 64, "%d \"%s\" %d", thugs[i].id, thugs[i].name, sub_sum(thugs[i].id));
+            d[n++] = 1;
+        }
+    expect_line(out, "chic/sub-earnings", t, d, n, 1);
+    n = 0;
+    for (int i = 0; i < NT; i++) {
+        snprintf(t[n], 64, "%d \"%s\" %d", thugs[i].id, thugs[i].name,
+                 thugs[i].earnings + sub_sum(thugs[i].id));
+        d[n++] = 1;
+    }
+    expect_line(out, "chic/thug-total-earnings", t, d, n, 1);
+    /* time 2: corinna earns 550 instead of 125 */
+    int old_east = east;
+    east += 550 - 125;
+    snprintf(t[0], 64, "\"east\" %d", old_east);
+    snprintf(t[1], 64, "\"east\" %d", east);
+    d[0] = -1;
+    d[1] = 1;
+    expect_line(out, "chic/territory-earnings", t, d, 2, 2);
+    int before7 = sub_sum(7), before8 = sub_sum(8);
+    thugs[7].earnings = 550;
+    snprintf(t[0], 64, "7 \"aurora\" %d", before7);
+    snprintf(t[1], 64, "7 \"aurora\" %d", sub_sum(7));
+    snprintf(t[2], 64, "8 \"berta\" %d", before8);
+    snprintf(t[3], 64, "8 \"berta\" %d", sub_sum(8));
+    int dd[4] = {-1, 1, -1, 1};
+    expect_line(out, "chic/sub-earnings", t, dd, 4, 2);
+    thugs[7].earnings = 125;
+}
+
+Test(datalog, chicago_w1)
+{
+    char *out = run(SRC "chicago.edn", "-w 1");
+    check_chicago(out);
+    cr_assert_null(strstr(out, "error"), "%s", out);
+    free(out);
+}
+
+Test(datalog, chicago_json)
+{
+    char *out = run(SRC "chicago.edn", "--json");
+    cr_assert(strstr(out,
+                     "{\"query\":\"chic/"
+                     "territory-earnings\",\"tuple\":[\"east\",1600],\"time\":1,\"diff\":1}\n"),
+              "%s", out);
+    cr_assert(strstr(out,
+                     "{\"query\":\"chic/"
+                     "territory-earnings\",\"tuple\":[\"east\",2025],\"time\":2,\"diff\":1}\n"),
+              "%s", out);
+    free(out);
+}
+
+Test(datalog, rejected_forms)
+{
+    char *out = run(SRC "bad.edn", "");
+    /* every bad form prints its error; the good transaction and query still work */
+    const char *want[] = {
+        "error: 4:28: :p/n expects a :Number value, got string",
+        "error: 5:23: unknown attribute :p/nope",
+        "error: 6:12: :db/add takes e a v, got 2 argument(s)",
+        "error: 7:12: entity map without :db/id",
+        "error: 8:21: entity id must be a non-negative integer, got a negative integer",
+        "error: 9:12: unknown transaction operation :db/frob",
+        "error: 10:36: unknown attribute :p/zz",
+        "error: 11:32: unknown rule or query 'median'",
+        "error: 12:29: find variable ?y is not bound by the query",
+        "error: 13:1: unknown form (frobnicate ...)",
+        "error: 14:32: unknown rule or query 'nope'",
+        "error: 15:42: ",
+        "negation through recursion is not stratified: r -> (not) r",
+        "[\"q\" ([(1 5) 1 1])]",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(out, want[i]), "missing '%s' in:\n%s", want[i], out);
+    /* the rejected transactions changed nothing: q saw only the good one */
+    cr_assert_null(strstr(out, "2 1]"), "%s", out);
+    free(out);
+}
