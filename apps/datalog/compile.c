@@ -671,16 +671,9 @@ static rel call(sc *c, symtab *st, rel in, const edn *x)
         }
         if (!q->dry) {
             int o = qq->owner;
-            if (!q->qstream[o]) {
-                /* compiled again into this dataflow: see docs/datalog.md */
-                char e2[256];
-                dl_query *src = q->g->queries[o];
-                if (dl_compile(q->g, q->root, src->query, src->rules, &q->qstream[o], e2,
-                               sizeof e2) < 0) {
-                    qfail(q, x, "query %s: %s", name, e2);
-                    return in;
-                }
-            }
+            if (!q->qstream[o])
+                q->qstream[o] =
+                    tide_arranged_stream(tide_arranged_import(q->g->queries[o]->result, q->root));
             s = c->outer ? tide_enter(q->qstream[o], c->scope) : q->qstream[o];
         }
     }

@@ -232,6 +232,17 @@ int dl_engine_transact(dl_engine *g, const edn *tx, char *err, size_t errlen)
     return settle(g);
 }
 
+/* A registration is a logical time of its own: imports replay their
+ * traces compacted up to the inputs' frontier (time + 1), so the new
+ * query's first answer is complete once that time is. */
+static int tick(dl_engine *g, uint64_t *since)
+{
+    g->time++;
+    *since = g->time;
+    for (int a = 0; a < g->ninputs; a++) TIDE_TRY(tide_input_advance_to(g->inputs[a], g->time + 1));
+    return settle(g);
+}
+
 /* ---- queries ----------------------------------------------------------- */
 
 static void route_fn(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
@@ -268,7 +279,6 @@ int dl_engine_register(dl_engine *g, const char *name, const edn *query, const e
     q->owner = self;
     for (int i = 0; i < g->nqueries; i++)
         if (g->queries[i]->owner == i && !strcmp(g->queries[i]->canon, q->canon)) q->owner = i;
-    q->since = g->time;
     q->active = true;
     tide_dataflow *df = tide_dataflow_new(g->w, name);
     if (!df) return TIDE_ENOMEM;
@@ -289,7 +299,7 @@ int dl_engine_register(dl_engine *g, const char *name, const edn *query, const e
     if (!q->probe) return tide_worker_error(g->w)->code;
     TIDE_TRY(tide_dataflow_seal(df));
     g->queries[g->nqueries++] = q;
-    return settle(g);
+    return tick(g, &q->since);
 }
 
 int dl_engine_unregister(dl_engine *g, const char *name, char *err, size_t errlen)
