@@ -1182,8 +1182,8 @@ static void cycle_path(qc *q, uint8_t (*edges)[MAXR], int a, int b, char *out, s
 
 static int stratify(qc *q)
 {
-    static uint8_t edges[MAXR][MAXR];
-    memset(edges, 0, sizeof edges);
+    uint8_t(*edges)[MAXR] = calloc(MAXR, sizeof *edges); /* per call: workers are threads */
+    if (!edges) return qfail(q, NULL, "out of memory");
     for (int r = 0; r < q->nrules; r++)
         for (int b = 0; b < q->rules[r].nbodies; b++) {
             const edn *body_ = q->rules[r].bodies[b];
@@ -1201,12 +1201,14 @@ static int stratify(qc *q)
             if ((edges[i][j] & 2) && q->scc_of[i] == q->scc_of[j]) {
                 char path[512];
                 cycle_path(q, edges, i, j, path, sizeof path);
+                free(edges);
                 return qfail(q, q->rules[i].bodies[0],
                              "negation through recursion is not stratified: %s", path);
             }
         }
     }
     for (int i = 0; i < q->nrules; i++) q->rules[i].scc = q->scc_of[i];
+    free(edges);
     return 0;
 }
 

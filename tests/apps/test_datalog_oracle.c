@@ -323,7 +323,8 @@ static void one(uint64_t seed, int procs, int workers)
         out = malloc(cap);
         while ((k = fread(out + len, 1, cap - len - 1, p)) > 0) len += k;
         out[len] = 0;
-        cr_assert_eq(pclose(p), 0, "seed %llu: tide-datalog failed", (unsigned long long)seed);
+        cr_assert_eq(pclose(p), 0, "seed %llu: tide-datalog failed on %s (kept)",
+                     (unsigned long long)seed, path);
     } else {
         tide_test_cluster c;
         const char *args[] = {"run", path, "--json", NULL};
