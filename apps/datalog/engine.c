@@ -46,6 +46,7 @@ void dl_engine_fini(dl_engine *g)
         free(q->pending.d);
         free(q->name);
         free(q->canon);
+        dl_rule_free(q->action);
         free(q);
     }
     free(g->queries);
@@ -251,8 +252,30 @@ static void route_fn(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v,
     tide_emit(em, ctx, 8, k, kl);
 }
 
+static void route_all_fn(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                         tide_emitter *em)
+{
+    dl_engine *g = ctx;
+    for (uint32_t w = 0; w < g->peers; w++) tide_emit(em, g->route[w], 8, k, kl);
+}
+
+static int reg(dl_engine *g, const char *name, const edn *query, const edn *rules,
+               dl_rule_action *action, char *err, size_t errlen);
+
 int dl_engine_register(dl_engine *g, const char *name, const edn *query, const edn *rules,
                        char *err, size_t errlen)
+{
+    return reg(g, name, query, rules, NULL, err, errlen);
+}
+
+int dl_engine_register_rule(dl_engine *g, const char *name, const edn *query, const edn *rules,
+                            dl_rule_action *a, char *err, size_t errlen)
+{
+    return reg(g, name, query, rules, a, err, errlen);
+}
+
+static int reg(dl_engine *g, const char *name, const edn *query, const edn *rules,
+               dl_rule_action *action, char *err, size_t errlen)
 {
     for (int i = 0; i < g->nqueries; i++)
         if (g->queries[i]->active && !strcmp(g->queries[i]->name, name)) {
@@ -293,7 +316,10 @@ int dl_engine_register(dl_engine *g, const char *name, const edn *query, const e
         answer = tide_arranged_stream(tide_arranged_import(g->queries[q->owner]->result, root));
         q->result = g->queries[q->owner]->result;
     }
-    tide_stream *routed = tide_exchange(tide_map(answer, "route", KV, route_fn, g->route0));
+    q->action = action;
+    tide_stream *routed = action
+                              ? tide_exchange(tide_map(answer, "route", KV, route_all_fn, g))
+                              : tide_exchange(tide_map(answer, "route", KV, route_fn, g->route0));
     tide_stream *seen = tide_inspect_updates(routed, collect_fn, q);
     q->probe = tide_probe_new(seen);
     if (!q->probe) return tide_worker_error(g->w)->code;
@@ -358,6 +384,14 @@ int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
         }
         return dl_engine_register(g, f->items[1]->s, f->items[2], f->n == 4 ? f->items[3] : NULL,
                                   err, errlen);
+    }
+    if (!strcmp(h, "business-rule")) {
+        if (g->ninputs == 0) {
+            snprintf(err, errlen, "%d:%d: no schema yet: (create-db SCHEMA) first", f->line,
+                     f->col);
+            return DL_REJECT;
+        }
+        return dl_rule_register(g, f, err, errlen);
     }
     if (!strcmp(h, "unregister-query")) {
         if (f->n != 2 || f->items[1]->t != EDN_STR) {

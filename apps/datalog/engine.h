@@ -81,6 +81,17 @@ int dl_engine_register(dl_engine *g, const char *name, const edn *query, const e
 int dl_engine_unregister(dl_engine *g, const char *name, char *err, size_t errlen);
 int dl_engine_close(dl_engine *g);
 
+/* Business rules (rules.c): register from a (business-rule ...) form; run
+ * the cascade of firings until quiet (called after every form). */
+typedef struct dl_rule_action dl_rule_action;
+int dl_rule_register(dl_engine *g, const edn *form, char *err, size_t errlen);
+int dl_rules_run(dl_engine *g);
+void dl_rule_free(dl_rule_action *a);
+/* dl_engine_register for a rule: the answer goes to every worker and
+ * is kept for dl_rules_run instead of printed. @a is taken on success. */
+int dl_engine_register_rule(dl_engine *g, const char *name, const edn *query, const edn *rules,
+                            dl_rule_action *a, char *err, size_t errlen);
+
 /* Compile @query (with @rules, may be NULL) into scope @root of a new
  * dataflow, or only check it when @root is NULL. The answer collection
  * (tuple, no value) goes to *out. -1 with @err on a malformed query. */

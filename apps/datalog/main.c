@@ -53,6 +53,7 @@ static int run_worker(tide_worker *w, void *arg)
             print_error(&g, err);
             rc = 0;
         }
+        if (rc == 0) rc = dl_rules_run(&g);
     }
     if (rc >= 0) rc = dl_engine_close(&g);
     dl_engine_fini(&g);

@@ -175,3 +175,92 @@ Test(datalog, rejected_forms)
     cr_assert_null(strstr(out, " 3 -1]"), "%s", out);
     free(out);
 }
+
+/* The rat rules: whatever the seeded draws decided, the rats the queries
+ * report must be exactly the thugs whose rule fired, and the territory
+ * earnings must be those of the data with every fired action applied
+ * (earnings -> 1) and the final transaction (corinna: -550, +700). */
+#include <jansson.h>
+
+static void check_rats(const char *out)
+{
+    long earn[11][4]; /* per thug: up to 4 values, 0 = none */
+    int nearn[11] = {0};
+    for (int i = 0; i < NT; i++) {
+        earn[thugs[i].id][0] = thugs[i].earnings;
+        nearn[thugs[i].id] = 1;
+    }
+    earn[10][0] = 550; /* the second transaction */
+    bool fired[11] = {0}, rat[11] = {0};
+    long terr[3] = {0};
+    for (const char *l = out; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        json_error_t je;
+        json_t *o = json_loadb(l, nl ? (size_t)(nl - l) : strlen(l), 0, &je);
+        cr_assert(o, "bad line %.80s", l);
+        json_t *rule = json_object_get(o, "rule"), *q = json_object_get(o, "query");
+        json_t *tup = json_object_get(o, "tuple");
+        if (rule && json_is_true(json_object_get(o, "fired"))) {
+            int id = (int)json_integer_value(json_array_get(tup, 0));
+            long old = json_integer_value(json_array_get(tup, 2));
+            fired[id] = true;
+            for (int k = 0; k < nearn[id]; k++)
+                if (earn[id][k] == old) earn[id][k] = 1;
+        } else if (q && !strcmp(json_string_value(q), "chic/rats")) {
+            int id = (int)json_integer_value(json_array_get(tup, 0));
+            rat[id] = json_integer_value(json_object_get(o, "diff")) > 0;
+        } else if (q && !strcmp(json_string_value(q), "chic/territory-earnings")) {
+            int t = !strcmp(json_string_value(json_array_get(tup, 0)), "west") ? 1 : 2;
+            long d = json_integer_value(json_object_get(o, "diff"));
+            if (d > 0) terr[t] = json_integer_value(json_array_get(tup, 1));
+        }
+        json_decref(o);
+        l = nl ? nl + 1 : NULL;
+    }
+    /* the last transaction: retract 550 (if still there), add 700 */
+    bool had = false;
+    for (int k = 0; k < nearn[10]; k++)
+        if (earn[10][k] == 550) {
+            earn[10][k] = 700;
+            had = true;
+        }
+    if (!had) earn[10][nearn[10]++] = 700;
+    int nfired = 0;
+    for (int id = 3; id <= 10; id++) {
+        cr_assert_eq(rat[id], fired[id], "thug %d: rat %d, rule fired %d", id, rat[id], fired[id]);
+        nfired += fired[id];
+    }
+    cr_assert(nfired > 0, "no rule fired at all:\n%s", out);
+    long want[3] = {0};
+    for (int i = 0; i < NT; i++) {
+        int id = thugs[i].id;
+        /* set semantics per thug (:with ?t): distinct values of one thug once */
+        for (int k = 0; k < nearn[id]; k++) {
+            bool dup = false;
+            for (int m = 0; m < k; m++) dup |= earn[id][m] == earn[id][k];
+            if (!dup) want[thugs[i].territory] += earn[id][k];
+        }
+    }
+    cr_assert_eq(terr[1], want[1], "west %ld, expected %ld", terr[1], want[1]);
+    cr_assert_eq(terr[2], want[2], "east %ld, expected %ld", terr[2], want[2]);
+}
+
+Test(datalog, chicago_rats)
+{
+    char *out = run(SRC "chicago.edn", "--json");
+    check_rats(out);
+    free(out);
+    out = run(SRC "chicago.edn", "--json -w 2");
+    check_rats(out);
+    free(out);
+}
+
+Test(datalog, runaway_rule)
+{
+    char *out = run(SRC "runaway.edn", "");
+    cr_assert(strstr(out, "error: runaway business rule flop: still firing after 100 rounds\n"),
+              "%s", out);
+    /* each round fires one rule once: 100 firings, then the next form runs */
+    cr_assert(strstr(out, "[\"q\" ([(5 5) 205 1])]\n"), "%s", out);
+    free(out);
+}
