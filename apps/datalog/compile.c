@@ -17,6 +17,7 @@
  * bookkeeping) so that a malformed query is rejected before anything is
  * built, then for real.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ typedef struct qc {
     bool scc_rec[MAXR];
     tide_arranged **ev, **ve; /* root imports, by attribute (lazy) */
     tide_stream **qstream;    /* root imports of registered queries (lazy) */
+    void *dry_ag, *dry_fc;    /* a dry run's scratch, freed at the end */
 } qc;
 
 typedef struct sc {
@@ -83,10 +85,41 @@ static int qfail(qc *q, const edn *at, const char *fmt, ...)
     return -1;
 }
 
+/* Contexts of operators live as long as their dataflows, i.e. until
+ * tide_execute returns; dl_keep_free releases them all then. */
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+static void **kept;
+static size_t nkept, capkept;
+
 static void *keep(size_t n)
 {
-    /* Contexts of operators live as long as their dataflow, i.e. the run. */
-    return calloc(1, n);
+    void *p = calloc(1, n);
+    if (!p) return NULL;
+    pthread_mutex_lock(&keep_lock);
+    if (nkept == capkept) {
+        size_t nc = capkept ? capkept * 2 : 256;
+        void **nk = realloc(kept, nc * sizeof *nk);
+        if (!nk) {
+            pthread_mutex_unlock(&keep_lock);
+            free(p);
+            return NULL;
+        }
+        kept = nk;
+        capkept = nc;
+    }
+    kept[nkept++] = p;
+    pthread_mutex_unlock(&keep_lock);
+    return p;
+}
+
+void dl_keep_free(void)
+{
+    pthread_mutex_lock(&keep_lock);
+    for (size_t i = 0; i < nkept; i++) free(kept[i]);
+    free(kept);
+    kept = NULL;
+    nkept = capkept = 0;
+    pthread_mutex_unlock(&keep_lock);
 }
 
 static bool is_var(const edn *x)
@@ -381,7 +414,7 @@ static rel positional(sc *c, tide_stream *s, const term *args, int n)
     for (int i = 0; i < n; i++) {
         p->kind[i] = args[i].kind == 0 ? 0 : args[i].kind == 1 ? 1 : 2;
         if (args[i].kind == 2) {
-            p->c[i] = c->q->dry ? NULL : malloc(args[i].clen);
+            p->c[i] = c->q->dry ? NULL : keep(args[i].clen ? args[i].clen : 1);
             if (p->c[i]) memcpy(p->c[i], args[i].c, args[i].clen);
             p->clen[i] = args[i].clen;
         }
@@ -1269,8 +1302,8 @@ static tide_stream *loop_body(void *ctx, tide_scope *inner, tide_stream *x)
             l->root,
             x,
             l->scc,
-            calloc((size_t)q->g->ninputs + 1, sizeof(void *)),
-            calloc((size_t)q->g->ninputs + 1, sizeof(void *))};
+            keep(((size_t)q->g->ninputs + 1) * sizeof(void *)),
+            keep(((size_t)q->g->ninputs + 1) * sizeof(void *))};
     tide_stream *parts[256];
     uint32_t np = 0;
     for (int r = 0; r < q->nrules; r++) {
@@ -1534,8 +1567,12 @@ int dl_compile(dl_engine *g, tide_scope *root, const edn *query, const edn *rule
     rel b = body(&c, &st, unit(&c), p.where, p.nwhere);
     if (q->failed) goto done;
     int group[DL_MAX_ARITY], ng = 0, aggs = 0, vals[DL_MAX_ARITY], nv = 0;
-    aggctx *ag = keep(sizeof *ag);
-    findctx *fc = keep(sizeof *fc);
+    aggctx *ag = q->dry ? calloc(1, sizeof *ag) : keep(sizeof *ag);
+    findctx *fc = q->dry ? calloc(1, sizeof *fc) : keep(sizeof *fc);
+    if (q->dry) {
+        q->dry_ag = ag;
+        q->dry_fc = fc;
+    }
     fc->n = p.nfind;
     for (int i = 0; i < p.nfind; i++) {
         const edn *x = p.find[i];
@@ -1623,6 +1660,8 @@ done:
     free(q->ev);
     free(q->ve);
     free(q->qstream);
+    free(q->dry_ag);
+    free(q->dry_fc);
     free(q);
     return rc;
 }

@@ -124,7 +124,7 @@ static void consolidate(dl_diffs *d, uint64_t since)
 {
     for (size_t i = 0; i < d->n; i++)
         if (d->d[i].time < since) d->d[i].time = since;
-    qsort(d->d, d->n, sizeof *d->d, diff_cmp);
+    if (d->n) qsort(d->d, d->n, sizeof *d->d, diff_cmp);
     size_t o = 0;
     for (size_t i = 0; i < d->n;) {
         size_t j = i + 1;

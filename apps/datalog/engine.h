@@ -92,6 +92,9 @@ void dl_rule_free(dl_rule_action *a);
 int dl_engine_register_rule(dl_engine *g, const char *name, const edn *query, const edn *rules,
                             dl_rule_action *a, char *err, size_t errlen);
 
+/* Free the operator contexts of every compiled query (after tide_execute). */
+void dl_keep_free(void);
+
 /* Compile @query (with @rules, may be NULL) into scope @root of a new
  * dataflow, or only check it when @root is NULL. The answer collection
  * (tuple, no value) goes to *out. -1 with @err on a malformed query. */

@@ -119,6 +119,7 @@ int main(int argc, char **argv)
     free(text);
     int rc = tide_execute(&cfg, run_worker, &a, &e);
     edn_free_all(a.forms, a.n);
+    dl_keep_free();
     if (rc < 0) {
         fprintf(stderr, "tide-datalog: %s\n", e.msg);
         return 1;
