@@ -1494,7 +1494,9 @@ static int split_query(qc *q, const edn *query, qparts *p)
         return qfail(q, query, "a query is a vector [:find ... :where ...], got %s",
                      edn_type_name(query->t));
     memset(p, 0, sizeof *p);
-    int section = -1; /* 0 find, 1 with, 2 in, 3 where */
+    int section = -1;       /* 0 find, 1 with, 2 in, 3 where */
+    bool has_where = false; /* else (3DF) the first clause ends :find / :with */
+    for (size_t i = 0; i < query->n; i++) has_where |= edn_is_kw(query->items[i], "where");
     bool seen[4] = {0};
     for (size_t i = 0; i < query->n; i++) {
         const edn *x = query->items[i];
@@ -1517,7 +1519,7 @@ static int split_query(qc *q, const edn *query, qparts *p)
             continue;
         }
         if (section < 0) return qfail(q, x, "a query starts with :find");
-        if ((section == 0 || section == 1) && (x->t == EDN_VEC || x->t == EDN_LIST) &&
+        if (!has_where && (section == 0 || section == 1) && (x->t == EDN_VEC || x->t == EDN_LIST) &&
             !is_aggregate(x)) {
             /* 3DF: the first clause ends :find / :with when :where is left out */
             section = 3;

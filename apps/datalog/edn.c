@@ -163,8 +163,13 @@ static edn *read_string(rd *r, int line, int col)
         }
         if (c == '"') break;
         if (c == '\\') {
-            int el = r->line, ec = r->col;
+            int el = r->line, ec = r->col - 1; /* the backslash */
             int e = next(r);
+            if (e == -1) {
+                fail(r, line, col, "unterminated string");
+                free(s);
+                return NULL;
+            }
             switch (e) {
             case 'n':
                 c = '\n';
