@@ -418,3 +418,31 @@ int dl_db_transact(dl_db *db, const edn *tx, dl_change **out, size_t *n, char *e
     *n = t.n;
     return 0;
 }
+
+int dl_db_apply_ints(dl_db *db, int a, const int64_t *e, const int64_t *v, const int *diff,
+                     size_t n, dl_change **out, size_t *nout)
+{
+    txb t = {0};
+    tide_rowbuf b;
+    tide_rowbuf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        tide_rowbuf_clear(&b);
+        if (dl_put_int(&b, v[i]) < 0) goto fail;
+        bool has = set_has(db->set, e[i], a, b.data, b.len);
+        if ((diff[i] > 0) == has) continue;
+        if (diff[i] > 0) {
+            if (set_add(db->set, e[i], a, b.data, b.len) < 0) goto fail;
+        } else {
+            set_del(db->set, e[i], a, b.data, b.len);
+        }
+        if (txb_push(&t, e[i], a, b.data, b.len, diff[i] > 0 ? 1 : -1) < 0) goto fail;
+    }
+    tide_rowbuf_fini(&b);
+    *out = t.c;
+    *nout = t.n;
+    return 0;
+fail:
+    tide_rowbuf_fini(&b);
+    dl_changes_free(t.c, t.n);
+    return -1;
+}

@@ -53,6 +53,13 @@ int dl_db_create(dl_db *db, const edn *schema, int *first, char *err, size_t err
  * (*out, *n; free with dl_changes_free). On error nothing changes, -1. */
 int dl_db_transact(dl_db *db, const edn *tx, dl_change **out, size_t *n, char *err, size_t errlen);
 void dl_changes_free(dl_change *c, size_t n);
+
+/* Bulk integer datoms of attribute @a (a :Number or :Eid attribute), for
+ * loaders and benchmarks: no EDN, no per-form checks; adding a present or
+ * retracting an absent datom is skipped. Applied at once; the net changes
+ * go to *out (free with dl_changes_free). -1 when out of memory. */
+int dl_db_apply_ints(dl_db *db, int a, const int64_t *e, const int64_t *v, const int *diff,
+                     size_t n, dl_change **out, size_t *nout);
 /* Number of datoms currently held. */
 size_t dl_db_count(const dl_db *db);
 

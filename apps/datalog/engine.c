@@ -206,15 +206,9 @@ static int settle(dl_engine *g)
 
 /* ---- transactions -------------------------------------------------------- */
 
-int dl_engine_transact(dl_engine *g, const edn *tx, char *err, size_t errlen)
+/* Feed accepted changes (worker 0), advance every input, settle. */
+static int commit(dl_engine *g, dl_change *c, size_t n)
 {
-    if (g->ninputs == 0) {
-        snprintf(err, errlen, "%d:%d: no schema yet: (create-db SCHEMA) first", tx->line, tx->col);
-        return DL_REJECT;
-    }
-    dl_change *c;
-    size_t n;
-    if (dl_db_transact(&g->db, tx, &c, &n, err, errlen) < 0) return DL_REJECT;
     if (g->index == 0) {
         for (size_t i = 0; i < n; i++) {
             uint8_t e[9];
@@ -231,6 +225,27 @@ int dl_engine_transact(dl_engine *g, const edn *tx, char *err, size_t errlen)
     g->time++;
     for (int a = 0; a < g->ninputs; a++) TIDE_TRY(tide_input_advance_to(g->inputs[a], g->time + 1));
     return settle(g);
+}
+
+int dl_engine_transact_ints(dl_engine *g, int a, const int64_t *e, const int64_t *v,
+                            const int *diff, size_t n)
+{
+    dl_change *c;
+    size_t k;
+    if (dl_db_apply_ints(&g->db, a, e, v, diff, n, &c, &k) < 0) return TIDE_ENOMEM;
+    return commit(g, c, k);
+}
+
+int dl_engine_transact(dl_engine *g, const edn *tx, char *err, size_t errlen)
+{
+    if (g->ninputs == 0) {
+        snprintf(err, errlen, "%d:%d: no schema yet: (create-db SCHEMA) first", tx->line, tx->col);
+        return DL_REJECT;
+    }
+    dl_change *c;
+    size_t n;
+    if (dl_db_transact(&g->db, tx, &c, &n, err, errlen) < 0) return DL_REJECT;
+    return commit(g, c, n);
 }
 
 /* A registration is a logical time of its own: imports replay their

@@ -76,6 +76,9 @@ int dl_engine_form(dl_engine *g, const edn *form, char *err, size_t errlen);
 /* The individual operations (used by forms, the server and tests). */
 int dl_engine_create(dl_engine *g, const edn *schema, char *err, size_t errlen);
 int dl_engine_transact(dl_engine *g, const edn *tx, char *err, size_t errlen);
+/* Integer datoms of attribute @a as one transaction (dl_db_apply_ints). */
+int dl_engine_transact_ints(dl_engine *g, int a, const int64_t *e, const int64_t *v,
+                            const int *diff, size_t n);
 int dl_engine_register(dl_engine *g, const char *name, const edn *query, const edn *rules,
                        char *err, size_t errlen);
 int dl_engine_unregister(dl_engine *g, const char *name, char *err, size_t errlen);
