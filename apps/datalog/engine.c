@@ -44,6 +44,8 @@ void dl_engine_fini(dl_engine *g)
         dl_query *q = g->queries[i];
         for (size_t k = 0; k < q->pending.n; k++) free(q->pending.d[k].tuple);
         free(q->pending.d);
+        for (size_t k = 0; k < q->state.n; k++) free(q->state.d[k].tuple);
+        free(q->state.d);
         free(q->name);
         free(q->canon);
         dl_rule_free(q->action);
@@ -145,11 +147,36 @@ static void consolidate(dl_diffs *d, uint64_t since)
     d->n = o;
 }
 
+/* q->state += d (times dropped). */
+static void merge_state(dl_query *q, const dl_diffs *d)
+{
+    dl_diffs *st = &q->state;
+    for (size_t i = 0; i < d->n; i++) {
+        if (st->n == st->cap) {
+            size_t nc = st->cap ? st->cap * 2 : 64;
+            dl_diff *nd = realloc(st->d, nc * sizeof *nd);
+            if (!nd) return;
+            st->d = nd;
+            st->cap = nc;
+        }
+        uint8_t *c = malloc(d->d[i].len ? d->d[i].len : 1);
+        if (!c) return;
+        memcpy(c, d->d[i].tuple, d->d[i].len);
+        st->d[st->n++] = (dl_diff){c, d->d[i].len, 0, d->d[i].diff};
+    }
+}
+
 static void print_query(dl_engine *g, dl_query *q)
 {
     dl_diffs *d = &q->pending;
     consolidate(d, q->since);
-    if (g->index == 0 && q->active && !q->action) {
+    if (g->index == 0 && !q->action && g->keep_state) {
+        merge_state(q, d);
+        consolidate(&q->state, 0);
+    }
+    if (g->index == 0 && q->active && !q->action && g->on_diffs && d->n)
+        g->on_diffs(g->on_diffs_ctx, q, d);
+    if (g->index == 0 && q->active && !q->action && g->out) {
         for (size_t i = 0; i < d->n;) {
             dl_str s = {0};
             size_t j = i;
@@ -362,6 +389,13 @@ int dl_engine_close(dl_engine *g)
 
 /* ---- script forms ---------------------------------------------------------- */
 
+/* (quote X) is 'X written out. */
+static const edn *unquote(const edn *x)
+{
+    if (x && x->t == EDN_LIST && x->n == 2 && edn_is_sym(x->items[0], "quote")) return x->items[1];
+    return x;
+}
+
 int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
 {
     if (f->t != EDN_LIST || f->n == 0 || f->items[0]->t != EDN_SYM) {
@@ -397,8 +431,8 @@ int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
                      f->col);
             return DL_REJECT;
         }
-        return dl_engine_register(g, f->items[1]->s, f->items[2], f->n == 4 ? f->items[3] : NULL,
-                                  err, errlen);
+        return dl_engine_register(g, f->items[1]->s, unquote(f->items[2]),
+                                  f->n == 4 ? unquote(f->items[3]) : NULL, err, errlen);
     }
     if (!strcmp(h, "business-rule")) {
         if (g->ninputs == 0) {

@@ -41,6 +41,7 @@ typedef struct dl_query {
     uint64_t since;        /* the time of registration: earlier times are printed as it */
     bool active;
     struct dl_rule_action *action; /* business rule, or NULL */
+    dl_diffs state;                /* worker 0, when g->keep_state: the current answer */
 } dl_query;
 
 typedef struct dl_engine {
@@ -63,6 +64,11 @@ typedef struct dl_engine {
     int max_rounds; /* business-rule cascade bound */
     int dfs;        /* dataflows built so far (names) */
     int last_arity; /* set by a dry dl_compile: the answer's columns */
+    /* Worker 0: called with each query's consolidated changes of a time
+     * (after printing, if g->out); the server sends them to subscribers. */
+    void (*on_diffs)(void *ctx, struct dl_query *q, const dl_diffs *d);
+    void *on_diffs_ctx;
+    bool keep_state; /* keep every query's current answer (q->state) */
 } dl_engine;
 
 int dl_engine_init(dl_engine *g, tide_worker *w);

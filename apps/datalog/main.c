@@ -17,11 +17,16 @@
 #include <string.h>
 
 #include "engine.h"
+#include "serve.h"
 
 typedef struct run_args {
     edn **forms;
     size_t n;
     bool json;
+    const char *cmd; /* run, serve, repl */
+    char host[256];
+    int port;
+    dl_feed feed;
 } run_args;
 
 static void print_error(dl_engine *g, const char *msg)
@@ -43,6 +48,8 @@ static void print_error(dl_engine *g, const char *msg)
 static int run_worker(tide_worker *w, void *arg)
 {
     run_args *a = arg;
+    if (!strcmp(a->cmd, "serve")) return dl_serve(w, &a->feed, a->host, a->port);
+    if (!strcmp(a->cmd, "repl")) return dl_repl(w, &a->feed);
     dl_engine g;
     int rc = dl_engine_init(&g, w);
     g.json = a->json;
@@ -78,7 +85,10 @@ static char *slurp(const char *path, size_t *len)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tide-datalog run SCRIPT.edn [--json] [cluster flags]\n%s",
+    fprintf(stderr,
+            "usage: tide-datalog run SCRIPT.edn [--json] [cluster flags]\n"
+            "       tide-datalog serve [--listen HOST:PORT] [-w W]   (default 127.0.0.1:7878)\n"
+            "       tide-datalog repl [-w W]\n%s",
             tide_config_usage());
     return 2;
 }
@@ -94,7 +104,37 @@ int main(int argc, char **argv)
     }
     run_args a = {0};
     const char *script = NULL;
-    if (argc < 2 || strcmp(argv[1], "run")) return usage();
+    if (argc < 2) return usage();
+    a.cmd = argv[1];
+    snprintf(a.host, sizeof a.host, "127.0.0.1");
+    a.port = 7878;
+    if (!strcmp(a.cmd, "serve") || !strcmp(a.cmd, "repl")) {
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--listen") && i + 1 < argc && !strcmp(a.cmd, "serve")) {
+                const char *hp = argv[++i], *colon = strrchr(hp, ':');
+                if (!colon || colon == hp || (size_t)(colon - hp) >= sizeof a.host) return usage();
+                snprintf(a.host, sizeof a.host, "%.*s", (int)(colon - hp), hp);
+                a.port = atoi(colon + 1);
+                if (a.port <= 0 || a.port > 65535) return usage();
+            } else {
+                return usage();
+            }
+        }
+        if (cfg.processes > 1) {
+            fprintf(stderr, "tide-datalog: %s runs in one process (-w W workers)\n", a.cmd);
+            return 2;
+        }
+        dl_feed_init(&a.feed);
+        int rc = tide_execute(&cfg, run_worker, &a, &e);
+        dl_feed_fini(&a.feed);
+        dl_keep_free();
+        if (rc < 0) {
+            fprintf(stderr, "tide-datalog: %s\n", e.msg);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(a.cmd, "run")) return usage();
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             a.json = true;

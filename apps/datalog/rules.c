@@ -165,7 +165,7 @@ static int round_(dl_engine *g, bool *fired, const char **who)
             int n = dl_tuple_split(d.d[k].tuple, d.d[k].len, vals, DL_MAX_ARITY);
             if (n < a->nvars) continue;
             bool go = draw(a) < a->prob;
-            if (g->index == 0) {
+            if (g->index == 0 && g->out) {
                 dl_str s = {0};
                 if (g->json) {
                     dl_str_puts(&s, "{\"rule\":\"");
@@ -191,7 +191,7 @@ static int round_(dl_engine *g, bool *fired, const char **who)
             char err[512];
             int rc = tx ? dl_engine_transact(g, tx, err, sizeof err) : TIDE_ENOMEM;
             edn_free(tx);
-            if (rc == DL_REJECT && g->index == 0) {
+            if (rc == DL_REJECT && g->index == 0 && g->out) {
                 fprintf(g->out, "error: business rule %s: %s\n", q->name, err);
                 fflush(g->out);
             } else if (rc < 0) {
@@ -221,7 +221,7 @@ int dl_rules_run(dl_engine *g)
                 free(g->queries[i]->pending.d[m].tuple);
             g->queries[i]->pending.n = 0;
         }
-    if (g->index == 0) {
+    if (g->index == 0 && g->out) {
         fprintf(g->out, "error: runaway business rule %s: still firing after %d rounds\n",
                 who ? who : "?", g->max_rounds);
         fflush(g->out);

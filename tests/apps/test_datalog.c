@@ -264,3 +264,56 @@ Test(datalog, runaway_rule)
     cr_assert(strstr(out, "[\"q\" ([(5 5) 205 1])]\n"), "%s", out);
     free(out);
 }
+
+/* serve: a real WebSocket client (python3 websockets): two clients, one
+ * transacts, the other's subscription gets exactly the diffs; a client
+ * dropping mid-stream leaves the server serving (tests/apps/datalog/ws_client.py). */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void serve_case(const char *workers)
+{
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import websockets' 2>/dev/null") != 0) {
+        fprintf(stderr, "datalog serve test: python3 websockets not installed, not run\n");
+        return;
+    }
+    int port = 20000 + (int)(getpid() % 20000);
+    char hp[64];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        execl(TIDE_BUILD_DIR "/tide-datalog", "tide-datalog", "serve", "--listen", hp, "-w",
+              workers, (char *)NULL);
+        _exit(127);
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "timeout 60 /usr/bin/python3 %sws_client.py %d 2>&1", SRC, port);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    kill(pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 50 && waitpid(pid, &st, WNOHANG) == 0; i++) usleep(100000);
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    cr_assert_eq(rc, 0, "client: %s", out);
+    cr_assert(strstr(out, "OK\n"), "%s", out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server exit status %d", st);
+}
+
+Test(datalog, serve_w1)
+{
+    serve_case("1");
+}
+
+Test(datalog, serve_w2)
+{
+    serve_case("2");
+}
