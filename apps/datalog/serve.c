@@ -77,6 +77,15 @@ static void send_json(client *c, json_t *o)
     json_decref(o);
 }
 
+/* @s as a JSON string literal (malloc'd). */
+static char *json_quote(const char *s)
+{
+    json_t *j = json_string(s);
+    char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    return q;
+}
+
 static bool subscribed(const client *c, const char *name)
 {
     for (int i = 0; i < c->nsubs; i++)
@@ -90,7 +99,7 @@ static void diff_json(dl_str *s, const char *name, const uint8_t *t, uint32_t le
     char tmp[64];
     s->n = 0;
     dl_str_puts(s, "{\"query\":");
-    char *qn = json_dumps(json_string(name), JSON_ENCODE_ANY);
+    char *qn = json_quote(name);
     dl_str_puts(s, qn ? qn : "\"\"");
     free(qn);
     dl_str_puts(s, ",\"tuple\":[");
@@ -168,7 +177,7 @@ static edn *request_form(json_t *o, const char *op, char *err, size_t errlen)
                      op[0] == 'r' ? " and \"query\" (EDN text)" : "");
             return NULL;
         }
-        char *qn = json_dumps(json_string(name), JSON_ENCODE_ANY);
+        char *qn = json_quote(name);
         dl_str_puts(&s, op[0] == 'r' ? "(register-query " : "(unregister-query ");
         dl_str_puts(&s, qn ? qn : "\"\"");
         free(qn);

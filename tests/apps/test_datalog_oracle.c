@@ -331,8 +331,16 @@ static void one(uint64_t seed, int procs, int workers)
         cr_assert_eq(tide_test_cluster_start(&c, (uint32_t)procs, (uint32_t)workers, 10000,
                                              tide_test_bin("tide-datalog"), args),
                      0);
-        cr_assert_eq(tide_test_cluster_wait(&c, 60000), 0, "seed %llu: cluster failed",
-                     (unsigned long long)seed);
+        if (tide_test_cluster_wait(&c, 60000) != 0) {
+            char *e0 = tide_test_slurp(c.err[0]), *e1 = tide_test_slurp(c.err[1]);
+            cr_log_error("seed %llu: cluster failed (codes %d %d)\n%s\n%s",
+                         (unsigned long long)seed, tide_test_cluster_code(&c, 0),
+                         tide_test_cluster_code(&c, 1), e0, e1);
+            free(e0);
+            free(e1);
+            tide_test_cluster_cleanup(&c);
+            cr_assert_fail("seed %llu: cluster failed", (unsigned long long)seed);
+        }
         out = tide_test_cluster_stdout(&c);
         tide_test_cluster_cleanup(&c);
     }
