@@ -58,9 +58,10 @@ typedef struct qc {
     int nrules;
     int scc_of[MAXR];
     bool scc_rec[MAXR];
-    tide_arranged **ev, **ve; /* root imports, by attribute (lazy) */
-    tide_stream **qstream;    /* root imports of registered queries (lazy) */
-    void *dry_ag, *dry_fc;    /* a dry run's scratch, freed at the end */
+    tide_arranged **ev, **ve;             /* root imports, by attribute (lazy) */
+    tide_arranged **ev_local, **ve_local; /* root copies for loops (lazy) */
+    tide_stream **qstream;                /* root imports of registered queries (lazy) */
+    void *dry_ag, *dry_fc;                /* a dry run's scratch, freed at the end */
 } qc;
 
 typedef struct sc {
@@ -440,7 +441,13 @@ static tide_arranged *attr_arr(sc *c, int a, bool by_v)
     if (!root[a]) root[a] = tide_arranged_import(by_v ? q->g->ve[a] : q->g->ev[a], q->root);
     if (!c->outer) return root[a];
     tide_arranged **mine = by_v ? c->ve : c->ev;
-    if (!mine[a]) mine[a] = tide_arranged_enter(root[a], c->scope);
+    if (!mine[a]) {
+        /* A loop reads a local copy: a join inside a loop on an entered
+         * import has failed to cut the shared trace (docs/datalog.md). */
+        tide_arranged **local = by_v ? q->ve_local : q->ev_local;
+        if (!local[a]) local[a] = tide_arrange(tide_arranged_stream(root[a]), "attr-local");
+        mine[a] = tide_arranged_enter(local[a], c->scope);
+    }
     return mine[a];
 }
 
@@ -1560,6 +1567,8 @@ int dl_compile(dl_engine *g, tide_scope *root, const edn *query, const edn *rule
     q->dry = root == NULL;
     q->ev = calloc((size_t)g->ninputs + 1, sizeof *q->ev);
     q->ve = calloc((size_t)g->ninputs + 1, sizeof *q->ve);
+    q->ev_local = calloc((size_t)g->ninputs + 1, sizeof *q->ev_local);
+    q->ve_local = calloc((size_t)g->ninputs + 1, sizeof *q->ve_local);
     q->qstream = calloc((size_t)g->nqueries + 1, sizeof *q->qstream);
     sc c = {q, root, NULL, NULL, -1, NULL, NULL};
     qparts p;
@@ -1661,6 +1670,8 @@ done:
     for (int i = 0; i < q->nrules; i++) free(q->rules[i].bodies);
     free(q->ev);
     free(q->ve);
+    free(q->ev_local);
+    free(q->ve_local);
     free(q->qstream);
     free(q->dry_ag);
     free(q->dry_fc);

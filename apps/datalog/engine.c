@@ -319,13 +319,16 @@ int dl_engine_register_rule(dl_engine *g, const char *name, const edn *query, co
 static int reg(dl_engine *g, const char *name, const edn *query, const edn *rules,
                dl_rule_action *action, char *err, size_t errlen)
 {
-    for (int i = 0; i < g->nqueries; i++)
-        if (g->queries[i]->active && !strcmp(g->queries[i]->name, name)) {
-            snprintf(err, errlen, "%d:%d: a query named %s is already registered", query->line,
-                     query->col, name);
-            return DL_REJECT;
-        }
+    if (!*name) {
+        snprintf(err, errlen, "%d:%d: a query needs a non-empty name", query->line, query->col);
+        return DL_REJECT;
+    }
     if (dl_compile(g, NULL, query, rules, NULL, err, errlen) < 0) return DL_REJECT;
+    /* registering a name again replaces the query (as the article does with
+     * chic/thug-total-earnings); queries built on the old one keep it */
+    for (int i = 0; i < g->nqueries; i++)
+        if (g->queries[i]->active && !strcmp(g->queries[i]->name, name))
+            g->queries[i]->active = false;
     dl_query *q = calloc(1, sizeof *q);
     dl_query **nq = realloc(g->queries, (size_t)(g->nqueries + 1) * sizeof *nq);
     if (!q || !nq) return TIDE_ENOMEM;

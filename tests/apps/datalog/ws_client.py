@@ -64,7 +64,7 @@ async def main():
         json.dumps({"op": "transact", "tx": "[[:db/add 1 :p/zz 1]]"}),
         json.dumps({"op": "transact", "tx": "[[:db/add 1 :p/n 1"}),
         json.dumps({"op": "register", "name": "z", "query": "[:find ?y :where [?e :p/n ?n]]"}),
-        json.dumps({"op": "register", "name": "q", "query": "[:find ?e :where [?e :p/n _]]"}),
+        json.dumps({"op": "register", "name": "", "query": "[:find ?e :where [?e :p/n _]]"}),
         json.dumps({"op": "register", "query": "[:find ?e :where [?e :p/n _]]"}),
         json.dumps({"op": "subscribe", "name": "nope"}),
         json.dumps({"op": "unregister", "name": "nope"}),
