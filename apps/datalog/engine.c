@@ -52,6 +52,7 @@ void dl_engine_fini(dl_engine *g)
         free(q);
     }
     free(g->queries);
+    edn_free_all(g->owned, (size_t)g->nowned);
     free(g->inputs);
     free(g->ev);
     free(g->ve);
@@ -399,6 +400,88 @@ static const edn *unquote(const edn *x)
     return x;
 }
 
+/* A deep copy of @x with each symbol named in @names[i] replaced by a copy
+ * of @vals[i]. */
+static edn *copy_subst(const edn *x, const char **names, edn *const *vals, size_t n)
+{
+    if (x->t == EDN_SYM)
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(x->s, names[i])) return copy_subst(vals[i], NULL, NULL, 0);
+    edn *y = calloc(1, sizeof *y);
+    if (!y) return NULL;
+    *y = *x;
+    y->s = x->s ? malloc(x->slen + 1) : NULL;
+    if (y->s) {
+        memcpy(y->s, x->s, x->slen);
+        y->s[x->slen] = 0;
+    }
+    y->items = x->n ? calloc(x->n, sizeof *y->items) : NULL;
+    for (size_t i = 0; i < x->n; i++) y->items[i] = copy_subst(x->items[i], names, vals, n);
+    return y;
+}
+
+/* :in $ ?a ?b with ARGS [va vb]: the query with the parameters replaced by
+ * their values and the :in section dropped (owned by the engine). */
+static const edn *bind_params(dl_engine *g, const edn *q, const edn *args, char *err, size_t errlen)
+{
+    if (q->t != EDN_VEC) return q;
+    size_t in = q->n, end = q->n;
+    for (size_t i = 0; i < q->n; i++)
+        if (edn_is_kw(q->items[i], "in")) in = i;
+    if (in == q->n) {
+        if (args) {
+            snprintf(err, errlen, "%d:%d: arguments given but the query has no :in", args->line,
+                     args->col);
+            return NULL;
+        }
+        return q;
+    }
+    const char *names[DL_MAX_ARITY];
+    size_t n = 0;
+    for (end = in + 1; end < q->n && q->items[end]->t == EDN_SYM; end++) {
+        const edn *v = q->items[end];
+        if (edn_is_sym(v, "$")) continue;
+        if (v->t != EDN_SYM || v->s[0] != '?' || n == DL_MAX_ARITY) {
+            snprintf(err, errlen, "%d:%d: :in takes $ and ?variables (scalar bindings), got %s",
+                     v->line, v->col, v->s);
+            return NULL;
+        }
+        names[n++] = v->s;
+    }
+    if (n == 0 && !args) return q;
+    if (!args || args->t != EDN_VEC || args->n != n) {
+        snprintf(
+            err, errlen,
+            "%d:%d: the query's :in takes %zu value(s): (register-query NAME QUERY RULES [values])",
+            q->line, q->col, n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        edn_type t = args->items[i]->t;
+        if (t != EDN_INT && t != EDN_REAL && t != EDN_STR && t != EDN_BOOL) {
+            snprintf(err, errlen, "%d:%d: a parameter value must be a number, string or boolean",
+                     args->items[i]->line, args->items[i]->col);
+            return NULL;
+        }
+    }
+    edn *y = calloc(1, sizeof *y);
+    if (!y) return NULL;
+    *y = *q;
+    y->s = NULL;
+    y->items = calloc(q->n, sizeof *y->items);
+    y->n = 0;
+    for (size_t i = 0; i < q->n; i++)
+        if (i < in || i >= end) y->items[y->n++] = copy_subst(q->items[i], names, args->items, n);
+    edn **no = realloc(g->owned, (size_t)(g->nowned + 1) * sizeof *no);
+    if (!no) {
+        edn_free(y);
+        return NULL;
+    }
+    g->owned = no;
+    g->owned[g->nowned++] = y;
+    return y;
+}
+
 int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
 {
     if (f->t != EDN_LIST || f->n == 0 || f->items[0]->t != EDN_SYM) {
@@ -424,8 +507,8 @@ int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
         return dl_engine_transact(g, f->items[1], err, errlen);
     }
     if (!strcmp(h, "register-query")) {
-        if (f->n < 3 || f->n > 4 || f->items[1]->t != EDN_STR) {
-            snprintf(err, errlen, "%d:%d: (register-query \"name\" QUERY [RULES])", f->line,
+        if (f->n < 3 || f->n > 5 || f->items[1]->t != EDN_STR) {
+            snprintf(err, errlen, "%d:%d: (register-query \"name\" QUERY [RULES [ARGS]])", f->line,
                      f->col);
             return DL_REJECT;
         }
@@ -434,8 +517,12 @@ int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
                      f->col);
             return DL_REJECT;
         }
-        return dl_engine_register(g, f->items[1]->s, unquote(f->items[2]),
-                                  f->n == 4 ? unquote(f->items[3]) : NULL, err, errlen);
+        const edn *rules = f->n >= 4 ? unquote(f->items[3]) : NULL;
+        if (rules && rules->t == EDN_NIL) rules = NULL;
+        const edn *q = bind_params(g, unquote(f->items[2]), f->n == 5 ? unquote(f->items[4]) : NULL,
+                                   err, errlen);
+        if (!q) return DL_REJECT;
+        return dl_engine_register(g, f->items[1]->s, q, rules, err, errlen);
     }
     if (!strcmp(h, "business-rule")) {
         if (g->ninputs == 0) {

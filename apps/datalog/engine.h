@@ -69,6 +69,8 @@ typedef struct dl_engine {
     void (*on_diffs)(void *ctx, struct dl_query *q, const dl_diffs *d);
     void *on_diffs_ctx;
     bool keep_state; /* keep every query's current answer (q->state) */
+    edn **owned;     /* queries with their parameters bound (bind_params) */
+    int nowned;
 } dl_engine;
 
 int dl_engine_init(dl_engine *g, tide_worker *w);
