@@ -327,3 +327,32 @@ Test(datalog, serve_w2)
 {
     serve_case("2");
 }
+
+/* get-else, missing?, or-join, not-join, str, avg, count-distinct, string
+ * min/max, real sums, a query registered twice (one arrangement), a query
+ * over a registered one, unregister: the answers were worked out by hand
+ * from the seven datoms of features.edn (see the comments there), W=1 and W=2. */
+static char *slurp_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "%s", path);
+    char *b = calloc(1, 1 << 16);
+    size_t n = fread(b, 1, (1 << 16) - 1, f);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+Test(datalog, features)
+{
+    char *want = slurp_file(SRC "features.expected");
+    cr_assert(strstr(want, "[\"stats\" ([(33.333333333333336 2 \"ann\" \"cy\") 7 1])]"));
+    cr_assert(strstr(want, "[\"notj\" ([(\"cy\") 12 -1])]"));
+    char *out = run(SRC "features.edn", "-w 1");
+    cr_assert_str_eq(out, want);
+    free(out);
+    out = run(SRC "features.edn", "-w 2");
+    cr_assert_str_eq(out, want);
+    free(out);
+    free(want);
+}
