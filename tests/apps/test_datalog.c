@@ -356,3 +356,22 @@ Test(datalog, features)
     free(out);
     free(want);
 }
+
+/* repl: forms typed over several lines, a bad one rejected, W=2. */
+Test(datalog, repl)
+{
+    char cmd[1024];
+    snprintf(
+        cmd, sizeof cmd,
+        "printf '(create-db {:a/n {:db/valueType :Number}})\\n(register-query \"q\"\\n  "
+        "(quote [:find ?e ?n [?e :a/n ?n]]))\\n(transact [[:db/add 1 :a/n\\n 5]])\\n(bogus)\\n' "
+        "| timeout 30 %s/tide-datalog repl -w 2 2>&1",
+        TIDE_BUILD_DIR);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    cr_assert_eq(pclose(p), 0, "%s", out);
+    cr_assert(strstr(out, "[\"q\" ([(1 5) 2 1])]\n"), "%s", out);
+    cr_assert(strstr(out, "error: 1:1: unknown form (bogus ...)\n"), "%s", out);
+}
