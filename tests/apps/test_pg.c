@@ -22,10 +22,6 @@
 #include "oracle.h"
 #include "tide_test.h"
 
-#ifndef cr_skip_test /* the TSan shim of Criterion has no skipping */
-#define cr_skip_test(...) fprintf(stderr, __VA_ARGS__)
-#endif
-
 /* Skip the test (and return false) when no server is configured. */
 #define NEED_SERVER()                                                                              \
     do {                                                                                           \

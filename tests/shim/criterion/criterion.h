@@ -76,5 +76,13 @@ void shim_fail(int fatal, const char *file, int line, const char *expr, const ch
 #define cr_assert_str_eq(a, b, ...) SHIM_CHECK(1, strcmp((a), (b)) == 0, #a " eq " #b, __VA_ARGS__)
 #define cr_expect_str_eq(a, b, ...) SHIM_CHECK(0, strcmp((a), (b)) == 0, #a " eq " #b, __VA_ARGS__)
 #define cr_expect_str_empty(a, ...) SHIM_CHECK(0, (a)[0] == '\0', #a " is empty", __VA_ARGS__)
+#define cr_expect_geq(a, b, ...)    SHIM_CHECK(0, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_expect_leq(a, b, ...)    SHIM_CHECK(0, (a) <= (b), #a " <= " #b, __VA_ARGS__)
+
+/* Logging and skipping: messages go to stderr (the shim has no report). */
+#define cr_log_info(...)  (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_warn(...)  (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_error(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
+#define cr_skip_test(...) (fprintf(stderr, "skipped: " __VA_ARGS__))
 
 #endif /* TIDE_CRITERION_SHIM_H */
