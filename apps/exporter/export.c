@@ -22,6 +22,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "window.h"
 
 typedef struct off_ent {
     uint32_t stream; /* index in ex.streams */
@@ -52,6 +53,8 @@ typedef struct ex {
     bool txn;             /* a transaction is open */
     fx_export_stats st;
     tide_error input_err; /* a bad batch: reported after the clean stop */
+    bool windowed;        /* --since: the input is the window (window.h) */
+    fx_window win;        /* reader: the events inside it */
 } ex;
 
 /* ---- offsets per epoch ------------------------------------------------------- */
@@ -201,6 +204,70 @@ static int send_event(ex *x, tide_input *in, epoch_offs *eo, const uint8_t *row,
     return tide_input_update(in, row, len, NULL, 0, 1);
 }
 
+static int64_t event_ts(const uint8_t *row, uint32_t len)
+{
+    tide_row r;
+    if (tide_row_open(&r, &FX_EVENT, row, len) < 0) return INT64_MIN;
+    return tide_row_i64(&r, EV_TIMESTAMP);
+}
+
+/*
+ * --since: take event @row at the input's epoch. Its offset counts whether
+ * or not it is inside the window (the offsets say how far the log was
+ * read); only an event inside is sent, and kept to be retracted later.
+ * The caller has shown the window every timestamp of the batch first.
+ */
+static int window_event(ex *x, tide_input *in, epoch_offs *eo, const uint8_t *row, uint32_t len,
+                        bool send)
+{
+    tide_row r;
+    TIDE_TRY(tide_row_open(&r, &FX_EVENT, row, len));
+    uint32_t sl;
+    tide_rowbuf scratch;
+    tide_rowbuf_init(&scratch);
+    const char *s = tide_row_str(&r, EV_STREAM, &sl, &scratch);
+    int rc = note_offset(x, eo, s, sl, (int64_t)tide_row_u64(&r, EV_OFFSET));
+    tide_rowbuf_fini(&scratch);
+    TIDE_TRY(rc);
+    int64_t ts = tide_row_i64(&r, EV_TIMESTAMP);
+    if (!fx_window_inside(&x->win, ts)) return TIDE_OK; /* too old: never enters */
+    TIDE_TRY(fx_window_add(&x->win, row, len, ts));
+    return send ? tide_input_update(in, row, len, NULL, 0, 1) : TIDE_OK;
+}
+
+/* --since: retract (when @send) the kept events that fell out of the window. */
+static int window_expire(ex *x, tide_input *in, bool send)
+{
+    fx_wev old;
+    int rc = TIDE_OK;
+    while (fx_window_expired(&x->win, &old)) {
+        if (send && rc == TIDE_OK) rc = tide_input_update(in, old.row, old.len, NULL, 0, -1);
+        free(old.row);
+    }
+    return rc;
+}
+
+/* Take events [from, from + n) of @src at the input's epoch: all sent, or
+ * with --since the window's changes (new events inside, old ones out). */
+static int take_batch(ex *x, tide_input *in, epoch_offs *eo, const fx_batch *src, uint32_t from,
+                      uint32_t n)
+{
+    int rc = TIDE_OK;
+    uint32_t len;
+    if (x->windowed) /* the newest timestamp first: the window at the batch's end */
+        for (uint32_t i = from; i < from + n; i++) {
+            const uint8_t *row = fx_batch_row(src, i, &len);
+            fx_window_see(&x->win, event_ts(row, len));
+        }
+    for (uint32_t i = from; i < from + n && rc == TIDE_OK; i++) {
+        const uint8_t *row = fx_batch_row(src, i, &len);
+        rc =
+            x->windowed ? window_event(x, in, eo, row, len, true) : send_event(x, in, eo, row, len);
+    }
+    if (rc == TIDE_OK && x->windowed) rc = window_expire(x, in, true);
+    return rc;
+}
+
 /* True when the event is at or below the stored offset of its stream; the
  * count of streams still to catch up drops when it reaches it. */
 static bool stored_event(ex *x, const uint8_t *row, uint32_t len, uint32_t *behind)
@@ -266,7 +333,12 @@ static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *
             uint32_t len;
             const uint8_t *row = fx_batch_row(&b, (uint32_t)i, &len);
             if (stored_event(x, row, len, &behind)) {
-                rc = send_event(x, in, eo, row, len);
+                if (x->windowed) { /* kept, sent once the window is known */
+                    fx_window_see(&x->win, event_ts(row, len));
+                    rc = window_event(x, in, eo, row, len, false);
+                } else {
+                    rc = send_event(x, in, eo, row, len);
+                }
                 x->st.replayed++;
             } else {
                 rc = append_row(carry, row, len);
@@ -276,9 +348,13 @@ static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *
             rc = tide_err_set(e, TIDE_EINVAL,
                               "the log ends before the offsets stored in %s (%u stream(s) short)",
                               x->o->db, behind);
+        if (x->windowed && rc == TIDE_OK) rc = window_expire(x, in, false);
         if (n == 0 && rc == TIDE_OK) rc = tide_worker_step_or_park(w, 50000);
         if (rc > 0) rc = TIDE_OK;
     }
+    /* --since: the window of the stored prefix, as if it had slid there. */
+    for (uint32_t i = 0; x->windowed && i < x->win.n && rc == TIDE_OK; i++)
+        rc = tide_input_update(in, x->win.h[i].row, x->win.h[i].len, NULL, 0, 1);
     fx_batch_fini(&b);
     return rc;
 }
@@ -322,12 +398,7 @@ static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
             continue;
         }
         epoch_offs *eo = epoch_new(x, epoch);
-        if (eo == NULL) rc = TIDE_ENOMEM;
-        for (uint32_t i = from; i < from + n && rc == TIDE_OK; i++) {
-            uint32_t len;
-            const uint8_t *row = fx_batch_row(src, i, &len);
-            rc = send_event(x, in, eo, row, len);
-        }
+        rc = eo ? take_batch(x, in, eo, src, from, n) : TIDE_ENOMEM;
         x->st.events += n;
         x->st.batches++;
         if (rc == TIDE_OK) rc = epoch_push(x);
@@ -386,6 +457,8 @@ int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
     fx_smap_init(&x.streams);
     pthread_mutex_init(&x.lock, NULL);
     x.fresh = calloc((size_t)x.views->n, sizeof *x.fresh);
+    x.windowed = o->since_us > 0;
+    fx_window_init(&x.win, o->since_us);
     int rc = TIDE_OK;
     if (o->cfg.process == 0) {
         x.db = fx_db_open(o->db, x.views, e);
@@ -405,6 +478,7 @@ int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
     pthread_mutex_destroy(&x.lock);
     free(x.q);
     free(x.fresh);
+    fx_window_fini(&x.win);
     free(x.last_epoch);
     free(x.entry);
     fx_smap_fini(&x.stored);

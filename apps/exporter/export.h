@@ -22,6 +22,7 @@ typedef struct fx_export_opts {
     uint32_t batch;        /* events per batch / transaction (default 10000) */
     uint32_t inflight;     /* batches in the dataflow at once (default 4) */
     bool follow, skip_bad;
+    int64_t since_us;     /* --since: the window in µs (0: every event; window.h) */
     tide_config cfg;      /* cluster layout */
     uint64_t max_batches; /* stop cleanly after this many new batches (0: all) */
     long crash_at_commit; /* test hook: SIGKILL inside commit number N (0: never) */

@@ -2,7 +2,7 @@
  * main.c - tide-export: keep SQL tables in sync with an event log.
  *
  *   tide-export --events PATH... --db sqlite:FILE|postgresql://...
- *               [--batch N] [--follow] [--skip-bad] [--views factory]
+ *               [--batch N] [--follow] [--skip-bad] [--views factory] [--since 365d]
  *               [cluster flags: -w -n -p -h]
  *
  * Exit status: 0, 1 on an error (bad input: "FILE:LINE: FIELD: what";
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "window.h"
 
 static void usage(FILE *f)
 {
@@ -26,7 +27,8 @@ static void usage(FILE *f)
             "  --follow           keep reading growing files (tail -f)\n"
             "  --skip-bad         log and count bad events instead of stopping\n"
             "  --views factory    the views (only the factory views for now)\n"
-            "  --since DURATION   not supported yet\n\n%s",
+            "  --since DURATION   only events within DURATION (N s|m|h|d) of the newest\n"
+            "                     event's timestamp, a window sliding with it\n\n%s",
             tide_config_usage());
 }
 
@@ -60,6 +62,13 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--views") == 0 && i + 1 < argc) {
             if (strcmp(argv[++i], "factory") != 0) {
                 fprintf(stderr, "tide-export: --views %s: only 'factory' is built in\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
+            if (fx_parse_duration(argv[++i], &o.since_us) < 0) {
+                fprintf(stderr, "tide-export: --since %s: want N followed by s, m, h or d\n",
+                        argv[i]);
+                free(events);
                 return 2;
             }
         } else if (strcmp(a, "--max-batches") == 0 && i + 1 < argc) {
