@@ -22,16 +22,20 @@ typedef struct fx_export_opts {
     uint32_t batch;        /* events per batch / transaction (default 10000) */
     uint32_t inflight;     /* batches in the dataflow at once (default 4) */
     bool follow, skip_bad;
-    int64_t since_us;     /* --since: the window in µs (0: every event; window.h) */
-    tide_config cfg;      /* cluster layout */
-    uint64_t max_batches; /* stop cleanly after this many new batches (0: all) */
-    long crash_at_commit; /* test hook: SIGKILL inside commit number N (0: never) */
+    int64_t since_us;        /* --since: the window in µs (0: every event; window.h) */
+    uint32_t snapshot_every; /* --snapshot-every N: a snapshot every N epochs (0: none) */
+    const char *snapshot;    /* --snapshot PATH (NULL: FILE.snapshot beside sqlite:FILE) */
+    tide_config cfg;         /* cluster layout */
+    uint64_t max_batches;    /* stop cleanly after this many new batches (0: all) */
+    long crash_at_commit;    /* test hook: SIGKILL inside commit number N (0: never) */
 } fx_export_opts;
 
 typedef struct fx_export_stats {
     uint64_t events;   /* new events exported */
     uint64_t replayed; /* events replayed to rebuild state (not written) */
     uint64_t batches, commits, rows, skipped;
+    uint64_t snapshot_events; /* events loaded from a snapshot at start */
+    uint64_t snapshots;       /* snapshots published */
 } fx_export_stats;
 
 void fx_export_opts_init(fx_export_opts *o);

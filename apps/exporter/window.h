@@ -12,6 +12,9 @@
  * a function of the prefix alone, whatever the batch boundaries. The heap
  * holds the window's events only: memory stays bounded by the window.
  *
+ * With span 0 the window is infinite: it keeps every event, which is what a
+ * snapshot (snapshot.h) of a run without --since must hold.
+ *
  * Not thread-safe: one reader owns a window.
  */
 #ifndef FX_WINDOW_H
@@ -27,7 +30,7 @@ typedef struct fx_wev {
 } fx_wev;
 
 typedef struct fx_window {
-    int64_t span;   /* µs; > 0 */
+    int64_t span;   /* µs; 0: infinite (every event kept: the snapshots' store) */
     int64_t newest; /* the newest timestamp seen (INT64_MIN: none) */
     fx_wev *h;      /* min-heap by ts */
     uint32_t n, cap;
@@ -46,7 +49,7 @@ static inline void fx_window_see(fx_window *w, int64_t ts)
  * ts >= newest - span (a timestamp after the newest is inside). */
 static inline bool fx_window_inside(const fx_window *w, int64_t ts)
 {
-    return w->newest == INT64_MIN || ts >= w->newest - w->span;
+    return w->span <= 0 || w->newest == INT64_MIN || ts >= w->newest - w->span;
 }
 
 /* Keep a copy of event row @row (@len bytes, timestamp @ts). TIDE_OK or
