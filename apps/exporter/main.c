@@ -2,7 +2,7 @@
  * main.c - tide-export: keep SQL tables in sync with an event log.
  *
  *   tide-export --events PATH... --db sqlite:FILE|postgresql://...
- *               [--batch N] [--follow] [--skip-bad] [--views factory] [--since 365d]
+ *               [--batch N] [--follow] [--skip-bad] [--views factory|PLUGIN.so] [--since 365d]
  *               [--snapshot-every N] [--snapshot PATH]
  *               [cluster flags: -w -n -p -h]
  *
@@ -28,7 +28,7 @@ static void usage(FILE *f)
         "  --batch N          events per batch and transaction (default 10000)\n"
         "  --follow           keep reading growing files (tail -f)\n"
         "  --skip-bad         log and count bad events instead of stopping\n"
-        "  --views factory    the views (only the factory views for now)\n"
+        "  --views PLUGIN.so  the views: a plugin (tide/views.h; default: factory)\n"
         "  --since DURATION   only events within DURATION (N s|m|h|d) of the newest\n"
         "                     event's timestamp, a window sliding with it\n"
         "  --snapshot-every N snapshot the dataflow's input every N batches; a restart\n"
@@ -65,8 +65,10 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--skip-bad") == 0) {
             o.skip_bad = true;
         } else if (strcmp(a, "--views") == 0 && i + 1 < argc) {
-            if (strcmp(argv[++i], "factory") != 0) {
-                fprintf(stderr, "tide-export: --views %s: only 'factory' is built in\n", argv[i]);
+            if (strcmp(argv[++i], "factory") != 0 &&
+                (o.views = fx_views_load(argv[i], &e)) == NULL) {
+                fprintf(stderr, "tide-export: %s\n", e.msg);
+                free(events);
                 return 2;
             }
         } else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
