@@ -587,41 +587,76 @@ void fx_export_opts_init(fx_export_opts *o)
     tide_config_init(&o->cfg);
 }
 
-int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
+int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e)
 {
-    ex x = {.o = o, .views = o->views ? o->views : &FX_FACTORY_VIEWS};
-    fx_smap_init(&x.stored);
-    fx_smap_init(&x.streams);
-    pthread_mutex_init(&x.lock, NULL);
-    x.fresh = calloc((size_t)x.views->n, sizeof *x.fresh);
-    x.windowed = o->since_us > 0 || o->snapshot_every > 0;
-    fx_window_init(&x.win, o->since_us);
+    ex *x = calloc(1, sizeof *x);
+    *run = x;
+    if (x == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
+    x->o = o;
+    x->views = o->views ? o->views : &FX_FACTORY_VIEWS;
+    fx_smap_init(&x->stored);
+    fx_smap_init(&x->streams);
+    pthread_mutex_init(&x->lock, NULL);
+    x->fresh = calloc((size_t)x->views->n, sizeof *x->fresh);
+    x->windowed = o->since_us > 0 || o->snapshot_every > 0;
+    fx_window_init(&x->win, o->since_us);
+    if (x->fresh == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
     int rc = TIDE_OK;
     if (o->cfg.process == 0) {
-        x.db = fx_db_open(o->db, x.views, e);
-        if (x.db == NULL) rc = e->code ? e->code : TIDE_EIO;
-        if (rc == TIDE_OK) rc = fx_db_offsets(x.db, &x.stored, x.fresh, e);
+        x->db = fx_db_open(o->db, x->views, e);
+        if (x->db == NULL) rc = e->code ? e->code : TIDE_EIO;
+        if (rc == TIDE_OK) rc = fx_db_offsets(x->db, &x->stored, x->fresh, e);
     }
-    if (rc == TIDE_OK && o->snapshot_every > 0) rc = snapshot_setup(&x, e);
-    if (rc == TIDE_OK) rc = tide_execute(&o->cfg, worker_main, &x, e);
-    if (rc == TIDE_OK && x.input_err.code != 0) {
-        *e = x.input_err;
-        rc = x.input_err.code;
-    }
-    if (x.txn) fx_db_rollback(x.db);
-    fx_db_close(x.db);
-    if (st) *st = x.st;
-    for (uint32_t i = 0; i < x.nq; i++) free(x.q[i].e);
-    free(x.cur.e);
-    pthread_mutex_destroy(&x.lock);
-    free(x.q);
-    free(x.fresh);
-    free(x.snap_path);
-    free(x.sig);
-    fx_window_fini(&x.win);
-    free(x.last_epoch);
-    free(x.entry);
-    fx_smap_fini(&x.stored);
-    fx_smap_fini(&x.streams);
+    if (rc == TIDE_OK && o->snapshot_every > 0) rc = snapshot_setup(x, e);
     return rc;
+}
+
+int fx_export_worker(tide_worker *w, fx_run *run)
+{
+    return worker_main(w, run);
+}
+
+int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
+{
+    if (rc == TIDE_OK && x->input_err.code != 0) {
+        *e = x->input_err;
+        rc = x->input_err.code;
+    }
+    if (x->txn) fx_db_rollback(x->db);
+    fx_db_close(x->db);
+    if (st) *st = x->st;
+    for (uint32_t i = 0; i < x->nq; i++) free(x->q[i].e);
+    free(x->cur.e);
+    pthread_mutex_destroy(&x->lock);
+    free(x->q);
+    free(x->fresh);
+    free(x->snap_path);
+    free(x->sig);
+    fx_window_fini(&x->win);
+    free(x->last_epoch);
+    free(x->entry);
+    fx_smap_fini(&x->stored);
+    fx_smap_fini(&x->streams);
+    free(x);
+    return rc;
+}
+
+int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
+{
+    if (st) memset(st, 0, sizeof *st);
+    fx_run *x = NULL;
+    int rc = fx_export_begin(o, &x, e);
+    if (rc == TIDE_OK) rc = tide_execute(&o->cfg, worker_main, x, e);
+    return x ? fx_export_end(x, rc, st, e) : rc;
+}
+
+void fx_export_summary(const fx_export_stats *st, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "%llu event(s) in %llu batch(es), %llu replayed, %llu row change(s), %llu commit(s), "
+             "%llu skipped as bad, %llu from a snapshot, %llu snapshot(s)",
+             (unsigned long long)st->events, (unsigned long long)st->batches,
+             (unsigned long long)st->replayed, (unsigned long long)st->rows,
+             (unsigned long long)st->commits, (unsigned long long)st->skipped,
+             (unsigned long long)st->snapshot_events, (unsigned long long)st->snapshots);
 }

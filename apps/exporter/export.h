@@ -19,6 +19,7 @@ typedef struct fx_export_opts {
     int nevents;
     const char *db;        /* sqlite:FILE or postgresql://... */
     const fx_views *views; /* NULL: the factory views */
+    void *views_dl;        /* a plugin's dlopen handle (fx_views_load), or NULL */
     uint32_t batch;        /* events per batch / transaction (default 10000) */
     uint32_t inflight;     /* batches in the dataflow at once (default 4) */
     bool follow, skip_bad;
@@ -39,6 +40,28 @@ typedef struct fx_export_stats {
 } fx_export_stats;
 
 void fx_export_opts_init(fx_export_opts *o);
+
+/*
+ * Parse tide-export's arguments (after the cluster flags) into @o, whose
+ * events array is allocated (free o->events; the paths are argv's).
+ * TIDE_OK, 1 for --help, or TIDE_EINVAL / TIDE_ENOMEM with @e.
+ */
+int fx_export_args(int argc, char **argv, fx_export_opts *o, tide_error *e);
+
+/* The one-line summary of a run ("N event(s) in ..."), into @buf. */
+void fx_export_summary(const fx_export_stats *st, char *buf, size_t cap);
+
+/*
+ * The run in three steps, for a host that runs the workers itself (the
+ * cluster job): fx_export_begin prepares the run of this process (process
+ * o->cfg.process: the database is opened on process 0; @o must outlive the
+ * run), fx_export_worker is the body of every worker, fx_export_end ends
+ * the run (after every worker of the process is done) and frees it.
+ */
+typedef struct ex fx_run;
+int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e);
+int fx_export_worker(tide_worker *w, fx_run *run);
+int fx_export_end(fx_run *run, int rc, fx_export_stats *st, tide_error *e);
 
 /* Run the export. TIDE_OK, or a code with @e ("FILE:LINE: FIELD: what",
  * "sqlite:FILE: ...", ...). Batches before a bad one are committed. */

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "export.h"
-#include "window.h"
 
 static void usage(FILE *f)
 {
@@ -46,67 +45,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "tide-export: %s\n", e.msg);
         return 2;
     }
-    char **events = calloc((size_t)argc, sizeof *events);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0) {
+    int rc = fx_export_args(argc, argv, &o, &e);
+    if (rc != TIDE_OK) {
+        if (rc > 0)
             usage(stdout);
-            free(events);
-            return 0;
-        } else if (strcmp(a, "--events") == 0) {
-            while (i + 1 < argc && (argv[i + 1][0] != '-' || strcmp(argv[i + 1], "-") == 0))
-                events[o.nevents++] = argv[++i];
-        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
-            o.db = argv[++i];
-        } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
-            o.batch = (uint32_t)strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(a, "--follow") == 0) {
-            o.follow = true;
-        } else if (strcmp(a, "--skip-bad") == 0) {
-            o.skip_bad = true;
-        } else if (strcmp(a, "--views") == 0 && i + 1 < argc) {
-            if (strcmp(argv[++i], "factory") != 0 &&
-                (o.views = fx_views_load(argv[i], &e)) == NULL) {
-                fprintf(stderr, "tide-export: %s\n", e.msg);
-                free(events);
-                return 2;
-            }
-        } else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
-            if (fx_parse_duration(argv[++i], &o.since_us) < 0) {
-                fprintf(stderr, "tide-export: --since %s: want N followed by s, m, h or d\n",
-                        argv[i]);
-                free(events);
-                return 2;
-            }
-        } else if (strcmp(a, "--snapshot-every") == 0 && i + 1 < argc) {
-            o.snapshot_every = (uint32_t)strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(a, "--snapshot") == 0 && i + 1 < argc) {
-            o.snapshot = argv[++i];
-        } else if (strcmp(a, "--max-batches") == 0 && i + 1 < argc) {
-            o.max_batches = strtoull(argv[++i], NULL, 10);
-        } else {
-            fprintf(stderr, "tide-export: unknown argument '%s'\nTry 'tide-export --help'.\n", a);
-            return 2;
-        }
+        else
+            fprintf(stderr, "tide-export: %s\nTry 'tide-export --help'.\n", e.msg);
+        free(o.events);
+        return rc > 0 ? 0 : 2;
     }
-    if (o.nevents == 0 || o.db == NULL || o.batch == 0) {
-        usage(stderr);
-        return 2;
-    }
-    o.events = events;
     const char *crash = getenv("TIDE_EXPORT_CRASH_AT");
     if (crash) o.crash_at_commit = atol(crash);
     fx_export_stats st;
-    int rc = fx_export(&o, &st, &e);
-    if (o.cfg.process == 0)
-        fprintf(stderr,
-                "tide-export: %llu event(s) in %llu batch(es), %llu replayed, %llu row change(s), "
-                "%llu commit(s), %llu skipped as bad, %llu from a snapshot, %llu snapshot(s)\n",
-                (unsigned long long)st.events, (unsigned long long)st.batches,
-                (unsigned long long)st.replayed, (unsigned long long)st.rows,
-                (unsigned long long)st.commits, (unsigned long long)st.skipped,
-                (unsigned long long)st.snapshot_events, (unsigned long long)st.snapshots);
-    free(events);
+    rc = fx_export(&o, &st, &e);
+    if (o.cfg.process == 0) {
+        char line[400];
+        fx_export_summary(&st, line, sizeof line);
+        fprintf(stderr, "tide-export: %s\n", line);
+    }
+    free(o.events);
     if (rc < 0) {
         fprintf(stderr, "tide-export: %s\n", e.msg);
         return 1;

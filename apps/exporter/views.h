@@ -15,9 +15,10 @@ typedef tide_view fx_view;
 typedef tide_views fx_views;
 
 /* Load a views plugin (tide/views.h): dlopen @path, call its entry, check
- * its ABI and views. NULL with @e (TIDE_EINVAL) on any failure. The
- * plugin stays loaded. */
-const fx_views *fx_views_load(const char *path, tide_error *e);
+ * its ABI and views; *@handle is its dlopen handle (dlclose it once the
+ * views are no longer used, or leave it to the process's exit). NULL with
+ * @e (TIDE_EINVAL) on any failure. */
+const fx_views *fx_views_load(const char *path, void **handle, tide_error *e);
 
 /* The factory views of the Actyx article: dashboard, usage, bookings. */
 extern const fx_views FX_FACTORY_VIEWS;

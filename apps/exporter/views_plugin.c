@@ -2,6 +2,7 @@
  * views_plugin.c - loading a user's views (tide/views.h) and the functions
  * the ABI gives plugins (tide-export exports them, -rdynamic).
  */
+#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <string.h>
 
@@ -34,8 +35,21 @@ static bool sql_name(const char *s)
     return true;
 }
 
-const fx_views *fx_views_load(const char *path, tide_error *e)
+/* The plugin resolves the ABI's functions in the object that loads it:
+ * tide-export exports them (-rdynamic), but the cluster job
+ * (apps/jobs/exporter.c) was loaded RTLD_LOCAL: make its symbols global
+ * first (RTLD_NOLOAD: no second copy). */
+static void export_abi(void)
 {
+    Dl_info info;
+    if (dladdr((void *)tide_views_event_schema, &info) == 0 || info.dli_fname == NULL) return;
+    void *self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+    if (self) dlclose(self); /* the promotion stays; the reference goes */
+}
+
+const fx_views *fx_views_load(const char *path, void **handle, tide_error *e)
+{
+    export_abi();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
         tide_err_set(e, TIDE_EINVAL, "--views %s: %s", path, dlerror());
@@ -67,5 +81,6 @@ const fx_views *fx_views_load(const char *path, tide_error *e)
         dlclose(h);
         return NULL;
     }
+    *handle = h;
     return v;
 }
