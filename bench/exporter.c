@@ -7,18 +7,27 @@
  *   bench_exporter [--events E] [--batch N] [--workers 1,2] [--runs R]
  *                  [--formats jsonl,msgpack] [--dir DIR]
  *   bench_exporter --fold [--keys K] [--batches B]
+ *   bench_exporter --since-flat [--events E] [--batch N] [--dir DIR]
+ *   bench_exporter --restart [--events E] [--batch N] [--dir DIR]
  *
  * Each run is a child process (fresh database, peak RSS of its own).
  * Output: one line per (format, workers): wall and CPU time, events/s,
  * peak memory, the baseline's time and the ratio. --fold measures the
  * usage reduction alone: per-batch time as each key's history grows, for
  * tide_fold (refold from the first change) and tide_reduce (rerun per key).
+ * --since-flat: peak RSS of whole exports of logs of E/8, E/4, E/2 and E
+ * MessagePack events (the clock advances 30 s per event on average), with
+ * --since 1d (a window of ~2,900 events) and without: flat against growing.
+ * --restart: a whole export of E MessagePack events, then the time a rerun
+ * over the same log takes to rebuild its state (nothing new to write):
+ * replaying the log, or loading the snapshot (--snapshot-every 10).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,14 +46,15 @@ typedef struct run_result {
     int ok;
 } run_result;
 
-/* Run @fn(@a, @b, @w, @batch) in a child; its wall, CPU and peak RSS. */
-static run_result in_child(int (*fn)(const char *, const char *, uint32_t, uint32_t), const char *a,
-                           const char *b, uint32_t w, uint32_t batch)
+/* Run @fn(@a, @b, @w, @batch) in a child, on a fresh database (@fresh:
+ * database file @b removed first); its wall, CPU and peak RSS. */
+static run_result in_child_db(int (*fn)(const char *, const char *, uint32_t, uint32_t),
+                              const char *a, const char *b, uint32_t w, uint32_t batch, int fresh)
 {
     run_result r = {0};
     char cmd[1700];
-    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", b, b, b);
-    if (strncmp(b, "postgres", 8) != 0 && system(cmd) != 0) return r;
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm' '%s.snapshot'", b, b, b, b);
+    if (fresh && strncmp(b, "postgres", 8) != 0 && system(cmd) != 0) return r;
     uint64_t t0 = bench_now_ns();
     pid_t pid = fork();
     if (pid == 0) _exit(fn(a, b, w, batch) == 0 ? 0 : 1);
@@ -59,6 +69,15 @@ static run_result in_child(int (*fn)(const char *, const char *, uint32_t, uint3
     return r;
 }
 
+static run_result in_child(int (*fn)(const char *, const char *, uint32_t, uint32_t), const char *a,
+                           const char *b, uint32_t w, uint32_t batch)
+{
+    return in_child_db(fn, a, b, w, batch, 1);
+}
+
+static int64_t since_us;        /* --since-flat: the window of run_export (0: none) */
+static uint32_t snapshot_every; /* --restart: run_export's snapshots (0: none) */
+
 static int run_export(const char *log, const char *db, uint32_t workers, uint32_t batch)
 {
     fx_export_opts o;
@@ -68,6 +87,8 @@ static int run_export(const char *log, const char *db, uint32_t workers, uint32_
     snprintf(url, sizeof url, "sqlite:%s", db);
     o.events = ev, o.nevents = 1, o.db = url, o.batch = batch;
     o.cfg.workers = workers;
+    o.since_us = since_us;
+    o.snapshot_every = snapshot_every;
     tide_error e = {0};
     fx_export_stats st;
     int rc = fx_export(&o, &st, &e);
@@ -237,11 +258,84 @@ static void fold_bench(uint32_t keys, uint32_t batches)
     }
 }
 
+/* --since-flat: peak RSS as the log grows, with and without a 1-day window. */
+static int since_bench(uint64_t events, uint32_t batch, const char *dir)
+{
+    char log[512], db[512];
+    snprintf(log, sizeof log, "%s/tide_bench_since.mp", dir);
+    snprintf(db, sizeof db, "%s/tide_bench_since.db", dir);
+    for (uint64_t n = events / 8; n <= events; n *= 2) {
+        fx_gen_opts g = {.machines = 50,
+                         .workers = 40,
+                         .orders = 2000,
+                         .events = n,
+                         .seed = bench_seed(1),
+                         .skew_ms = 3000,
+                         .msgpack = 1};
+        FILE *f = fopen(log, "wb");
+        if (f == NULL || fx_gen(&g, f) < 0) return 1;
+        fclose(f);
+        for (int win = 1; win >= 0; win--) {
+            since_us = win ? 86400LL * 1000000 : 0;
+            run_result r = in_child(run_export, log, db, 1, batch);
+            printf("bench=exporter_since format=msgpack events=%llu batch=%u workers=1 since=%s "
+                   "ok=%d wall_ms=%.0f peak_rss_mb=%.0f %s\n",
+                   (unsigned long long)n, batch, win ? "1d" : "none", r.ok, r.wall_ms, r.rss_mb,
+                   bench_machine());
+            fflush(stdout);
+        }
+    }
+    since_us = 0;
+    unlink(log);
+    char cmd[1700];
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
+    return system(cmd) != 0;
+}
+
+/* --restart: the time a restart over a complete export takes, loading a
+ * snapshot (--snapshot-every 10) or replaying the whole log. */
+static int restart_bench(uint64_t events, uint32_t batch, const char *dir)
+{
+    char log[512], db[512];
+    snprintf(log, sizeof log, "%s/tide_bench_restart.mp", dir);
+    snprintf(db, sizeof db, "%s/tide_bench_restart.db", dir);
+    fx_gen_opts g = {.machines = 50,
+                     .workers = 40,
+                     .orders = 2000,
+                     .events = events,
+                     .seed = bench_seed(1),
+                     .skew_ms = 3000,
+                     .msgpack = 1};
+    FILE *f = fopen(log, "wb");
+    if (f == NULL || fx_gen(&g, f) < 0) return 1;
+    fclose(f);
+    for (int snap = 0; snap < 2; snap++) {
+        snapshot_every = snap ? 10 : 0;
+        run_result full = in_child_db(run_export, log, db, 1, batch, 1);
+        run_result again = in_child_db(run_export, log, db, 1, batch, 0);
+        struct stat st;
+        char sp[600];
+        snprintf(sp, sizeof sp, "%s.snapshot", db);
+        double mb = stat(sp, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+        printf("bench=exporter_restart format=msgpack events=%llu batch=%u workers=1 "
+               "snapshot_every=%u ok=%d export_wall_ms=%.0f export_rss_mb=%.0f "
+               "restart_wall_ms=%.0f restart_cpu_ms=%.0f restart_rss_mb=%.0f snapshot_mb=%.1f %s\n",
+               (unsigned long long)events, batch, snapshot_every, full.ok && again.ok, full.wall_ms,
+               full.rss_mb, again.wall_ms, again.cpu_ms, again.rss_mb, mb, bench_machine());
+        fflush(stdout);
+    }
+    snapshot_every = 0;
+    unlink(log);
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm' '%s.snapshot'", db, db, db, db);
+    return system(cmd) != 0;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t events = 1000000;
     uint32_t batch = 10000, keys = 100, batches = 300;
-    int runs = 1, fold = 0;
+    int runs = 1, fold = 0, since_flat = 0, restart = 0;
     const char *workers = "1,2", *formats = "jsonl,msgpack", *dir = "/dev/shm";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -263,6 +357,10 @@ int main(int argc, char **argv)
             batches = (uint32_t)atol(v), i++;
         else if (strcmp(a, "--fold") == 0)
             fold = 1;
+        else if (strcmp(a, "--since-flat") == 0)
+            since_flat = 1;
+        else if (strcmp(a, "--restart") == 0)
+            restart = 1;
         else {
             fprintf(stderr, "bench_exporter: unknown argument %s\n", a);
             return 2;
@@ -272,6 +370,8 @@ int main(int argc, char **argv)
         fold_bench(keys, batches);
         return 0;
     }
+    if (since_flat) return since_bench(events, batch, dir);
+    if (restart) return restart_bench(events, batch, dir);
     char log[512], db[512];
     for (int fmt = 0; fmt < 2; fmt++) {
         const char *fname = fmt ? "msgpack" : "jsonl";

@@ -17,11 +17,14 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
 #include "log.h"
+#include "snapshot.h"
+#include "window.h"
 
 typedef struct off_ent {
     uint32_t stream; /* index in ex.streams */
@@ -51,7 +54,13 @@ typedef struct ex {
     uint64_t next_commit; /* first epoch not committed (atomic) */
     bool txn;             /* a transaction is open */
     fx_export_stats st;
-    tide_error input_err; /* a bad batch: reported after the clean stop */
+    tide_error input_err;  /* a bad batch: reported after the clean stop */
+    bool windowed;         /* the reader keeps the input's events in win: --since or
+                              snapshots (an infinite window) */
+    fx_window win;         /* reader: the events inside it */
+    char *snap_path;       /* snapshots: the file (NULL: none) */
+    char *sig;             /* snapshots: the views' names and versions, the window */
+    uint64_t snap_pending; /* epoch whose snapshot waits in PATH.tmp for its commit (0: none) */
 } ex;
 
 /* ---- offsets per epoch ------------------------------------------------------- */
@@ -149,6 +158,25 @@ static int on_updates(void *ctx, tide_time t, const tide_batch *b, tide_error *e
     return TIDE_OK;
 }
 
+/* Once the epoch of the snapshot waiting in PATH.tmp has committed, it
+ * replaces PATH (a failure costs the snapshot, not the export). */
+static int publish_snapshot(ex *x, uint64_t upto)
+{
+    pthread_mutex_lock(&x->lock);
+    uint64_t p = x->snap_pending;
+    pthread_mutex_unlock(&x->lock);
+    if (p == 0 || p >= upto) return TIDE_OK;
+    tide_error se = {0};
+    if (fx_snapshot_publish(x->snap_path, &se) < 0)
+        fprintf(stderr, "tide-export: %s\n", se.msg);
+    else
+        x->st.snapshots++;
+    pthread_mutex_lock(&x->lock);
+    x->snap_pending = 0;
+    pthread_mutex_unlock(&x->lock);
+    return TIDE_OK;
+}
+
 static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
 {
     ex *x = ctx;
@@ -181,7 +209,7 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
     x->txn = false;
     x->st.commits++;
     __atomic_store_n(&x->next_commit, upto, __ATOMIC_RELEASE);
-    return TIDE_OK;
+    return publish_snapshot(x, upto);
 }
 
 /* ---- worker 0: reading and feeding --------------------------------------------- */
@@ -199,6 +227,70 @@ static int send_event(ex *x, tide_input *in, epoch_offs *eo, const uint8_t *row,
     tide_rowbuf_fini(&scratch);
     TIDE_TRY(rc);
     return tide_input_update(in, row, len, NULL, 0, 1);
+}
+
+static int64_t event_ts(const uint8_t *row, uint32_t len)
+{
+    tide_row r;
+    if (tide_row_open(&r, &FX_EVENT, row, len) < 0) return INT64_MIN;
+    return tide_row_i64(&r, EV_TIMESTAMP);
+}
+
+/*
+ * --since: take event @row at the input's epoch. Its offset counts whether
+ * or not it is inside the window (the offsets say how far the log was
+ * read); only an event inside is sent, and kept to be retracted later.
+ * The caller has shown the window every timestamp of the batch first.
+ */
+static int window_event(ex *x, tide_input *in, epoch_offs *eo, const uint8_t *row, uint32_t len,
+                        bool send)
+{
+    tide_row r;
+    TIDE_TRY(tide_row_open(&r, &FX_EVENT, row, len));
+    uint32_t sl;
+    tide_rowbuf scratch;
+    tide_rowbuf_init(&scratch);
+    const char *s = tide_row_str(&r, EV_STREAM, &sl, &scratch);
+    int rc = note_offset(x, eo, s, sl, (int64_t)tide_row_u64(&r, EV_OFFSET));
+    tide_rowbuf_fini(&scratch);
+    TIDE_TRY(rc);
+    int64_t ts = tide_row_i64(&r, EV_TIMESTAMP);
+    if (!fx_window_inside(&x->win, ts)) return TIDE_OK; /* too old: never enters */
+    TIDE_TRY(fx_window_add(&x->win, row, len, ts));
+    return send ? tide_input_update(in, row, len, NULL, 0, 1) : TIDE_OK;
+}
+
+/* --since: retract (when @send) the kept events that fell out of the window. */
+static int window_expire(ex *x, tide_input *in, bool send)
+{
+    fx_wev old;
+    int rc = TIDE_OK;
+    while (fx_window_expired(&x->win, &old)) {
+        if (send && rc == TIDE_OK) rc = tide_input_update(in, old.row, old.len, NULL, 0, -1);
+        free(old.row);
+    }
+    return rc;
+}
+
+/* Take events [from, from + n) of @src at the input's epoch: all sent, or
+ * with --since the window's changes (new events inside, old ones out). */
+static int take_batch(ex *x, tide_input *in, epoch_offs *eo, const fx_batch *src, uint32_t from,
+                      uint32_t n)
+{
+    int rc = TIDE_OK;
+    uint32_t len;
+    if (x->windowed) /* the newest timestamp first: the window at the batch's end */
+        for (uint32_t i = from; i < from + n; i++) {
+            const uint8_t *row = fx_batch_row(src, i, &len);
+            fx_window_see(&x->win, event_ts(row, len));
+        }
+    for (uint32_t i = from; i < from + n && rc == TIDE_OK; i++) {
+        const uint8_t *row = fx_batch_row(src, i, &len);
+        rc =
+            x->windowed ? window_event(x, in, eo, row, len, true) : send_event(x, in, eo, row, len);
+    }
+    if (rc == TIDE_OK && x->windowed) rc = window_expire(x, in, true);
+    return rc;
 }
 
 /* True when the event is at or below the stored offset of its stream; the
@@ -248,9 +340,8 @@ static int wait_inflight(ex *x, tide_worker *w, uint64_t epoch, uint32_t k)
  * newer ones read meanwhile are kept in @carry for epoch 1 on.
  */
 static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *carry,
-                  tide_error *e)
+                  uint32_t behind, tide_error *e)
 {
-    uint32_t behind = x->stored.n;
     epoch_offs *eo = epoch_new(x, 0);
     if (eo == NULL) return TIDE_ENOMEM;
     fx_batch b;
@@ -266,7 +357,12 @@ static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *
             uint32_t len;
             const uint8_t *row = fx_batch_row(&b, (uint32_t)i, &len);
             if (stored_event(x, row, len, &behind)) {
-                rc = send_event(x, in, eo, row, len);
+                if (x->windowed) { /* kept, sent once the window is known */
+                    fx_window_see(&x->win, event_ts(row, len));
+                    rc = window_event(x, in, eo, row, len, false);
+                } else {
+                    rc = send_event(x, in, eo, row, len);
+                }
                 x->st.replayed++;
             } else {
                 rc = append_row(carry, row, len);
@@ -276,11 +372,98 @@ static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *
             rc = tide_err_set(e, TIDE_EINVAL,
                               "the log ends before the offsets stored in %s (%u stream(s) short)",
                               x->o->db, behind);
+        if (x->windowed && rc == TIDE_OK) rc = window_expire(x, in, false);
         if (n == 0 && rc == TIDE_OK) rc = tide_worker_step_or_park(w, 50000);
         if (rc > 0) rc = TIDE_OK;
     }
+    /* --since: the window of the stored prefix, as if it had slid there. */
+    for (uint32_t i = 0; x->windowed && i < x->win.n && rc == TIDE_OK; i++)
+        rc = tide_input_update(in, x->win.h[i].row, x->win.h[i].len, NULL, 0, 1);
     fx_batch_fini(&b);
     return rc;
+}
+
+/* ---- snapshots (snapshot.h) ------------------------------------------------------ */
+
+/* Write the input after @epoch (its events kept in win, the offsets and
+ * positions the log reached) to PATH.tmp, for the writer to publish once
+ * the epoch commits; skipped while an earlier one still waits. */
+static void take_snapshot(ex *x, fx_log *log, uint64_t epoch)
+{
+    pthread_mutex_lock(&x->lock);
+    bool busy = x->snap_pending != 0;
+    pthread_mutex_unlock(&x->lock);
+    int n = fx_log_nsources(log);
+    fx_log_pos *pos = calloc((size_t)n + 1, sizeof *pos);
+    char **paths = calloc((size_t)n + 1, sizeof *paths);
+    int cur = busy || !pos || !paths ? TIDE_ENOMEM : fx_log_tell(log, pos);
+    for (int i = 0; i < n && cur >= 0; i++) paths[i] = (char *)fx_log_source(log, i);
+    tide_error se = {0};
+    if (cur >= 0 && fx_snapshot_write(x->snap_path, x->sig, paths, n, pos, cur, fx_log_last(log),
+                                      &x->win, &se) == TIDE_OK) {
+        pthread_mutex_lock(&x->lock);
+        x->snap_pending = epoch;
+        pthread_mutex_unlock(&x->lock);
+    } else if (se.code) {
+        fprintf(stderr, "tide-export: %s (going on without it)\n", se.msg);
+    }
+    free(pos);
+    free(paths);
+}
+
+/* Why the snapshot @s cannot stand for the stored prefix, or NULL. */
+static const char *snapshot_mismatch(ex *x, fx_log *log, const fx_snapshot *s)
+{
+    if (strcmp(s->signature, x->sig) != 0) return "made by other views or another window";
+    if (s->nsrc != fx_log_nsources(log)) return "made from other sources";
+    for (int i = 0; i < s->nsrc; i++)
+        if (strcmp(s->paths[i], fx_log_source(log, i)) != 0) return "made from other sources";
+    for (uint32_t i = 0; i < s->offsets.n; i++) {
+        int64_t *db = fx_smap_get(&x->stored, s->offsets.keys[i], strlen(s->offsets.keys[i]));
+        if (db == NULL || *db < s->offsets.vals[i]) return "ahead of the database's offsets";
+    }
+    for (int v = 0; v < x->views->n; v++)
+        if (x->fresh[v]) return "a view is being rebuilt";
+    return NULL;
+}
+
+/*
+ * Restart from the snapshot: its events go into win (sent at epoch 0 with
+ * the replay's), the log continues from its positions. The number of
+ * stored streams the replay must still catch up with; all of them when
+ * there is no usable snapshot (then the whole log is replayed); a negative
+ * code when the log cannot be positioned.
+ */
+static int load_snapshot(ex *x, fx_log *log, tide_error *e)
+{
+    fx_snapshot s;
+    fx_snapshot_init(&s);
+    tide_error se = {0};
+    int rc = fx_snapshot_read(x->snap_path, &s, &se);
+    const char *why = rc < 0 ? se.msg : snapshot_mismatch(x, log, &s);
+    int behind = (int)x->stored.n;
+    if (why) {
+        if (rc < 0 && rc != TIDE_EIO) /* a missing snapshot is no news */
+            fprintf(stderr, "tide-export: %s: replaying the log\n", why);
+        else if (rc == TIDE_OK)
+            fprintf(stderr, "tide-export: snapshot %s: %s: replaying the log\n", x->snap_path, why);
+        fx_snapshot_fini(&s);
+        return behind;
+    }
+    rc = fx_log_seek(log, s.pos, s.cur, &s.offsets, e);
+    for (uint32_t i = 0; i < s.events.n && rc == TIDE_OK; i++) {
+        uint32_t len;
+        const uint8_t *row = fx_batch_row(&s.events, i, &len);
+        rc = fx_window_add(&x->win, row, len, event_ts(row, len));
+    }
+    x->win.newest = s.newest;
+    for (uint32_t i = 0; i < x->stored.n; i++) { /* streams the snapshot covers */
+        int64_t *at = fx_smap_get(&s.offsets, x->stored.keys[i], strlen(x->stored.keys[i]));
+        if (at && *at == x->stored.vals[i]) behind--;
+    }
+    x->st.snapshot_events = s.events.n;
+    fx_snapshot_fini(&s);
+    return rc < 0 ? rc : behind;
 }
 
 static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
@@ -294,7 +477,11 @@ static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
     fx_batch carry, b;
     fx_batch_init(&carry);
     fx_batch_init(&b);
-    int rc = x->stored.n > 0 ? replay(x, w, in, log, &carry, &le) : TIDE_OK;
+    int rc = TIDE_OK;
+    if (x->stored.n > 0) { /* a restart */
+        int behind = x->snap_path ? load_snapshot(x, log, &le) : (int)x->stored.n;
+        rc = behind < 0 ? behind : replay(x, w, in, log, &carry, (uint32_t)behind, &le);
+    }
     uint32_t next = 0; /* events of carry already sent */
     uint64_t epoch = 1;
     if (rc == TIDE_OK && x->stored.n > 0) rc = epoch_push(x); /* the replay's offsets */
@@ -322,15 +509,13 @@ static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
             continue;
         }
         epoch_offs *eo = epoch_new(x, epoch);
-        if (eo == NULL) rc = TIDE_ENOMEM;
-        for (uint32_t i = from; i < from + n && rc == TIDE_OK; i++) {
-            uint32_t len;
-            const uint8_t *row = fx_batch_row(src, i, &len);
-            rc = send_event(x, in, eo, row, len);
-        }
+        rc = eo ? take_batch(x, in, eo, src, from, n) : TIDE_ENOMEM;
         x->st.events += n;
         x->st.batches++;
         if (rc == TIDE_OK) rc = epoch_push(x);
+        if (rc == TIDE_OK && src == &b && next >= carry.n && x->snap_path &&
+            epoch % x->o->snapshot_every == 0)
+            take_snapshot(x, log, epoch);
         if (rc == TIDE_OK) rc = tide_input_advance_to(in, ++epoch);
     }
     if (rc < 0 && le.code != 0) {
@@ -371,6 +556,29 @@ static int worker_main(tide_worker *w, void *arg)
     return tide_input_close(in);
 }
 
+/* The snapshot's path (--snapshot, or FILE.snapshot beside sqlite:FILE)
+ * and the signature it must carry. */
+static int snapshot_setup(ex *x, tide_error *e)
+{
+    const char *db = x->o->db;
+    if (x->o->snapshot)
+        x->snap_path = strdup(x->o->snapshot);
+    else if (strncmp(db, "sqlite:", 7) == 0 &&
+             asprintf(&x->snap_path, "%.*s.snapshot", (int)strcspn(db + 7, "?"), db + 7) < 0)
+        x->snap_path = NULL;
+    else if (strncmp(db, "sqlite:", 7) != 0)
+        return tide_err_set(e, TIDE_EINVAL, "--snapshot-every: give --snapshot PATH for %s", db);
+    size_t cap = 64;
+    for (int v = 0; v < x->views->n; v++) cap += strlen(x->views->views[v].table) + 24;
+    x->sig = malloc(cap);
+    if (x->snap_path == NULL || x->sig == NULL) return TIDE_ENOMEM;
+    size_t at = (size_t)snprintf(x->sig, cap, "since=%lld", (long long)x->o->since_us);
+    for (int v = 0; v < x->views->n; v++)
+        at += (size_t)snprintf(x->sig + at, cap - at, ";%s:%d", x->views->views[v].table,
+                               x->views->views[v].version);
+    return TIDE_OK;
+}
+
 void fx_export_opts_init(fx_export_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -379,35 +587,76 @@ void fx_export_opts_init(fx_export_opts *o)
     tide_config_init(&o->cfg);
 }
 
-int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
+int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e)
 {
-    ex x = {.o = o, .views = o->views ? o->views : &FX_FACTORY_VIEWS};
-    fx_smap_init(&x.stored);
-    fx_smap_init(&x.streams);
-    pthread_mutex_init(&x.lock, NULL);
-    x.fresh = calloc((size_t)x.views->n, sizeof *x.fresh);
+    ex *x = calloc(1, sizeof *x);
+    *run = x;
+    if (x == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
+    x->o = o;
+    x->views = o->views ? o->views : &FX_FACTORY_VIEWS;
+    fx_smap_init(&x->stored);
+    fx_smap_init(&x->streams);
+    pthread_mutex_init(&x->lock, NULL);
+    x->fresh = calloc((size_t)x->views->n, sizeof *x->fresh);
+    x->windowed = o->since_us > 0 || o->snapshot_every > 0;
+    fx_window_init(&x->win, o->since_us);
+    if (x->fresh == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
     int rc = TIDE_OK;
     if (o->cfg.process == 0) {
-        x.db = fx_db_open(o->db, x.views, e);
-        if (x.db == NULL) rc = e->code ? e->code : TIDE_EIO;
-        if (rc == TIDE_OK) rc = fx_db_offsets(x.db, &x.stored, x.fresh, e);
+        x->db = fx_db_open(o->db, x->views, e);
+        if (x->db == NULL) rc = e->code ? e->code : TIDE_EIO;
+        if (rc == TIDE_OK) rc = fx_db_offsets(x->db, &x->stored, x->fresh, e);
     }
-    if (rc == TIDE_OK) rc = tide_execute(&o->cfg, worker_main, &x, e);
-    if (rc == TIDE_OK && x.input_err.code != 0) {
-        *e = x.input_err;
-        rc = x.input_err.code;
-    }
-    if (x.txn) fx_db_rollback(x.db);
-    fx_db_close(x.db);
-    if (st) *st = x.st;
-    for (uint32_t i = 0; i < x.nq; i++) free(x.q[i].e);
-    free(x.cur.e);
-    pthread_mutex_destroy(&x.lock);
-    free(x.q);
-    free(x.fresh);
-    free(x.last_epoch);
-    free(x.entry);
-    fx_smap_fini(&x.stored);
-    fx_smap_fini(&x.streams);
+    if (rc == TIDE_OK && o->snapshot_every > 0) rc = snapshot_setup(x, e);
     return rc;
+}
+
+int fx_export_worker(tide_worker *w, fx_run *run)
+{
+    return worker_main(w, run);
+}
+
+int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
+{
+    if (rc == TIDE_OK && x->input_err.code != 0) {
+        *e = x->input_err;
+        rc = x->input_err.code;
+    }
+    if (x->txn) fx_db_rollback(x->db);
+    fx_db_close(x->db);
+    if (st) *st = x->st;
+    for (uint32_t i = 0; i < x->nq; i++) free(x->q[i].e);
+    free(x->cur.e);
+    pthread_mutex_destroy(&x->lock);
+    free(x->q);
+    free(x->fresh);
+    free(x->snap_path);
+    free(x->sig);
+    fx_window_fini(&x->win);
+    free(x->last_epoch);
+    free(x->entry);
+    fx_smap_fini(&x->stored);
+    fx_smap_fini(&x->streams);
+    free(x);
+    return rc;
+}
+
+int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
+{
+    if (st) memset(st, 0, sizeof *st);
+    fx_run *x = NULL;
+    int rc = fx_export_begin(o, &x, e);
+    if (rc == TIDE_OK) rc = tide_execute(&o->cfg, worker_main, x, e);
+    return x ? fx_export_end(x, rc, st, e) : rc;
+}
+
+void fx_export_summary(const fx_export_stats *st, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "%llu event(s) in %llu batch(es), %llu replayed, %llu row change(s), %llu commit(s), "
+             "%llu skipped as bad, %llu from a snapshot, %llu snapshot(s)",
+             (unsigned long long)st->events, (unsigned long long)st->batches,
+             (unsigned long long)st->replayed, (unsigned long long)st->rows,
+             (unsigned long long)st->commits, (unsigned long long)st->skipped,
+             (unsigned long long)st->snapshot_events, (unsigned long long)st->snapshots);
 }

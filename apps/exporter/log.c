@@ -323,3 +323,52 @@ int fx_log_next(fx_log *l, uint32_t max, fx_batch *b, tide_error *e)
     }
     return (int)b->n;
 }
+
+/* ---- positions, for snapshots (log.h) ------------------------------------------- */
+
+int fx_log_nsources(const fx_log *l)
+{
+    return l->n;
+}
+
+int fx_log_tell(const fx_log *l, fx_log_pos *pos)
+{
+    for (int i = 0; i < l->n; i++) {
+        const src *s = &l->s[i];
+        off_t at = s->fd > 0 ? lseek(s->fd, 0, SEEK_CUR) : -1;
+        if (at < 0 || (size_t)at < s->len - s->start) return TIDE_EINVAL; /* stdin, a pipe */
+        pos[i] = (fx_log_pos){(uint64_t)at - (s->len - s->start), s->recno, s->done};
+    }
+    return l->cur;
+}
+
+int fx_log_seek(fx_log *l, const fx_log_pos *pos, int cur, const fx_smap *last, tide_error *e)
+{
+    for (int i = 0; i < l->n; i++) {
+        src *s = &l->s[i];
+        if (s->fd <= 0 || lseek(s->fd, (off_t)pos[i].byte, SEEK_SET) < 0)
+            return tide_err_set(e, TIDE_EIO, "%s: cannot seek: %s", s->path, strerror(errno));
+        s->start = s->len = 0;
+        s->recno = pos[i].recno;
+        s->done = pos[i].done;
+        s->eof = false;
+        s->fmt = FMT_UNKNOWN; /* detected again at the record boundary */
+    }
+    l->cur = cur >= 0 && cur < l->n ? cur : 0;
+    for (uint32_t i = 0; i < last->n; i++) {
+        int64_t *v = fx_smap_put(&l->last, last->keys[i], strlen(last->keys[i]), -1);
+        if (v == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
+        *v = last->vals[i];
+    }
+    return TIDE_OK;
+}
+
+const fx_smap *fx_log_last(const fx_log *l)
+{
+    return &l->last;
+}
+
+const char *fx_log_source(const fx_log *l, int i)
+{
+    return l->s[i].path;
+}

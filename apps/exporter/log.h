@@ -53,4 +53,25 @@ uint64_t fx_log_skipped(const fx_log *l);
 /* True when every source has ended (never with follow). */
 bool fx_log_done(const fx_log *l);
 
+/* Where a source stands, for snapshots: the byte offset of its next unread
+ * record, the records consumed (for error messages), whether it ended. */
+typedef struct fx_log_pos {
+    uint64_t byte, recno;
+    bool done;
+} fx_log_pos;
+
+int fx_log_nsources(const fx_log *l);
+/* The path of source @i (< fx_log_nsources; directories expanded). */
+const char *fx_log_source(const fx_log *l, int i);
+/* Fill @pos (fx_log_nsources entries) with every source's position; the
+ * source being read (>= 0), or TIDE_EINVAL when one cannot seek (stdin). */
+int fx_log_tell(const fx_log *l, fx_log_pos *pos);
+/* Go back to positions told by fx_log_tell of the same sources, with
+ * stream -> last offset @last (checked against the next events). TIDE_OK,
+ * TIDE_EIO or TIDE_ENOMEM with @e. */
+int fx_log_seek(fx_log *l, const fx_log_pos *pos, int cur, const fx_smap *last, tide_error *e);
+
+/* Stream -> last offset read so far (the offsets a snapshot holds). */
+const fx_smap *fx_log_last(const fx_log *l);
+
 #endif /* FX_LOG_H */

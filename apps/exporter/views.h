@@ -8,27 +8,17 @@
 #define FX_VIEWS_H
 
 #include "event.h"
+#include "tide/views.h"
 
-typedef struct fx_view {
-    const char *table;
-    int version;
-    const tide_schema *schema;    /* the row, one field per column */
-    const char *const *sql_types; /* per column, e.g. "TEXT NOT NULL" */
-    int primary_key;              /* column index, or -1 (rows may repeat) */
-    int index_columns;            /* the first N columns are indexed (row deletes) */
-} fx_view;
+/* The views' types are the plugin ABI's (tide/views.h). */
+typedef tide_view fx_view;
+typedef tide_views fx_views;
 
-/* A set of views and the function that builds them. */
-typedef struct fx_views {
-    const fx_view *views;
-    int n;
-    /*
-     * Build every view on @events (a collection of (event row, empty),
-     * FX_EVENT) and return one collection of (u8 view index | row, empty):
-     * the rows of all tables, tagged. NULL on error (detail on the worker).
-     */
-    tide_stream *(*build)(tide_stream *events);
-} fx_views;
+/* Load a views plugin (tide/views.h): dlopen @path, call its entry, check
+ * its ABI and views; *@handle is its dlopen handle (dlclose it once the
+ * views are no longer used, or leave it to the process's exit). NULL with
+ * @e (TIDE_EINVAL) on any failure. */
+const fx_views *fx_views_load(const char *path, void **handle, tide_error *e);
 
 /* The factory views of the Actyx article: dashboard, usage, bookings. */
 extern const fx_views FX_FACTORY_VIEWS;

@@ -423,4 +423,4 @@ static tide_stream *build(tide_stream *events)
     return tide_concat(rows, 3);
 }
 
-const fx_views FX_FACTORY_VIEWS = {VIEWS, 3, build};
+const fx_views FX_FACTORY_VIEWS = {VIEWS, 3, build, TIDE_VIEWS_ABI};

@@ -6,6 +6,7 @@
 #include "oracle.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ typedef struct oev {
     char stream[40], type[16], order[24], step[16], mach[40];
     long long off, lamport, ts;
     bool machine, worker, has_order, has_step, has_mach;
+    bool out; /* outside the --since window: counts for the offsets only */
 } oev;
 
 static void copy_str(json_t *o, const char *k, char *dst, size_t n, bool *has)
@@ -98,6 +100,11 @@ static void sums_free(sums *s)
 
 void oracle_tables(const char *path, size_t limit, size_t skip, orows *out)
 {
+    oracle_tables_since(path, limit, skip, 0, out);
+}
+
+void oracle_tables_since(const char *path, size_t limit, size_t skip, long long since, orows *out)
+{
     FILE *f = fopen(path, "r");
     if (f == NULL) return;
     oev *ev = NULL;
@@ -130,6 +137,10 @@ void oracle_tables(const char *path, size_t limit, size_t skip, orows *out)
     }
     free(line);
     fclose(f);
+    /* The window: every event within @since of the newest timestamp. */
+    long long newest = LLONG_MIN;
+    for (size_t i = 0; i < n; i++) newest = ev[i].ts > newest ? ev[i].ts : newest;
+    for (size_t i = 0; i < n && since > 0; i++) ev[i].out = ev[i].ts < newest - since;
     if (n > 1) qsort(ev, n, sizeof *ev, by_causal);
     sums work = {0}, musage = {0}, links = {0}, done = {0};
     char key[400];
@@ -142,6 +153,7 @@ void oracle_tables(const char *path, size_t limit, size_t skip, orows *out)
         for (size_t i = a; i < b; i++) {
             const oev *e = &ev[i];
             last_off = e->off > last_off ? e->off : last_off;
+            if (e->out) continue;
             bool ss = strcmp(e->type, "started") == 0 || strcmp(e->type, "stopped") == 0;
             if (e->machine && ss) {
                 latest = e;

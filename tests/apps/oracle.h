@@ -26,6 +26,11 @@ void orows_sort(orows *o);
  * none). */
 void oracle_tables(const char *path, size_t limit, size_t skip, orows *out);
 
+/* The same, with the exporter's --since window of @since µs (0: none):
+ * the views of the events whose timestamp is >= the newest one's - @since;
+ * the offsets of all of them. */
+void oracle_tables_since(const char *path, size_t limit, size_t skip, long long since, orows *out);
+
 /* The same rows read from SQLite file @db (every view's offsets table must
  * equal the others: they are all emitted, prefixed by their table). */
 bool db_tables(const char *db, orows *out);

@@ -1,0 +1,264 @@
+/*
+ * snapshot.c - writing and reading exporter snapshots (snapshot.h): built
+ * whole in memory, checksummed with XXH64, written with one fwrite.
+ */
+#define _GNU_SOURCE
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static const char MAGIC[8] = {'T', 'I', 'D', 'E', 'S', 'N', 'P', '1'};
+
+/* ---- a growing byte buffer ------------------------------------------------------- */
+
+typedef struct buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+} buf;
+
+static void put(buf *b, const void *v, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 16;
+        while (cap < b->len + n) cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, v, n);
+    b->len += n;
+}
+
+#define PUT(b, v) put((b), &(v), sizeof(v))
+
+static void put_str(buf *b, const char *s, size_t n)
+{
+    uint32_t l = (uint32_t)n;
+    PUT(b, l);
+    put(b, s, n);
+}
+
+/* ---- writing --------------------------------------------------------------------- */
+
+int fx_snapshot_write(const char *path, const char *sig, char *const *paths, int nsrc,
+                      const fx_log_pos *pos, int cur, const fx_smap *offsets,
+                      const fx_window *store, tide_error *e)
+{
+    buf b = {0};
+    put(&b, MAGIC, sizeof MAGIC);
+    put_str(&b, sig, strlen(sig));
+    int64_t since = store->span, newest = store->newest;
+    PUT(&b, since), PUT(&b, newest);
+    uint32_t n = (uint32_t)nsrc;
+    int32_t c = cur;
+    PUT(&b, n), PUT(&b, c);
+    for (int i = 0; i < nsrc; i++) {
+        uint8_t done = pos[i].done;
+        put_str(&b, paths[i], strlen(paths[i]));
+        PUT(&b, pos[i].byte), PUT(&b, pos[i].recno), PUT(&b, done);
+    }
+    PUT(&b, offsets->n);
+    for (uint32_t i = 0; i < offsets->n; i++) {
+        put_str(&b, offsets->keys[i], strlen(offsets->keys[i]));
+        PUT(&b, offsets->vals[i]);
+    }
+    uint64_t nev = store->n;
+    PUT(&b, nev);
+    for (uint32_t i = 0; i < store->n; i++) {
+        PUT(&b, store->h[i].len);
+        put(&b, store->h[i].row, store->h[i].len);
+    }
+    uint64_t sum = b.oom ? 0 : XXH64(b.p, b.len, 0);
+    PUT(&b, sum);
+    if (b.oom) {
+        free(b.p);
+        return tide_err_set(e, TIDE_ENOMEM, "snapshot %s: out of memory", path);
+    }
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = TIDE_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (f == NULL || fwrite(b.p, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = tide_err_set(e, TIDE_EIO, "snapshot %s: %s", tmp, strerror(errno));
+    if (f && fclose(f) != 0 && rc == TIDE_OK)
+        rc = tide_err_set(e, TIDE_EIO, "snapshot %s: %s", tmp, strerror(errno));
+    free(b.p);
+    return rc;
+}
+
+int fx_snapshot_publish(const char *path, tide_error *e)
+{
+    char tmp[4200], dir[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (rename(tmp, path) != 0)
+        return tide_err_set(e, TIDE_EIO, "snapshot %s: rename: %s", path, strerror(errno));
+    snprintf(dir, sizeof dir, "%s", path);
+    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) { /* the rename itself durable */
+        (void)fsync(fd);
+        close(fd);
+    }
+    return TIDE_OK;
+}
+
+/* ---- reading --------------------------------------------------------------------- */
+
+typedef struct rd {
+    const uint8_t *p;
+    size_t len, at;
+    bool bad;
+} rd;
+
+static void get(rd *r, void *v, size_t n)
+{
+    if (r->bad || r->len - r->at < n) {
+        r->bad = true;
+        memset(v, 0, n);
+        return;
+    }
+    memcpy(v, r->p + r->at, n);
+    r->at += n;
+}
+
+#define GET(r, v) get((r), &(v), sizeof(v))
+
+/* A string, NUL-terminated, malloc'd (NULL when bad). */
+static char *get_str(rd *r)
+{
+    uint32_t n;
+    GET(r, n);
+    if (r->bad || r->len - r->at < n) {
+        r->bad = true;
+        return NULL;
+    }
+    char *s = strndup((const char *)r->p + r->at, n);
+    r->at += n;
+    if (s == NULL) r->bad = true;
+    return s;
+}
+
+void fx_snapshot_init(fx_snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    fx_smap_init(&s->offsets);
+    fx_batch_init(&s->events);
+}
+
+void fx_snapshot_fini(fx_snapshot *s)
+{
+    free(s->signature);
+    for (int i = 0; i < s->nsrc && s->paths; i++) free(s->paths[i]);
+    free(s->paths);
+    free(s->pos);
+    fx_smap_fini(&s->offsets);
+    fx_batch_fini(&s->events);
+    memset(s, 0, sizeof *s);
+}
+
+static int parse(rd *r, fx_snapshot *s)
+{
+    char magic[8];
+    GET(r, magic);
+    if (r->bad || memcmp(magic, MAGIC, sizeof magic) != 0) return TIDE_EPARSE;
+    s->signature = get_str(r);
+    GET(r, s->since), GET(r, s->newest);
+    uint32_t n;
+    int32_t cur;
+    GET(r, n), GET(r, cur);
+    if (r->bad || n > 1u << 20) return TIDE_EPARSE;
+    s->cur = cur;
+    s->paths = calloc(n ? n : 1, sizeof *s->paths);
+    s->pos = calloc(n ? n : 1, sizeof *s->pos);
+    if (!s->paths || !s->pos) return TIDE_ENOMEM;
+    s->nsrc = (int)n;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint8_t done;
+        s->paths[i] = get_str(r);
+        GET(r, s->pos[i].byte), GET(r, s->pos[i].recno), GET(r, done);
+        s->pos[i].done = done != 0;
+    }
+    uint32_t ns;
+    GET(r, ns);
+    for (uint32_t i = 0; i < ns && !r->bad; i++) {
+        char *k = get_str(r);
+        int64_t off;
+        GET(r, off);
+        int64_t *v = k && !r->bad ? fx_smap_put(&s->offsets, k, strlen(k), off) : NULL;
+        free(k);
+        if (v == NULL) return r->bad ? TIDE_EPARSE : TIDE_ENOMEM;
+    }
+    uint64_t nev;
+    GET(r, nev);
+    for (uint64_t i = 0; i < nev && !r->bad; i++) {
+        uint32_t len;
+        GET(r, len);
+        if (r->bad || r->len - r->at < len) return TIDE_EPARSE;
+        if (tide_row_put_raw(&s->events.rows, r->p + r->at, len) < 0) return TIDE_ENOMEM;
+        r->at += len;
+        if (s->events.n == s->events.cap) {
+            uint32_t cap = s->events.cap ? s->events.cap * 2 : 1024;
+            uint32_t *ends = realloc(s->events.ends, cap * sizeof *ends);
+            if (ends == NULL) return TIDE_ENOMEM;
+            s->events.ends = ends, s->events.cap = cap;
+        }
+        s->events.ends[s->events.n++] = s->events.rows.len;
+    }
+    return r->bad || r->at != r->len ? TIDE_EPARSE : TIDE_OK;
+}
+
+int fx_snapshot_read(const char *path, fx_snapshot *s, tide_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return tide_err_set(e, TIDE_EIO, "snapshot %s: %s", path, strerror(errno));
+    uint8_t *p = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 65536) {
+            cap = cap ? cap * 2 : 1 << 20;
+            uint8_t *q = realloc(p, cap);
+            if (q == NULL) {
+                free(p);
+                fclose(f);
+                return tide_err_set(e, TIDE_ENOMEM, "snapshot %s: out of memory", path);
+            }
+            p = q;
+        }
+        size_t got = fread(p + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    bool ioerr = ferror(f);
+    fclose(f);
+    int rc = TIDE_OK;
+    uint64_t sum = 0;
+    if (ioerr)
+        rc = tide_err_set(e, TIDE_EIO, "snapshot %s: read error", path);
+    else if (len < sizeof MAGIC + sizeof sum)
+        rc = tide_err_set(e, TIDE_EPARSE, "snapshot %s: truncated", path);
+    if (rc == TIDE_OK) {
+        memcpy(&sum, p + len - sizeof sum, sizeof sum);
+        if (XXH64(p, len - sizeof sum, 0) != sum)
+            rc = tide_err_set(e, TIDE_EPARSE, "snapshot %s: checksum mismatch", path);
+    }
+    if (rc == TIDE_OK) {
+        rd r = {p, len - sizeof sum, 0, false};
+        rc = parse(&r, s);
+        if (rc == TIDE_EPARSE) tide_err_set(e, rc, "snapshot %s: malformed", path);
+        if (rc == TIDE_ENOMEM) tide_err_set(e, rc, "snapshot %s: out of memory", path);
+    }
+    free(p);
+    return rc;
+}
