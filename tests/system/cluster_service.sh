@@ -247,6 +247,25 @@ else
 fi
 hello_runs "the shared arrangement"
 
+# ---- stopping an attached submit cancels its job ------------------------
+
+# A publisher runs until cancelled: SIGINT (as Ctrl-C) and SIGTERM on its submit.
+for sig in INT TERM; do
+    want_rc=$([ $sig = INT ] && echo 130 || echo 143)
+    timeout --preserve-status -s $sig 3 "$tide" submit "$build/jobs/reachability.so" \
+        --publish "sig$sig" "$tmp/edges" "$root" >"$tmp/sig$sig.out" 2>"$tmp/sig$sig.err"
+    r=$?
+    timeout 10 "$tide" jobs >"$tmp/sigjobs" 2>&1
+    sid=$(sed -En 's/.*job ([0-9]+) cancelled$/\1/p' "$tmp/sig$sig.err")
+    if [ $r -eq "$want_rc" ] && [ -n "$sid" ] && grep -Eq "^$sid +reachability +cancelled" "$tmp/sigjobs"; then
+        ok "SIG$sig on an attached submit: exit $r, '$(tail -1 "$tmp/sig$sig.err")', tide jobs shows it cancelled"
+    else
+        fail "SIG$sig on an attached submit: exit $r (want $want_rc), '$(cat "$tmp/sig$sig.err")'"
+        cat "$tmp/sigjobs"
+    fi
+done
+hello_runs "cancels by signal"
+
 # ---- stop ---------------------------------------------------------------
 
 pids=$(awk '$1 ~ /^[0-9]+$/ && NF >= 8 { print $2 }' "$tmp/st2")
