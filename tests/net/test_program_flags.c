@@ -62,6 +62,35 @@ static char *slurp(const char *path)
     return b;
 }
 
+static const char *const programs[] = {"bfs",
+                                       "reachability",
+                                       "failcheck",
+                                       "netcheck",
+                                       "wordcount",
+                                       "tutorial_1_map",
+                                       "tutorial_2_count",
+                                       "tutorial_3_join",
+                                       "tutorial_4_bfs",
+                                       "tutorial_5_stall",
+                                       "tide-log",
+                                       "tide-gen-factory"};
+
+Test(program_flags, help_and_version)
+{
+    for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++) {
+        const char *p = programs[i];
+        cr_expect_eq(run(p, "--help"), 0, "%s --help", p);
+        char want[128];
+        snprintf(want, sizeof want, "usage: %s ", p);
+        cr_expect(strncmp(slurp(out_path), want, strlen(want)) == 0, "%s --help printed '%s'", p,
+                  slurp(out_path));
+        cr_expect_eq(run(p, "--version"), 0, "%s --version", p);
+        snprintf(want, sizeof want, "%s (tide) %s\n", p, TIDE_VERSION);
+        cr_expect_str_eq(slurp(out_path), want, "%s --version", p);
+        cr_expect_str_eq(slurp(err_path), "", "%s --version wrote to stderr", p);
+    }
+}
+
 /* tide-gen-factory @args: exit 2 with exactly @msg on stderr's first line. */
 static void gen_rejects(const char *args, const char *msg)
 {
@@ -100,4 +129,13 @@ Test(program_flags, gen_factory_numbers_and_messages)
     int lines = 0;
     for (char *c = out; *c; c++) lines += *c == '\n';
     cr_expect_eq(lines, 7, "'%s'", out);
+}
+
+Test(program_flags, errors_name_the_program)
+{
+    cr_expect_eq(run("wordcount", "/nonexistent/words"), 1);
+    cr_expect(strstr(slurp(err_path), "wordcount: /nonexistent/words: ") != NULL, "'%s'",
+              slurp(err_path));
+    cr_expect_eq(run("tide-log", ""), 2);
+    cr_expect(strncmp(slurp(err_path), "usage: tide-log", 15) == 0, "'%s'", slurp(err_path));
 }
