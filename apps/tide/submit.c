@@ -41,6 +41,8 @@ static void usage(FILE *f)
                "until 'tide cancel N'. A job that never ends by itself, such as\n"
                "'reachability.so --publish NAME ...' or 'reachability.so --lookup NAME ...'\n"
                "(the latter runs until its publisher is cancelled), ends this way.\n"
+               "Relative paths in ARGS are resolved in the directory where 'tide cluster\n"
+               "start' ran, not here: give the job absolute paths.\n"
                "\n"
                "Exit status: 0 the job succeeded (or was accepted, with --detach), 1 it\n"
                "failed or was cancelled (its message on stderr), 2 usage error, 130 / 143\n"
