@@ -150,7 +150,7 @@ static int cancel_job(cli_conn *c, uint64_t id)
     char msg[1024] = "";
     for (int waited = 0; acked == 0 && waited < CANCEL_MS; waited += 100) {
         zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
-        if (zmq_poll(&it, 1, 100) <= 0) continue; /* a second signal: keep waiting */
+        if (zmq_poll(&it, 1, 100) <= 0) continue; /* nothing yet, or a second signal */
         zmq_msg_t m;
         ctl_doc d;
         if (cli_recv(c, PROG, &m, &d, 0)) {
