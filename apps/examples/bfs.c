@@ -11,6 +11,7 @@
 
 #include "tide/collection.h"
 #include "tide/tide.h"
+#include "std_flags.h"
 
 typedef struct body_ctx {
     tide_arranged *edges;
@@ -76,6 +77,10 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(argc, argv, "bfs",
+                      "usage: bfs [cluster flags]\n"
+                      "Hop distances from root 0 in a 12-node ring, maintained as a chord is "
+                      "added\nand an edge removed; prints every change of (node, distance).\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

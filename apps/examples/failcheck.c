@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 typedef struct job {
     uint32_t victim; /* PROCESS */
@@ -102,6 +103,11 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(
+        argc, argv, "failcheck",
+        "usage: failcheck [cluster flags] PROCESS op|oom|config|none [SECONDS]\n"
+        "A job in which process PROCESS fails on purpose (for tests/net/test_failure.c):\nevery "
+        "other process must stop too, naming the failed process and its cause.\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 #define EPOCHS 4
 
@@ -179,6 +180,11 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(
+        argc, argv, "netcheck",
+        "usage: netcheck [cluster flags] exchange [RECORDS [ROUNDS]] | loop [IDS] | spin SECONDS\n"
+        "Small jobs whose output is the same however the workers are spread over\nprocesses (the "
+        "multi-process tests compare them).\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

@@ -11,6 +11,7 @@
 
 #include "tide/collection.h"
 #include "tide/tide.h"
+#include "std_flags.h"
 
 typedef struct body_ctx {
     tide_arranged *edges;
@@ -78,6 +79,10 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(argc, argv, "reachability",
+                      "usage: reachability [cluster flags]\n"
+                      "Nodes reachable from root 0 in a 10-node chain with a shortcut, maintained "
+                      "as\nedges are cut; prints every change of the reachable set.\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 /* (x) -> (x, x * x): keys and values are byte strings; tide_u64_store and
  * tide_u64_load encode integers so that byte order is numeric order. */
@@ -54,6 +55,10 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(argc, argv, "tutorial_1_map",
+                      "usage: tutorial_1_map [cluster flags] [N]\n"
+                      "docs/tutorial.md step 1: the numbers 1..N (default 10) through a "
+                      "map;\nprints 'square X Y'.\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

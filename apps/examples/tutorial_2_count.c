@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 #define EPOCHS 4
 
@@ -66,6 +67,10 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(argc, argv, "tutorial_2_count",
+                      "usage: tutorial_2_count [cluster flags] [N]\n"
+                      "docs/tutorial.md step 2: a collection that changes per epoch, counted per "
+                      "key\n(default N = 20).\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

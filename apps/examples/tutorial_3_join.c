@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -86,6 +87,10 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(argc, argv, "tutorial_3_join",
+                      "usage: tutorial_3_join [cluster flags] [N]\n"
+                      "docs/tutorial.md step 3: two-hop paths per node of a changing N-node "
+                      "graph\n(default 12), by arrange and join.\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

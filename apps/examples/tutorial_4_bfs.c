@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -97,6 +98,10 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(argc, argv, "tutorial_4_bfs",
+                      "usage: tutorial_4_bfs [cluster flags] [NODES]\n"
+                      "docs/tutorial.md step 4: hop distances from node 0 in a changing graph of "
+                      "NODES\nnodes (default 12), by iterate.\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

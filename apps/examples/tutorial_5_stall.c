@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 #define EPOCHS 3
 
@@ -47,6 +48,10 @@ static int worker_main(tide_worker *w, void *arg)
 
 int main(int argc, char **argv)
 {
+    example_std_flags(argc, argv, "tutorial_5_stall",
+                      "usage: tutorial_5_stall [cluster flags] [--forget]\n"
+                      "docs/tutorial.md step 5: epochs and probes; with --forget one input is "
+                      "never\nadvanced and the dataflow says why it is stuck.\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

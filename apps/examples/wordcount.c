@@ -10,11 +10,13 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tide/tide.h"
+#include "std_flags.h"
 
 static const char *builtin_text[] = {
     "the factory floor records every start and every stop",
@@ -177,7 +179,7 @@ static int read_lines(result *r, const char *path)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL) {
-        perror(path);
+        fprintf(stderr, "wordcount: %s: %s\n", path, strerror(errno));
         return -1;
     }
     char *line = NULL;
@@ -198,19 +200,10 @@ static int read_lines(result *r, const char *path)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
-            printf("usage: wordcount [cluster flags] [FILE]\n"
-                   "Count the words of FILE (or '-' for stdin, or a built-in text), one epoch per "
-                   "line, and print each word's count.\n\n%s",
-                   tide_config_usage());
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            printf("wordcount (tide) %s\n", TIDE_VERSION);
-            return 0;
-        }
-    }
+    example_std_flags(argc, argv, "wordcount",
+                      "usage: wordcount [cluster flags] [FILE]\n"
+                      "Count the words of FILE (or '-' for stdin, or a built-in text), one epoch\n"
+                      "per line, and print each word's count.\n");
     tide_config cfg;
     tide_config_init(&cfg);
     tide_error e = {0};

@@ -5,11 +5,13 @@
  *       Check IN (JSON Lines or MessagePack, detected) like tide-export
  *       does and write it to OUT in the other format (or --format).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "tide/tide.h"
 
 static int convert(const char *in, const char *out, int to_msgpack)
 {
@@ -22,7 +24,7 @@ static int convert(const char *in, const char *out, int to_msgpack)
     }
     FILE *f = fopen(out, "wb");
     if (f == NULL) {
-        perror(out);
+        fprintf(stderr, "tide-log: %s: %s\n", out, strerror(errno));
         fx_log_free(l);
         return 1;
     }
@@ -68,6 +70,15 @@ static int convert(const char *in, const char *out, int to_msgpack)
     return rc;
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tide-log convert IN OUT [--format jsonl|msgpack]\n"
+               "Convert an event log between JSON Lines and MessagePack (default: to the other\n"
+               "format than IN's), checking every event.\n"
+               "      --help     display this help and exit\n"
+               "      --version  output version information and exit\n");
+}
+
 /* The format of @path from its first byte: 1 for MessagePack. */
 static int is_msgpack(const char *path)
 {
@@ -80,18 +91,23 @@ static int is_msgpack(const char *path)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("tide-log (tide) %s\n", TIDE_VERSION);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
     if (argc >= 4 && strcmp(argv[1], "convert") == 0) {
         int to = !is_msgpack(argv[2]);
         if (argc == 6 && strcmp(argv[4], "--format") == 0)
             to = strcmp(argv[5], "msgpack") == 0;
         else if (argc != 4)
-            goto usage;
+            goto bad;
         return convert(argv[2], argv[3], to);
     }
-usage:
-    fprintf(stderr,
-            "usage: tide-log convert IN OUT [--format jsonl|msgpack]\n"
-            "Convert an event log between JSON Lines and MessagePack (default: to the other\n"
-            "format than IN's), checking every event.\n");
-    return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+bad:
+    usage(stderr);
+    return 2;
 }

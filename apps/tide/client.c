@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,15 +62,42 @@ int cli_is_loopback(const char *addr)
     return 0;
 }
 
+/* The state file's lines: address, supervisor pid, key file ("" for none).
+ * 0, or -1 when there is no readable address. */
+static int read_state(const char *path, char *addr, size_t cap, char *keys, size_t kcap)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -1;
+    char pid[32];
+    addr[0] = keys[0] = 0;
+    int ok = fgets(addr, (int)cap, f) != NULL;
+    if (ok && fgets(pid, sizeof pid, f) != NULL && fgets(keys, (int)kcap, f) == NULL) keys[0] = 0;
+    fclose(f);
+    addr[strcspn(addr, "\n")] = 0;
+    keys[strcspn(keys, "\n")] = 0;
+    return ok && addr[0] ? 0 : -1;
+}
+
+/* Without --keys or $TIDE_KEYS, the cluster at @addr uses the key file that
+ * 'tide cluster start --keys' recorded in the state file, if it is that one. */
+static void use_recorded_keys(const char *addr)
+{
+    const char *k = getenv("TIDE_KEYS");
+    if (k && k[0]) return;
+    char dir[512], path[600], rec[CLI_ADDR_MAX], keys[PATH_MAX];
+    cli_state_dir(dir, sizeof dir, 0);
+    snprintf(path, sizeof path, "%s/cluster", dir);
+    if (read_state(path, rec, sizeof rec, keys, sizeof keys) == 0 && strcmp(rec, addr) == 0 &&
+        keys[0])
+        setenv("TIDE_KEYS", keys, 1);
+}
+
 int cli_find_cluster(const char *prog, const char *given, char *addr, size_t cap)
 {
     const char *env = getenv("TIDE_CLUSTER");
-    if (given && given[0]) {
-        cli_norm_addr(given, addr, cap);
-        return 0;
-    }
-    if (env && env[0]) {
-        cli_norm_addr(env, addr, cap);
+    if ((given && given[0]) || (env && env[0])) {
+        cli_norm_addr(given && given[0] ? given : env, addr, cap);
+        use_recorded_keys(addr);
         return 0;
     }
     char dir[512], path[600];
@@ -92,6 +120,7 @@ int cli_find_cluster(const char *prog, const char *given, char *addr, size_t cap
     }
     line[strcspn(line, "\n")] = 0;
     snprintf(addr, cap, "%s", line);
+    use_recorded_keys(addr);
     return 0;
 }
 

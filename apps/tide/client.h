@@ -25,7 +25,9 @@ void cli_norm_addr(const char *in, char *out, size_t cap);
 int cli_is_loopback(const char *addr);
 
 /* Resolve the control address: @given (may be NULL), $TIDE_CLUSTER, the state
- * file. Returns 0, or 1 after printing "PROG: no cluster ..." on stderr. */
+ * file. Returns 0, or 1 after printing "PROG: no cluster ..." on stderr.
+ * When $TIDE_KEYS is unset and the address is the one in the state file, sets
+ * $TIDE_KEYS to the key file recorded there by 'tide cluster start --keys'. */
 int cli_find_cluster(const char *prog, const char *given, char *addr, size_t cap);
 
 typedef struct cli_conn {

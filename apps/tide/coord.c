@@ -979,7 +979,9 @@ static int write_state(coord *c)
     snprintf(tmp, sizeof tmp, "%s.tmp", c->o->state_path);
     FILE *f = fopen(tmp, "w");
     if (f == NULL) return -1;
-    fprintf(f, "%s\n%d\n", c->addr, (int)getpid());
+    /* Line 3: the key file's absolute path, so that later commands use it
+     * without --keys (client.c); the keys stay in that file. */
+    fprintf(f, "%s\n%d\n%s\n", c->addr, (int)getpid(), c->o->keys);
     if (fclose(f) != 0) return -1;
     return rename(tmp, c->o->state_path);
 }

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,25 @@ static void usage(FILE *f)
                "\n"
                "      --cluster ADDR  the control address (default: $TIDE_CLUSTER, then the\n"
                "                      address 'tide cluster start' recorded)\n"
-               "      --keys FILE     the cluster's CURVE key file (default: $TIDE_KEYS); every\n"
-               "                      command takes it, a cluster started with --keys needs it\n"
+               "      --keys FILE     the cluster's CURVE key file (default: $TIDE_KEYS, then the\n"
+               "                      file 'tide cluster start --keys' recorded); every command\n"
+               "                      takes it\n"
                "  -d, --detach        print the job id and return at once\n"
                "      --name NAME     the job's name (default: JOB's file name without .so)\n"
                "      --help          display this help and exit\n"
                "      --version       output version information and exit\n"
                "\n"
+               "Stopping an attached submit (Ctrl-C, SIGTERM, timeout) cancels its job on the\n"
+               "cluster ('tide submit: job N cancelled'); with --detach the job keeps running\n"
+               "until 'tide cancel N'. A job that never ends by itself, such as\n"
+               "'reachability.so --publish NAME ...' or 'reachability.so --lookup NAME ...'\n"
+               "(the latter runs until its publisher is cancelled), ends this way.\n"
+               "Relative paths in ARGS are resolved in the directory where 'tide cluster\n"
+               "start' ran, not here: give the job absolute paths.\n"
+               "\n"
                "Exit status: 0 the job succeeded (or was accepted, with --detach), 1 it\n"
-               "failed or was cancelled (its message on stderr), 2 usage error.\n");
+               "failed or was cancelled (its message on stderr), 2 usage error, 130 / 143\n"
+               "stopped by SIGINT / SIGTERM (the job cancelled).\n");
 }
 
 static char *read_file(const char *path, size_t *n)
@@ -80,15 +91,36 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Wait for the next message; after QUIET_MS of silence ask the cluster
- * whether it still lives (a "ping" it answers with "pong"), so that a
- * vanished cluster ends the wait instead of hanging. */
+/* The signal that stopped us (SIGINT, SIGTERM) once the job was accepted. */
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+    stop_sig = sig;
+}
+
+/* Catch SIGINT and SIGTERM without SA_RESTART, so that a wait in zmq_poll
+ * returns EINTR and the job can be cancelled before we exit. */
+static void catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Wait for the next message (-1 when a signal stopped us); after QUIET_MS of silence ask the
+ * cluster whether it still lives (a "ping" it answers with "pong"), so that a vanished cluster ends
+ * the wait instead of hanging. */
 #define QUIET_MS 2000
 static int next_msg(cli_conn *c, uint64_t id, zmq_msg_t *m, ctl_doc *d)
 {
     zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
     int pinged = 0;
     for (;;) {
+        if (stop_sig) return -1;
         int r = zmq_poll(&it, 1, pinged ? 3 * QUIET_MS : QUIET_MS);
         if (r < 0 && errno == EINTR) continue;
         if (r > 0) return cli_recv(c, PROG, m, d, 0);
@@ -104,13 +136,59 @@ static int next_msg(cli_conn *c, uint64_t id, zmq_msg_t *m, ctl_doc *d)
     }
 }
 
+/* We were stopped by a signal: cancel job @id, wait up to CANCEL_MS for the
+ * cluster's acknowledgement (the job's output up to then still shows), and
+ * return 128 + the signal, as a shell reports a program killed by it. */
+#define CANCEL_MS 3000
+static int cancel_job(cli_conn *c, uint64_t id)
+{
+    int sig = stop_sig;
+    ctl_w w;
+    ctl_w_begin(&w, "cancel", 1);
+    ctl_w_u64(&w, "id", id);
+    int acked = cli_send(c, &w) == 0 ? 0 : -1;
+    char msg[1024] = "";
+    for (int waited = 0; acked == 0 && waited < CANCEL_MS; waited += 100) {
+        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, 100) <= 0) continue; /* nothing yet, or a second signal */
+        zmq_msg_t m;
+        ctl_doc d;
+        if (cli_recv(c, PROG, &m, &d, 0)) {
+            acked = -1;
+        } else if (ctl_is(&d, "out") && ctl_u64(&d, 0, "id", 0) == id) {
+            size_t n = 0;
+            const char *p = ctl_bytes(&d, 0, "data", &n);
+            if (p) write_all(ctl_u64(&d, 0, "fd", 1) == 2 ? 2 : 1, p, n);
+        } else if (ctl_is(&d, "ok")) {
+            acked = 1;
+        } else if (ctl_is(&d, "error")) {
+            ctl_str(&d, 0, "msg", msg, sizeof msg);
+            acked = -1;
+        }
+        ctl_doc_fini(&d);
+        zmq_msg_close(&m);
+    }
+    if (acked == 1)
+        fprintf(stderr, PROG ": job %llu cancelled\n", (unsigned long long)id);
+    else if (msg[0])
+        fprintf(stderr, PROG ": cancel of job %llu: %s\n", (unsigned long long)id, msg);
+    else
+        fprintf(stderr,
+                PROG ": no answer to the cancel of job %llu from %s; 'tide jobs' shows whether "
+                     "it still runs\n",
+                (unsigned long long)id, c->addr);
+    return 128 + sig;
+}
+
 /* Stream the job's output until its "done"; returns the exit status. */
 static int follow(cli_conn *c, uint64_t id, const char *name)
 {
     for (;;) {
         zmq_msg_t m;
         ctl_doc d;
-        if (next_msg(c, id, &m, &d)) return 1;
+        int r = next_msg(c, id, &m, &d);
+        if (r < 0) return cancel_job(c, id);
+        if (r) return 1;
         int rc = -1;
         if (ctl_is(&d, "out") && ctl_u64(&d, 0, "id", 0) == id) {
             size_t n = 0;
@@ -217,8 +295,10 @@ int tide_cmd_submit(int argc, char **argv)
     zmq_msg_close(&m);
     if (rc == 0 && detach)
         printf("%llu\n", (unsigned long long)id);
-    else if (rc == 0)
+    else if (rc == 0) {
+        catch_stop();
         rc = follow(&c, id, name);
+    }
     cli_close(&c);
     return rc;
 }

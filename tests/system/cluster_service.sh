@@ -247,6 +247,25 @@ else
 fi
 hello_runs "the shared arrangement"
 
+# ---- stopping an attached submit cancels its job ------------------------
+
+# A publisher runs until cancelled: SIGINT (as Ctrl-C) and SIGTERM on its submit.
+for sig in INT TERM; do
+    want_rc=$([ $sig = INT ] && echo 130 || echo 143)
+    timeout --preserve-status -s $sig 3 "$tide" submit "$build/jobs/reachability.so" \
+        --publish "sig$sig" "$tmp/edges" "$root" >"$tmp/sig$sig.out" 2>"$tmp/sig$sig.err"
+    r=$?
+    timeout 10 "$tide" jobs >"$tmp/sigjobs" 2>&1
+    sid=$(sed -En 's/.*job ([0-9]+) cancelled$/\1/p' "$tmp/sig$sig.err")
+    if [ $r -eq "$want_rc" ] && [ -n "$sid" ] && grep -Eq "^$sid +reachability +cancelled" "$tmp/sigjobs"; then
+        ok "SIG$sig on an attached submit: exit $r, '$(tail -1 "$tmp/sig$sig.err")', tide jobs shows it cancelled"
+    else
+        fail "SIG$sig on an attached submit: exit $r (want $want_rc), '$(cat "$tmp/sig$sig.err")'"
+        cat "$tmp/sigjobs"
+    fi
+done
+hello_runs "cancels by signal"
+
 # ---- stop ---------------------------------------------------------------
 
 pids=$(awk '$1 ~ /^[0-9]+$/ && NF >= 8 { print $2 }' "$tmp/st2")
@@ -276,15 +295,25 @@ run open 5 "$tide" cluster start --listen 0.0.0.0:1 --no-pin
      'D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs' >"$tmp/other")
 run kstart 30 "$tide" cluster start -n 2 -w 1 --no-pin --port "$((port + 10))" --keys "$tmp/keys"
 [ $rc -eq 0 ] || fail "start with --keys: exit $rc, '$(cat "$tmp/kstart.err")'"
-expect_fail no-key "refused this connection" "$tide" status
+kaddr=$(cat "$tmp/kstart.out")
+# The state file records the key file's absolute path; the file stays put, 0600.
+[ "$(sed -n 3p "$XDG_RUNTIME_DIR/tide/cluster")" = "$(realpath "$tmp/keys")" ] &&
+    [ "$(stat -c %a "$tmp/keys")" = 600 ] && ok "the state file records the key file" ||
+    fail "state file: '$(cat "$XDG_RUNTIME_DIR/tide/cluster")', keys mode $(stat -c %a "$tmp/keys")"
+# Without that record (another state dir), a client without the key is refused.
+mkdir -p "$tmp/run2"
+XDG_RUNTIME_DIR="$tmp/run2" expect_fail no-key "refused this connection" "$tide" status --cluster "$kaddr"
 expect_fail other-key "refused this connection" "$tide" status --keys "$tmp/other"
+run kjobs 10 "$tide" jobs
+[ $rc -eq 0 ] && grep -q "^ID " "$tmp/kjobs.out" && ok "tide jobs without --keys uses the recorded key file" ||
+    fail "tide jobs without --keys: exit $rc, '$(cat "$tmp/kjobs.err")'"
 run kjob 10 "$tide" submit --keys "$tmp/keys" "$build/test-jobs/hello.so" keyed
 [ $rc -eq 0 ] && grep -q "(hello) keyed$" "$tmp/kjob.out" && ok "a client with the cluster key runs a job" ||
     fail "submit with the key: exit $rc, '$(cat "$tmp/kjob.err")'"
 [ "$(grep -c "refused a control connection" "$XDG_RUNTIME_DIR/tide/cluster.log")" -ge 2 ] &&
     ok "both refusals are in the cluster's log" || fail "refusals not logged"
-run kstop 15 "$tide" cluster stop --keys "$tmp/keys"
-[ $rc -eq 0 ] || fail "stop with the key: exit $rc"
+run kstop 15 "$tide" cluster stop
+[ $rc -eq 0 ] && ok "tide cluster stop without --keys" || fail "stop with the recorded key: exit $rc, '$(cat "$tmp/kstop.err")'"
 
 # ---- one process per "host": -h HOSTS -p I ------------------------------
 

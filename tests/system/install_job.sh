@@ -22,7 +22,8 @@ die() { echo "install_job: FAIL: $*"; exit 1; }
 
 cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log"; die "cmake --install failed"; }
-for f in bin/tide include/tide/tide.h include/tide/job.h; do
+for f in bin/tide bin/tide-export bin/tide-gen-factory bin/tide-log bin/tide-cluster \
+    include/tide/tide.h include/tide/job.h; do
     [ -e "$tmp/prefix/$f" ] || die "$f not installed"
 done
 pc=$(find "$tmp/prefix" -name tide.pc | head -1)
@@ -68,6 +69,12 @@ static int count_main(tide_worker *w, int argc, char **argv, tide_job *job)
 TIDE_JOB_DEFINE(count_main)
 JOB
 export PKG_CONFIG_PATH="$(dirname "$pc")"
+cflags=$(pkg-config --cflags tide) || die "pkg-config --cflags tide failed"
+case "$cflags" in *-isystem*) die "pkg-config --cflags tide has -isystem: '$cflags'" ;; esac
+for w in $cflags; do # only tide's own include dir
+    [ "${w#-I}" != "$w" ] && [ -f "${w#-I}/tide/tide.h" ] || die "pkg-config --cflags tide has '$w'"
+done
+echo "install_job: ok: pkg-config --cflags tide is '$cflags'"
 cc -shared -fPIC myjob.c $(pkg-config --cflags --libs tide) -o myjob.so 2>"$tmp/cc.err" ||
     { cat "$tmp/cc.err"; die "the README's compile command failed"; }
 echo "install_job: ok: compiled myjob.so outside the tree with pkg-config"
