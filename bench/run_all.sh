@@ -20,3 +20,8 @@ for w in 1 2; do
 done
 run "$b/bench_net" 1000000 10 20000
 run "$b/bench_jobs" -n 2 -w 2 --runs 20 --concurrent 100
+run "$b/bench_job_start"
+run "$b/bench_job_memory" --runs 5
+for w in 1 2; do
+    run "$b/bench_datalog" -w $w
+done
