@@ -4,13 +4,14 @@
  * the hand-written single-threaded baseline (bench/baseline_exporter.c)
  * that computes the same final tables from scratch.
  *
- *   bench_exporter [--events E] [--batch N] [--workers 1,2] [--runs R]
+ *   bench_exporter [--events E] [--batch N,...] [--workers 1,2] [--runs R]
  *                  [--formats jsonl,msgpack] [--dir DIR]
  *   bench_exporter --fold [--keys K] [--batches B]
  *
  * Each run is a child process (fresh database, peak RSS of its own).
- * Output: one line per (format, workers): wall and CPU time, events/s,
- * peak memory, the baseline's time and the ratio. --fold measures the
+ * Output: one line per (format, batch size, workers): wall and CPU time,
+ * events/s, peak memory, the baseline's time and the ratio; then per
+ * (format, batch size) the speedup of each W over W=1 (wall time). --fold measures the
  * usage reduction alone: per-batch time as each key's history grows, for
  * tide_fold (refold from the first change) and tide_reduce (rerun per key).
  */
@@ -240,7 +241,8 @@ static void fold_bench(uint32_t keys, uint32_t batches)
 int main(int argc, char **argv)
 {
     uint64_t events = 1000000;
-    uint32_t batch = 10000, keys = 100, batches = 300;
+    uint32_t keys = 100, batches = 300;
+    const char *batch_list = "10000";
     int runs = 1, fold = 0;
     const char *workers = "1,2", *formats = "jsonl,msgpack", *dir = "/dev/shm";
     for (int i = 1; i < argc; i++) {
@@ -248,7 +250,7 @@ int main(int argc, char **argv)
         if (strcmp(a, "--events") == 0)
             events = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--batch") == 0)
-            batch = (uint32_t)atol(v), i++;
+            batch_list = v, i++;
         else if (strcmp(a, "--workers") == 0)
             workers = v, i++;
         else if (strcmp(a, "--formats") == 0)
@@ -290,20 +292,32 @@ int main(int argc, char **argv)
         fclose(f);
         fprintf(stderr, "bench_exporter: generated %llu %s events\n", (unsigned long long)events,
                 fname);
-        run_result base = measure(run_baseline, log, db, 1, batch, runs);
-        for (const char *w = workers; *w;) {
-            uint32_t nw = (uint32_t)strtoul(w, (char **)&w, 10);
-            if (*w == ',') w++;
-            run_result r = measure(run_export, log, db, nw, batch, runs);
-            printf("bench=exporter format=%s events=%llu batch=%u workers=%u runs=%d ok=%d "
-                   "wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f peak_rss_mb=%.0f "
-                   "baseline_wall_ms=%.0f baseline_cpu_ms=%.0f baseline_rss_mb=%.0f "
-                   "ratio_wall=%.2f ratio_cpu=%.2f %s\n",
-                   fname, (unsigned long long)events, batch, nw, runs, r.ok && base.ok, r.wall_ms,
-                   r.cpu_ms, (double)events / (r.wall_ms / 1e3), r.rss_mb, base.wall_ms,
-                   base.cpu_ms, base.rss_mb, r.wall_ms / base.wall_ms, r.cpu_ms / base.cpu_ms,
-                   bench_machine());
-            fflush(stdout);
+        run_result base = measure(run_baseline, log, db, 1, 0, runs);
+        uint32_t batch = 0;
+        for (const char *bl = batch_list; *bl;) {
+            batch = (uint32_t)strtoul(bl, (char **)&bl, 10);
+            if (*bl == ',') bl++;
+            double w1_wall = 0;
+            for (const char *w = workers; *w;) {
+                uint32_t nw = (uint32_t)strtoul(w, (char **)&w, 10);
+                if (*w == ',') w++;
+                run_result r = measure(run_export, log, db, nw, batch, runs);
+                if (nw == 1) w1_wall = r.wall_ms;
+                printf("bench=exporter format=%s events=%llu batch=%u workers=%u runs=%d ok=%d "
+                       "wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f us_per_batch=%.1f "
+                       "peak_rss_mb=%.0f baseline_wall_ms=%.0f baseline_cpu_ms=%.0f "
+                       "baseline_rss_mb=%.0f ratio_wall=%.2f ratio_cpu=%.2f %s\n",
+                       fname, (unsigned long long)events, batch, nw, runs, r.ok && base.ok,
+                       r.wall_ms, r.cpu_ms, (double)events / (r.wall_ms / 1e3),
+                       r.wall_ms * 1e3 / ((double)events / batch), r.rss_mb, base.wall_ms,
+                       base.cpu_ms, base.rss_mb, r.wall_ms / base.wall_ms, r.cpu_ms / base.cpu_ms,
+                       bench_machine());
+                if (nw > 1 && w1_wall > 0)
+                    printf("bench=exporter_speedup format=%s events=%llu batch=%u workers=%u "
+                           "speedup_vs_w1=%.2f\n",
+                           fname, (unsigned long long)events, batch, nw, w1_wall / r.wall_ms);
+                fflush(stdout);
+            }
         }
         const char *pg = getenv("TIDE_PG_URL");
         if (pg && *pg) { /* the same log into PostgreSQL, W=1 */

@@ -233,11 +233,16 @@ static int append_row(fx_batch *b, const uint8_t *row, uint32_t len)
     return TIDE_OK;
 }
 
-/* Wait until fewer than @k epochs are in flight. */
-static int wait_inflight(ex *x, tide_worker *w, uint64_t epoch, uint32_t k)
+/* Wait until fewer than @k epochs are in flight. The views' frontier (the
+ * probe @done) passes an epoch when the writer is about to commit it; its
+ * progress messages wake this worker, where next_commit (stored by the
+ * writer thread) wakes nobody: only the last stretch, from the frontier
+ * passing to the commit, is waited for with short naps. */
+static int wait_inflight(ex *x, tide_worker *w, const tide_probe *done, uint64_t epoch, uint32_t k)
 {
     while (epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + k) {
-        int rc = tide_worker_step_or_park(w, 200);
+        bool computing = tide_probe_less_than(done, tide_time_epoch(epoch - k));
+        int rc = tide_worker_step_or_park(w, computing ? 1000 : 20);
         if (rc < 0) return rc;
     }
     return TIDE_OK;
@@ -283,7 +288,7 @@ static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *
     return rc;
 }
 
-static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
+static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, tide_error *e)
 {
     tide_error le = {0};
     fx_log *log = fx_log_open(x->o->events, x->o->nevents, x->o->follow, x->o->skip_bad, &le);
@@ -300,7 +305,7 @@ static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
     if (rc == TIDE_OK && x->stored.n > 0) rc = epoch_push(x); /* the replay's offsets */
     if (rc == TIDE_OK) rc = tide_input_advance_to(in, 1);
     while (rc == TIDE_OK && (x->o->max_batches == 0 || x->st.batches < x->o->max_batches)) {
-        if ((rc = wait_inflight(x, w, epoch, x->o->inflight)) < 0) break;
+        if ((rc = wait_inflight(x, w, done, epoch, x->o->inflight)) < 0) break;
         const fx_batch *src = &b;
         uint32_t from = 0, n;
         if (next < carry.n) { /* newer events met during the replay go first */
@@ -359,10 +364,12 @@ static int worker_main(tide_worker *w, void *arg)
     /* The writer: the last worker of process 0 (worker 0 reads). */
     uint32_t writer = x->o->cfg.workers > 0 ? x->o->cfg.workers - 1 : 0;
     TIDE_TRY(tide_sink_updates_on(rows, "db", &fns, x, writer));
+    tide_probe *done = tide_probe_new(rows); /* the reader's flow control */
+    if (done == NULL) return tide_worker_error(w)->code;
     TIDE_TRY(tide_dataflow_seal(df));
     if (tide_worker_index(w) == 0) {
         tide_error e = {0};
-        int rc = feed(x, w, in, &e);
+        int rc = feed(x, w, in, done, &e);
         if (rc < 0) {
             tide_input_close(in);
             return rc;
