@@ -381,7 +381,7 @@ static int worker_main(tide_worker *w, void *arg)
 void fx_export_opts_init(fx_export_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->batch = 10000;
+    o->batch = 50000;
     o->inflight = 4;
     tide_config_init(&o->cfg);
 }

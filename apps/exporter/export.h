@@ -19,7 +19,7 @@ typedef struct fx_export_opts {
     int nevents;
     const char *db;        /* sqlite:FILE or postgresql://... */
     const fx_views *views; /* NULL: the factory views */
-    uint32_t batch;        /* events per batch / transaction (default 10000) */
+    uint32_t batch;        /* events per batch / transaction (default 50000) */
     uint32_t inflight;     /* batches in the dataflow at once (default 4) */
     bool follow, skip_bad;
     tide_config cfg;      /* cluster layout */

@@ -22,7 +22,7 @@ static void usage(FILE *f)
             "tables, one transaction per batch with the offsets; restartable at any point.\n\n"
             "  --events PATH...   log files, directories, or - for stdin\n"
             "  --db URL           sqlite:FILE (embedded) or postgresql://...\n"
-            "  --batch N          events per batch and transaction (default 10000)\n"
+            "  --batch N          events per batch and transaction (default 50000)\n"
             "  --follow           keep reading growing files (tail -f)\n"
             "  --skip-bad         log and count bad events instead of stopping\n"
             "  --views factory    the views (only the factory views for now)\n"
