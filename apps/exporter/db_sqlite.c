@@ -311,7 +311,14 @@ int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e)
     path = l->path;
     db->impl = l;
     db->ops = &LITE;
-    if (sqlite3_open(path, &l->h) != SQLITE_OK) {
+    /* One thread at a time uses the handle (the writer): no per-call mutex
+     * (NOMUTEX), and no global lock around every allocation for memory
+     * statistics nobody reads (refused, harmlessly, once SQLite is
+     * initialised: the first open of the process decides). */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (sqlite3_open_v2(path, &l->h,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         int rc = fail(db, e, "open");
         lite_close(db);
         return rc;
