@@ -301,11 +301,18 @@ static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, t
     fx_batch_init(&b);
     int rc = x->stored.n > 0 ? replay(x, w, in, log, &carry, &le) : TIDE_OK;
     uint32_t next = 0; /* events of carry already sent */
+    /* Default: ~64K events in flight. Small batches then overlap (the
+     * reader runs ahead, the writer commits the epochs its frontier passed
+     * together) instead of paying a round of progress messages and a
+     * commit each, one after the other. */
+    uint32_t inflight = x->o->inflight;
+    if (inflight == 0) inflight = 65536 / (x->o->batch ? x->o->batch : 1);
+    if (inflight < 4) inflight = 4;
     uint64_t epoch = 1;
     if (rc == TIDE_OK && x->stored.n > 0) rc = epoch_push(x); /* the replay's offsets */
     if (rc == TIDE_OK) rc = tide_input_advance_to(in, 1);
     while (rc == TIDE_OK && (x->o->max_batches == 0 || x->st.batches < x->o->max_batches)) {
-        if ((rc = wait_inflight(x, w, done, epoch, x->o->inflight)) < 0) break;
+        if ((rc = wait_inflight(x, w, done, epoch, inflight)) < 0) break;
         const fx_batch *src = &b;
         uint32_t from = 0, n;
         if (next < carry.n) { /* newer events met during the replay go first */
@@ -382,7 +389,7 @@ void fx_export_opts_init(fx_export_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->batch = 50000;
-    o->inflight = 4;
+    o->inflight = 0; /* auto: ~64K events */
     tide_config_init(&o->cfg);
 }
 

@@ -20,7 +20,7 @@ typedef struct fx_export_opts {
     const char *db;        /* sqlite:FILE or postgresql://... */
     const fx_views *views; /* NULL: the factory views */
     uint32_t batch;        /* events per batch / transaction (default 50000) */
-    uint32_t inflight;     /* batches in the dataflow at once (default 4) */
+    uint32_t inflight;     /* batches in the dataflow at once (0: ~64K events, >= 4) */
     bool follow, skip_bad;
     tide_config cfg;      /* cluster layout */
     uint64_t max_batches; /* stop cleanly after this many new batches (0: all) */
