@@ -50,6 +50,9 @@ typedef struct ex {
     uint32_t nq, qcap;
     uint64_t next_commit; /* first epoch not committed (atomic) */
     bool txn;             /* a transaction is open */
+    uint64_t *wrote;      /* writer: per stream, the commit_stamp its offset was written at */
+    uint32_t nwrote;
+    uint64_t commit_stamp;
     fx_export_stats st;
     tide_error input_err; /* a bad batch: reported after the clean stop */
 } ex;
@@ -149,6 +152,19 @@ static int on_updates(void *ctx, tide_time t, const tide_batch *b, tide_error *e
     return TIDE_OK;
 }
 
+/* Size the writer's per-stream stamps to the streams known (under lock). */
+static int wrote_grow(ex *x)
+{
+    if (x->nwrote >= x->streams.n) return TIDE_OK;
+    uint32_t n = x->streams.n + 256;
+    uint64_t *w = realloc(x->wrote, n * sizeof *w);
+    if (w == NULL) return TIDE_ENOMEM;
+    memset(w + x->nwrote, 0, (n - x->nwrote) * sizeof *w);
+    x->wrote = w;
+    x->nwrote = n;
+    return TIDE_OK;
+}
+
 static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
 {
     ex *x = ctx;
@@ -161,9 +177,16 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
         rc = fx_db_begin(x->db, e);
         x->txn = rc == TIDE_OK;
     }
-    for (uint32_t q = 0; q < done && rc == TIDE_OK; q++) {
+    /* Newest epoch first: a stream's offset is written once per commit,
+     * its last (epochs committed together often share most streams). */
+    if (rc == TIDE_OK && done > 0 && wrote_grow(x) < 0)
+        rc = tide_err_set(e, TIDE_ENOMEM, "the writer: out of memory");
+    x->commit_stamp++;
+    for (uint32_t q = done; q-- > 0 && rc == TIDE_OK;) {
         const epoch_offs *eo = &x->q[q];
         for (uint32_t i = 0; i < eo->n && rc == TIDE_OK; i++) {
+            if (x->wrote[eo->e[i].stream] == x->commit_stamp) continue;
+            x->wrote[eo->e[i].stream] = x->commit_stamp;
             const char *s = x->streams.keys[eo->e[i].stream];
             for (int v = 0; v < x->views->n && rc == TIDE_OK; v++)
                 if (eo->epoch > 0 || x->fresh[v])
@@ -420,6 +443,7 @@ int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
     free(x.q);
     free(x.fresh);
     free(x.last_epoch);
+    free(x.wrote);
     free(x.entry);
     fx_smap_fini(&x.stored);
     fx_smap_fini(&x.streams);
