@@ -11,9 +11,10 @@
  * Each run is a child process (fresh database, peak RSS of its own).
  * Output: one line per (format, batch size, workers): wall and CPU time,
  * events/s, peak memory, the baseline's time and the ratio; then per
- * (format, batch size) the speedup of each W over W=1 (wall time). --fold measures the
- * usage reduction alone: per-batch time as each key's history grows, for
- * tide_fold (refold from the first change) and tide_reduce (rerun per key).
+ * (format, batch size) each W's speedup over W=1 (wall time) and its CPU
+ * time over W=1's (on a loaded machine the wall time says little: W=2
+ * needs two free cores). --fold measures the usage reduction alone: per-batch time as each key's
+ * history grows, for tide_fold (refold from the first change) and tide_reduce (rerun per key).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -297,12 +298,12 @@ int main(int argc, char **argv)
         for (const char *bl = batch_list; *bl;) {
             batch = (uint32_t)strtoul(bl, (char **)&bl, 10);
             if (*bl == ',') bl++;
-            double w1_wall = 0;
+            double w1_wall = 0, w1_cpu = 0;
             for (const char *w = workers; *w;) {
                 uint32_t nw = (uint32_t)strtoul(w, (char **)&w, 10);
                 if (*w == ',') w++;
                 run_result r = measure(run_export, log, db, nw, batch, runs);
-                if (nw == 1) w1_wall = r.wall_ms;
+                if (nw == 1) w1_wall = r.wall_ms, w1_cpu = r.cpu_ms;
                 printf("bench=exporter format=%s events=%llu batch=%u workers=%u runs=%d ok=%d "
                        "wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f us_per_batch=%.1f "
                        "peak_rss_mb=%.0f baseline_wall_ms=%.0f baseline_cpu_ms=%.0f "
@@ -314,8 +315,9 @@ int main(int argc, char **argv)
                        bench_machine());
                 if (nw > 1 && w1_wall > 0)
                     printf("bench=exporter_speedup format=%s events=%llu batch=%u workers=%u "
-                           "speedup_vs_w1=%.2f\n",
-                           fname, (unsigned long long)events, batch, nw, w1_wall / r.wall_ms);
+                           "speedup_vs_w1=%.2f cpu_vs_w1=%.2f\n",
+                           fname, (unsigned long long)events, batch, nw, w1_wall / r.wall_ms,
+                           r.cpu_ms / w1_cpu);
                 fflush(stdout);
             }
         }
