@@ -4,23 +4,27 @@
  * the hand-written single-threaded baseline (bench/baseline_exporter.c)
  * that computes the same final tables from scratch.
  *
- *   bench_exporter [--events E] [--batch N] [--workers 1,2] [--runs R]
+ *   bench_exporter [--events E] [--batch N,...] [--workers 1,2] [--runs R]
  *                  [--formats jsonl,msgpack] [--dir DIR]
  *   bench_exporter --fold [--keys K] [--batches B]
  *   bench_exporter --since-flat [--events E] [--batch N] [--dir DIR]
  *   bench_exporter --restart [--events E] [--batch N] [--dir DIR]
  *
  * Each run is a child process (fresh database, peak RSS of its own).
- * Output: one line per (format, workers): wall and CPU time, events/s,
- * peak memory, the baseline's time and the ratio. --fold measures the
- * usage reduction alone: per-batch time as each key's history grows, for
- * tide_fold (refold from the first change) and tide_reduce (rerun per key).
+ * Output: one line per (format, batch size, workers): wall and CPU time,
+ * events/s, peak memory, the baseline's time and the ratio; then per
+ * (format, batch size) each W's speedup over W=1 (wall time) and its CPU
+ * time over W=1's (on a loaded machine the wall time says little: W=2
+ * needs two free cores). --fold measures the usage reduction alone:
+ * per-batch time as each key's history grows, for tide_fold (refold from
+ * the first change) and tide_reduce (rerun per key).
  * --since-flat: peak RSS of whole exports of logs of E/8, E/4, E/2 and E
  * MessagePack events (the clock advances 30 s per event on average), with
  * --since 1d (a window of ~2,900 events) and without: flat against growing.
  * --restart: a whole export of E MessagePack events, then the time a rerun
  * over the same log takes to rebuild its state (nothing new to write):
  * replaying the log, or loading the snapshot (--snapshot-every 10).
+ * --since-flat and --restart use the first size of --batch.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -334,7 +338,8 @@ static int restart_bench(uint64_t events, uint32_t batch, const char *dir)
 int main(int argc, char **argv)
 {
     uint64_t events = 1000000;
-    uint32_t batch = 10000, keys = 100, batches = 300;
+    uint32_t keys = 100, batches = 300;
+    const char *batch_list = "10000";
     int runs = 1, fold = 0, since_flat = 0, restart = 0;
     const char *workers = "1,2", *formats = "jsonl,msgpack", *dir = "/dev/shm";
     for (int i = 1; i < argc; i++) {
@@ -342,7 +347,7 @@ int main(int argc, char **argv)
         if (strcmp(a, "--events") == 0)
             events = strtoull(v, NULL, 10), i++;
         else if (strcmp(a, "--batch") == 0)
-            batch = (uint32_t)atol(v), i++;
+            batch_list = v, i++;
         else if (strcmp(a, "--workers") == 0)
             workers = v, i++;
         else if (strcmp(a, "--formats") == 0)
@@ -370,8 +375,9 @@ int main(int argc, char **argv)
         fold_bench(keys, batches);
         return 0;
     }
-    if (since_flat) return since_bench(events, batch, dir);
-    if (restart) return restart_bench(events, batch, dir);
+    uint32_t first = (uint32_t)strtoul(batch_list, NULL, 10); /* --batch's first size */
+    if (since_flat) return since_bench(events, first, dir);
+    if (restart) return restart_bench(events, first, dir);
     char log[512], db[512];
     for (int fmt = 0; fmt < 2; fmt++) {
         const char *fname = fmt ? "msgpack" : "jsonl";
@@ -390,20 +396,33 @@ int main(int argc, char **argv)
         fclose(f);
         fprintf(stderr, "bench_exporter: generated %llu %s events\n", (unsigned long long)events,
                 fname);
-        run_result base = measure(run_baseline, log, db, 1, batch, runs);
-        for (const char *w = workers; *w;) {
-            uint32_t nw = (uint32_t)strtoul(w, (char **)&w, 10);
-            if (*w == ',') w++;
-            run_result r = measure(run_export, log, db, nw, batch, runs);
-            printf("bench=exporter format=%s events=%llu batch=%u workers=%u runs=%d ok=%d "
-                   "wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f peak_rss_mb=%.0f "
-                   "baseline_wall_ms=%.0f baseline_cpu_ms=%.0f baseline_rss_mb=%.0f "
-                   "ratio_wall=%.2f ratio_cpu=%.2f %s\n",
-                   fname, (unsigned long long)events, batch, nw, runs, r.ok && base.ok, r.wall_ms,
-                   r.cpu_ms, (double)events / (r.wall_ms / 1e3), r.rss_mb, base.wall_ms,
-                   base.cpu_ms, base.rss_mb, r.wall_ms / base.wall_ms, r.cpu_ms / base.cpu_ms,
-                   bench_machine());
-            fflush(stdout);
+        run_result base = measure(run_baseline, log, db, 1, 0, runs);
+        uint32_t batch = 0;
+        for (const char *bl = batch_list; *bl;) {
+            batch = (uint32_t)strtoul(bl, (char **)&bl, 10);
+            if (*bl == ',') bl++;
+            double w1_wall = 0, w1_cpu = 0;
+            for (const char *w = workers; *w;) {
+                uint32_t nw = (uint32_t)strtoul(w, (char **)&w, 10);
+                if (*w == ',') w++;
+                run_result r = measure(run_export, log, db, nw, batch, runs);
+                if (nw == 1) w1_wall = r.wall_ms, w1_cpu = r.cpu_ms;
+                printf("bench=exporter format=%s events=%llu batch=%u workers=%u runs=%d ok=%d "
+                       "wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f us_per_batch=%.1f "
+                       "peak_rss_mb=%.0f baseline_wall_ms=%.0f baseline_cpu_ms=%.0f "
+                       "baseline_rss_mb=%.0f ratio_wall=%.2f ratio_cpu=%.2f %s\n",
+                       fname, (unsigned long long)events, batch, nw, runs, r.ok && base.ok,
+                       r.wall_ms, r.cpu_ms, (double)events / (r.wall_ms / 1e3),
+                       r.wall_ms * 1e3 / ((double)events / batch), r.rss_mb, base.wall_ms,
+                       base.cpu_ms, base.rss_mb, r.wall_ms / base.wall_ms, r.cpu_ms / base.cpu_ms,
+                       bench_machine());
+                if (nw > 1 && w1_wall > 0)
+                    printf("bench=exporter_speedup format=%s events=%llu batch=%u workers=%u "
+                           "speedup_vs_w1=%.2f cpu_vs_w1=%.2f\n",
+                           fname, (unsigned long long)events, batch, nw, w1_wall / r.wall_ms,
+                           r.cpu_ms / w1_cpu);
+                fflush(stdout);
+            }
         }
         const char *pg = getenv("TIDE_PG_URL");
         if (pg && *pg) { /* the same log into PostgreSQL, W=1 */

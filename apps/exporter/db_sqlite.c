@@ -2,6 +2,12 @@
  * db_sqlite.c - the SQLite backend of the writer (db.h): WAL journal (a
  * crash of the process loses no committed transaction and never exposes a
  * partial one), prepared statements per view reused for every row.
+ *
+ * A view with a text primary key (the dashboard) mostly replaces rows: the
+ * old row's delete and the new row's insert come in the same commit. Such
+ * deletes are held back per key until the commit; an insert of a held key
+ * becomes one INSERT OR REPLACE, and only the deletes still held are run
+ * before COMMIT: one b-tree write per replaced row instead of two.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -9,9 +15,12 @@
 #include <string.h>
 
 #include "db.h"
+#include "smap.h"
 
 typedef struct stmts {
     sqlite3_stmt *ins, *del, *off;
+    sqlite3_stmt *rep; /* INSERT OR REPLACE, for a held-back key (or NULL) */
+    fx_smap held;      /* primary key -> 1 while its delete is held back */
 } stmts;
 
 typedef struct lite {
@@ -39,14 +48,41 @@ static int lite_begin(fx_db *db, tide_error *e)
     return lite_exec(db, "BEGIN IMMEDIATE", e);
 }
 
+static int run(sqlite3_stmt *st);
+static int fail(fx_db *db, tide_error *e, const char *what);
+
+/* Forget the held-back deletes (after they ran, or on rollback). */
+static void held_reset(lite *l)
+{
+    for (int i = 0; l->s && i < l->nviews; i++)
+        if (l->s[i].held.n > 0) {
+            fx_smap_fini(&l->s[i].held);
+            fx_smap_init(&l->s[i].held);
+        }
+}
+
 static int lite_commit(fx_db *db, tide_error *e)
 {
+    lite *l = db->impl;
+    for (int i = 0; l->s && i < l->nviews; i++) {
+        fx_smap *h = &l->s[i].held;
+        for (uint32_t k = 0; k < h->n; k++) {
+            if (h->vals[k] == 0) continue; /* replaced by an insert */
+            sqlite3_stmt *st = l->s[i].del;
+            if (sqlite3_bind_text(st, db->v->views[i].primary_key + 1, h->keys[k],
+                                  (int)strlen(h->keys[k]), SQLITE_STATIC) != SQLITE_OK ||
+                run(st) != SQLITE_OK)
+                return fail(db, e, db->v->views[i].table);
+        }
+    }
+    held_reset(l);
     return lite_exec(db, "COMMIT", e);
 }
 
 static int lite_rollback(fx_db *db)
 {
     lite *l = db->impl;
+    held_reset(l);
     return sqlite3_exec(l->h, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? TIDE_OK : TIDE_EIO;
 }
 
@@ -103,11 +139,39 @@ static int run(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The held-back delete entry of @r's primary key (inserted as 0 when
+ * @add), or NULL when the key is not held back (not text, NULL, a key with
+ * a NUL byte, or out of memory: then the row is written at once). */
+static int64_t *held_key(stmts *s, const fx_view *v, const tide_row *r, bool add)
+{
+    if (s->rep == NULL || tide_row_is_null(r, (uint32_t)v->primary_key)) return NULL;
+    uint32_t n;
+    tide_rowbuf scratch;
+    tide_rowbuf_init(&scratch);
+    const char *p = tide_row_str(r, (uint32_t)v->primary_key, &n, &scratch);
+    int64_t *h = NULL;
+    if (p && memchr(p, 0, n) == NULL)
+        h = add ? fx_smap_put(&s->held, p, n, 0) : fx_smap_get(&s->held, p, n);
+    tide_rowbuf_fini(&scratch);
+    return h;
+}
+
 static int lite_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_error *e)
 {
     lite *l = db->impl;
     const fx_view *v = &db->v->views[view];
     stmts *s = &l->s[view];
+    int64_t *h = s->rep ? held_key(s, v, r, diff < 0) : NULL;
+    if (diff < 0 && h && *h == 0) {
+        *h = 1; /* run at the commit, unless an insert replaces it first */
+        return TIDE_OK;
+    }
+    if (diff == 1 && h && *h == 1) {
+        *h = 0;
+        if (bind_row(s->rep, r) != SQLITE_OK) return fail(db, e, "binding a row");
+        if (run(s->rep) != SQLITE_OK) return fail(db, e, v->table);
+        return TIDE_OK;
+    }
     if (diff > 0) {
         if (bind_row(s->ins, r) != SQLITE_OK) return fail(db, e, "binding a row");
         for (int64_t i = 0; i < diff; i++)
@@ -173,9 +237,17 @@ static int lite_prepare(fx_db *db, tide_error *e)
             n += snprintf(sql + n, sizeof sql - n, "%s?", c ? "," : "");
         snprintf(sql + n, sizeof sql - n, ")");
         TIDE_TRY(prepare(db, sql, &l->s[i].ins, e));
+        fx_smap_init(&l->s[i].held);
+        if (v->primary_key >= 0 &&
+            (s->types[v->primary_key] & ~TIDE_FIELD_NULLABLE) == TIDE_FIELD_STR) {
+            char rep[2100];
+            snprintf(rep, sizeof rep, "INSERT OR REPLACE%s", sql + strlen("INSERT"));
+            TIDE_TRY(prepare(db, rep, &l->s[i].rep, e));
+        }
         if (v->primary_key >= 0) {
             snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = ?%d", v->table,
                      s->names[v->primary_key], v->primary_key + 1);
+
         } else {
             n = snprintf(sql, sizeof sql,
                          "DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s WHERE ", v->table,
@@ -203,6 +275,8 @@ static void lite_close(fx_db *db)
         sqlite3_finalize(l->s[i].ins);
         sqlite3_finalize(l->s[i].del);
         sqlite3_finalize(l->s[i].off);
+        sqlite3_finalize(l->s[i].rep);
+        fx_smap_fini(&l->s[i].held);
     }
     free(l->s);
     sqlite3_close(l->h);
@@ -237,7 +311,14 @@ int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e)
     path = l->path;
     db->impl = l;
     db->ops = &LITE;
-    if (sqlite3_open(path, &l->h) != SQLITE_OK) {
+    /* One thread at a time uses the handle (the writer): no per-call mutex
+     * (NOMUTEX), and no global lock around every allocation for memory
+     * statistics nobody reads (refused, harmlessly, once SQLite is
+     * initialised: the first open of the process decides). */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (sqlite3_open_v2(path, &l->h,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         int rc = fail(db, e, "open");
         lite_close(db);
         return rc;

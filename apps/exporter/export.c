@@ -53,6 +53,9 @@ typedef struct ex {
     uint32_t nq, qcap;
     uint64_t next_commit; /* first epoch not committed (atomic) */
     bool txn;             /* a transaction is open */
+    uint64_t *wrote;      /* writer: per stream, the commit_stamp its offset was written at */
+    uint32_t nwrote;
+    uint64_t commit_stamp;
     fx_export_stats st;
     tide_error input_err;  /* a bad batch: reported after the clean stop */
     bool windowed;         /* the reader keeps the input's events in win: --since or
@@ -177,6 +180,19 @@ static int publish_snapshot(ex *x, uint64_t upto)
     return TIDE_OK;
 }
 
+/* Size the writer's per-stream stamps to the streams known (under lock). */
+static int wrote_grow(ex *x)
+{
+    if (x->nwrote >= x->streams.n) return TIDE_OK;
+    uint32_t n = x->streams.n + 256;
+    uint64_t *w = realloc(x->wrote, n * sizeof *w);
+    if (w == NULL) return TIDE_ENOMEM;
+    memset(w + x->nwrote, 0, (n - x->nwrote) * sizeof *w);
+    x->wrote = w;
+    x->nwrote = n;
+    return TIDE_OK;
+}
+
 static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
 {
     ex *x = ctx;
@@ -189,9 +205,16 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
         rc = fx_db_begin(x->db, e);
         x->txn = rc == TIDE_OK;
     }
-    for (uint32_t q = 0; q < done && rc == TIDE_OK; q++) {
+    /* Newest epoch first: a stream's offset is written once per commit,
+     * its last (epochs committed together often share most streams). */
+    if (rc == TIDE_OK && done > 0 && wrote_grow(x) < 0)
+        rc = tide_err_set(e, TIDE_ENOMEM, "the writer: out of memory");
+    x->commit_stamp++;
+    for (uint32_t q = done; q-- > 0 && rc == TIDE_OK;) {
         const epoch_offs *eo = &x->q[q];
         for (uint32_t i = 0; i < eo->n && rc == TIDE_OK; i++) {
+            if (x->wrote[eo->e[i].stream] == x->commit_stamp) continue;
+            x->wrote[eo->e[i].stream] = x->commit_stamp;
             const char *s = x->streams.keys[eo->e[i].stream];
             for (int v = 0; v < x->views->n && rc == TIDE_OK; v++)
                 if (eo->epoch > 0 || x->fresh[v])
@@ -325,11 +348,16 @@ static int append_row(fx_batch *b, const uint8_t *row, uint32_t len)
     return TIDE_OK;
 }
 
-/* Wait until fewer than @k epochs are in flight. */
-static int wait_inflight(ex *x, tide_worker *w, uint64_t epoch, uint32_t k)
+/* Wait until fewer than @k epochs are in flight. The views' frontier (the
+ * probe @done) passes an epoch when the writer is about to commit it; its
+ * progress messages wake this worker, where next_commit (stored by the
+ * writer thread) wakes nobody: only the last stretch, from the frontier
+ * passing to the commit, is waited for with short naps. */
+static int wait_inflight(ex *x, tide_worker *w, const tide_probe *done, uint64_t epoch, uint32_t k)
 {
     while (epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + k) {
-        int rc = tide_worker_step_or_park(w, 200);
+        bool computing = tide_probe_less_than(done, tide_time_epoch(epoch - k));
+        int rc = tide_worker_step_or_park(w, computing ? 1000 : 20);
         if (rc < 0) return rc;
     }
     return TIDE_OK;
@@ -466,7 +494,7 @@ static int load_snapshot(ex *x, fx_log *log, tide_error *e)
     return rc < 0 ? rc : behind;
 }
 
-static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
+static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, tide_error *e)
 {
     tide_error le = {0};
     fx_log *log = fx_log_open(x->o->events, x->o->nevents, x->o->follow, x->o->skip_bad, &le);
@@ -483,11 +511,18 @@ static int feed(ex *x, tide_worker *w, tide_input *in, tide_error *e)
         rc = behind < 0 ? behind : replay(x, w, in, log, &carry, (uint32_t)behind, &le);
     }
     uint32_t next = 0; /* events of carry already sent */
+    /* Default: ~64K events in flight. Small batches then overlap (the
+     * reader runs ahead, the writer commits the epochs its frontier passed
+     * together) instead of paying a round of progress messages and a
+     * commit each, one after the other. */
+    uint32_t inflight = x->o->inflight;
+    if (inflight == 0) inflight = 65536 / (x->o->batch ? x->o->batch : 1);
+    if (inflight < 4) inflight = 4;
     uint64_t epoch = 1;
     if (rc == TIDE_OK && x->stored.n > 0) rc = epoch_push(x); /* the replay's offsets */
     if (rc == TIDE_OK) rc = tide_input_advance_to(in, 1);
     while (rc == TIDE_OK && (x->o->max_batches == 0 || x->st.batches < x->o->max_batches)) {
-        if ((rc = wait_inflight(x, w, epoch, x->o->inflight)) < 0) break;
+        if ((rc = wait_inflight(x, w, done, epoch, inflight)) < 0) break;
         const fx_batch *src = &b;
         uint32_t from = 0, n;
         if (next < carry.n) { /* newer events met during the replay go first */
@@ -544,10 +579,12 @@ static int worker_main(tide_worker *w, void *arg)
     /* The writer: the last worker of process 0 (worker 0 reads). */
     uint32_t writer = x->o->cfg.workers > 0 ? x->o->cfg.workers - 1 : 0;
     TIDE_TRY(tide_sink_updates_on(rows, "db", &fns, x, writer));
+    tide_probe *done = tide_probe_new(rows); /* the reader's flow control */
+    if (done == NULL) return tide_worker_error(w)->code;
     TIDE_TRY(tide_dataflow_seal(df));
     if (tide_worker_index(w) == 0) {
         tide_error e = {0};
-        int rc = feed(x, w, in, &e);
+        int rc = feed(x, w, in, done, &e);
         if (rc < 0) {
             tide_input_close(in);
             return rc;
@@ -582,8 +619,8 @@ static int snapshot_setup(ex *x, tide_error *e)
 void fx_export_opts_init(fx_export_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->batch = 10000;
-    o->inflight = 4;
+    o->batch = 50000;
+    o->inflight = 0; /* auto: ~64K events */
     tide_config_init(&o->cfg);
 }
 
@@ -634,6 +671,7 @@ int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
     free(x->sig);
     fx_window_fini(&x->win);
     free(x->last_epoch);
+    free(x->wrote);
     free(x->entry);
     fx_smap_fini(&x->stored);
     fx_smap_fini(&x->streams);

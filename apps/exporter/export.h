@@ -20,8 +20,8 @@ typedef struct fx_export_opts {
     const char *db;        /* sqlite:FILE or postgresql://... */
     const fx_views *views; /* NULL: the factory views */
     void *views_dl;        /* a plugin's dlopen handle (fx_views_load), or NULL */
-    uint32_t batch;        /* events per batch / transaction (default 10000) */
-    uint32_t inflight;     /* batches in the dataflow at once (default 4) */
+    uint32_t batch;        /* events per batch / transaction (default 50000) */
+    uint32_t inflight;     /* batches in the dataflow at once (0: ~64K events, >= 4) */
     bool follow, skip_bad;
     int64_t since_us;        /* --since: the window in µs (0: every event; window.h) */
     uint32_t snapshot_every; /* --snapshot-every N: a snapshot every N epochs (0: none) */

@@ -35,8 +35,9 @@ struct fx_log {
     int n, cur;
     bool follow, skip_bad;
     uint64_t skipped;
-    fx_smap last; /* stream -> last accepted offset */
-    msgpack_unpacked up;
+    fx_smap last;      /* stream -> last accepted offset */
+    msgpack_zone zone; /* one event's objects, cleared (not freed) per event */
+    msgpack_object obj;
 };
 
 void fx_batch_init(fx_batch *b)
@@ -109,7 +110,11 @@ fx_log *fx_log_open(char *const *paths, int npaths, bool follow, bool skip_bad, 
     l->follow = follow;
     l->skip_bad = skip_bad;
     fx_smap_init(&l->last);
-    msgpack_unpacked_init(&l->up);
+    if (!msgpack_zone_init(&l->zone, 8192)) {
+        free(l);
+        tide_err_set(e, TIDE_ENOMEM, "out of memory opening the log");
+        return NULL;
+    }
     for (int i = 0; i < npaths; i++)
         if (add_path(l, paths[i], e) < 0) {
             fx_log_free(l);
@@ -128,7 +133,7 @@ void fx_log_free(fx_log *l)
     }
     free(l->s);
     fx_smap_fini(&l->last);
-    msgpack_unpacked_destroy(&l->up);
+    msgpack_zone_destroy(&l->zone);
     free(l);
 }
 
@@ -196,11 +201,14 @@ static int next_record(fx_log *l, src *s, tide_rowbuf *rb, fx_bad *bad, tide_err
             }
         } else if (s->fmt == FMT_MSGPACK && avail > 0) {
             size_t off = 0;
-            msgpack_unpack_return r = msgpack_unpack_next(&l->up, s->buf + s->start, avail, &off);
+            /* msgpack_unpack_next would free and allocate a zone per event. */
+            msgpack_zone_clear(&l->zone);
+            msgpack_unpack_return r =
+                msgpack_unpack(s->buf + s->start, avail, &off, &l->zone, &l->obj);
             if (r == MSGPACK_UNPACK_SUCCESS || r == MSGPACK_UNPACK_EXTRA_BYTES) {
                 s->start += off;
                 s->recno++;
-                return fx_event_parse_msgpack(&l->up.data, rb, bad) == TIDE_OK ? REC_ROW : REC_BAD;
+                return fx_event_parse_msgpack(&l->obj, rb, bad) == TIDE_OK ? REC_ROW : REC_BAD;
             }
             if (r == MSGPACK_UNPACK_PARSE_ERROR) {
                 s->recno++;

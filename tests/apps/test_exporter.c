@@ -69,6 +69,7 @@ static int export(const char *log, const char *db, uint32_t workers, uint32_t ba
     char url[600];
     snprintf(url, sizeof url, "sqlite:%s", db);
     o.events = ev, o.nevents = 1, o.db = url, o.batch = batch;
+    o.inflight = 4; /* a commit per few batches: crash points, a disk filling */
     o.cfg.workers = workers, o.cfg.pin = 0;
     o.max_batches = max_batches, o.crash_at_commit = crash;
     fx_export_stats st;
@@ -302,6 +303,7 @@ Test(exporter, full_disk)
     char *ev[1] = {log}, url[600];
     snprintf(url, sizeof url, "sqlite:%s?max_page_count=22", db);
     o.events = ev, o.nevents = 1, o.db = url, o.batch = 50;
+    o.inflight = 4; /* a commit per few batches: crash points, a disk filling */
     o.cfg.workers = 2, o.cfg.pin = 0;
     tide_error e = {0};
     fx_export_stats st;

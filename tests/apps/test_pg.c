@@ -95,6 +95,7 @@ static int export(const char *log, const char *url, uint32_t w, uint32_t batch, 
     fx_export_opts_init(&o);
     char *ev[1] = {(char *)log};
     o.events = ev, o.nevents = 1, o.db = url, o.batch = batch;
+    o.inflight = 4; /* a commit per few batches: crash points, a disk filling */
     o.cfg.workers = w, o.cfg.pin = 0, o.max_batches = max, o.crash_at_commit = crash;
     fx_export_stats st;
     return fx_export(&o, &st, e);

@@ -58,6 +58,7 @@ static fx_export_stats snap_export_crash(const snap_case *c, const char *url, ui
     char *ev[1] = {(char *)c->log};
     o.events = ev, o.nevents = 1, o.db = url, o.batch = c->batch, o.since_us = c->since;
     o.snapshot_every = 2;
+    o.inflight = 4; /* a commit (and a snapshot) per few batches: crash points, newer ones */
     o.cfg.workers = workers, o.cfg.pin = 0, o.max_batches = max_batches;
     o.crash_at_commit = crash;
     fx_export_stats st;
