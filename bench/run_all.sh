@@ -25,3 +25,7 @@ run "$b/bench_job_memory" --runs 5
 for w in 1 2; do
     run "$b/bench_datalog" -w $w
 done
+run "$b/bench_exporter" --events 1000000 --batch 1000,10000,50000 --workers 1,2
+run "$b/bench_exporter" --fold
+run "$b/bench_exporter" --since-flat --events 400000
+run "$b/bench_exporter" --restart --events 1000000
