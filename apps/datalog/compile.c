@@ -440,14 +440,10 @@ static tide_arranged *attr_arr(sc *c, int a, bool by_v)
     tide_arranged **root = by_v ? q->ve : q->ev;
     if (!root[a]) root[a] = tide_arranged_import(by_v ? q->g->ve[a] : q->g->ev[a], q->root);
     if (!c->outer) return root[a];
+    /* A loop reads the shared import entered into its scope, one per
+     * attribute and direction per loop. */
     tide_arranged **mine = by_v ? c->ve : c->ev;
-    if (!mine[a]) {
-        /* A loop reads a local copy: a join inside a loop on an entered
-         * import has failed to cut the shared trace (docs/datalog.md). */
-        tide_arranged **local = by_v ? q->ve_local : q->ev_local;
-        if (!local[a]) local[a] = tide_arrange(tide_arranged_stream(root[a]), "attr-local");
-        mine[a] = tide_arranged_enter(local[a], c->scope);
-    }
+    if (!mine[a]) mine[a] = tide_arranged_enter(root[a], c->scope);
     return mine[a];
 }
 

@@ -387,7 +387,9 @@ uint32_t tide_trace_readers(const tide_trace *t);
 
 /*
  * tide_trace_reader_new - a new reader of @t at the trace's current logical
- * and physical frontiers. It takes a reference on @t.
+ * and physical frontiers, or at its upper where a frontier is empty because
+ * no reader held @t (the last one was freed): a reader must be able to cut
+ * at the uppers of batches still to come. It takes a reference on @t.
  * @out: receives the reader (free with tide_trace_reader_free).
  * @return TIDE_OK or TIDE_ENOMEM.
  */

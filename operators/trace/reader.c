@@ -7,7 +7,11 @@
  * of minimal elements of their union, which is <= each of them - or the
  * empty antichain when no reader is left. Readers only advance, and new
  * readers start at the spine's frontiers, so the spine's frontiers only
- * advance too. refs counts the owner's handle plus one per live reader.
+ * advance too - except from that empty "no holds" frontier: a reader that
+ * started there could never cut at the uppers of batches still to come (the
+ * spine would merge them away under it) nor advance, so it starts at the
+ * spine's upper instead (start_at). refs counts the owner's handle plus one
+ * per live reader.
  */
 #include <assert.h>
 
@@ -106,6 +110,20 @@ static int recompute(tide_trace *t, int which)
 /* Readers                                                                  */
 /* ======================================================================== */
 
+/* start_at - where a new reader's frontier starts: the spine's frontier
+ * @f, or the spine's upper when @f is empty because no reader held the
+ * spine (recompute after the last one left; *moved set). Going back from
+ * empty to the upper is safe: every batch so far ends at or before the
+ * upper, so the spine stays as merged as it is and only the batches still
+ * to come are held, and advancing by the empty frontier changed no time. */
+static const tide_antichain *start_at(const tide_trace *t, const tide_antichain *f, bool *moved)
+{
+    if (f->len > 0 || t->nreaders > 0) return f;
+    const tide_antichain *up = tide_spine_upper(t->spine);
+    if (up->len > 0) *moved = true;
+    return up;
+}
+
 int tide_trace_reader_new(tide_trace *t, tide_trace_reader **out)
 {
     *out = NULL;
@@ -113,8 +131,9 @@ int tide_trace_reader_new(tide_trace *t, tide_trace_reader **out)
     if (!r) return TIDE_ENOMEM;
     tide_antichain_init(&r->logical);
     tide_antichain_init(&r->physical);
-    if (tide_antichain_copy(&r->logical, tide_spine_logical(t->spine)) < 0 ||
-        tide_antichain_copy(&r->physical, tide_spine_physical(t->spine)) < 0) {
+    bool moved = false;
+    if (tide_antichain_copy(&r->logical, start_at(t, tide_spine_logical(t->spine), &moved)) < 0 ||
+        tide_antichain_copy(&r->physical, start_at(t, tide_spine_physical(t->spine), &moved)) < 0) {
         tide_antichain_fini(&r->logical);
         tide_antichain_fini(&r->physical);
         tide_free(r);
@@ -125,6 +144,15 @@ int tide_trace_reader_new(tide_trace *t, tide_trace_reader **out)
     if (t->readers) t->readers->prev = r;
     t->readers = r;
     t->nreaders++;
+    if (moved) {
+        /* The spine must hold from the new start too; if it cannot, give up. */
+        int rc = recompute(t, 0);
+        if (rc == TIDE_OK) rc = recompute(t, 1);
+        if (rc < 0) {
+            tide_trace_reader_free(r);
+            return rc;
+        }
+    }
     *out = r;
     return TIDE_OK;
 }
