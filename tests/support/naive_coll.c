@@ -41,6 +41,7 @@ static int kv_cmp(const void *a, const void *b)
 
 void naive_coll_consolidate(naive_coll *c)
 {
+    if (c->len == 0) return; /* c->u may be NULL: qsort must not see it */
     qsort(c->u, c->len, sizeof *c->u, kv_cmp);
     size_t w = 0;
     for (size_t i = 0; i < c->len; i++) {
