@@ -39,7 +39,10 @@ typedef struct dl_query {
     tide_probe *probe;     /* behind the collector of diffs */
     dl_diffs pending;      /* diffs collected on this worker, not yet printed */
     uint64_t since;        /* the time of registration: earlier times are printed as it */
-    bool active;
+    bool active;           /* registered under its name (printing, usable by name) */
+    tide_dataflow *df;     /* NULL once dropped (unregistered and unused) */
+    int *uses;             /* the queries whose arrangements this one imports */
+    int nuses;
     struct dl_rule_action *action; /* business rule, or NULL */
     dl_diffs state;                /* worker 0, when g->keep_state: the current answer */
 } dl_query;
@@ -71,6 +74,8 @@ typedef struct dl_engine {
     bool keep_state; /* keep every query's current answer (q->state) */
     edn **owned;     /* queries with their parameters bound (bind_params) */
     int nowned;
+    int *last_uses; /* set by a real dl_compile: the queries it imported */
+    int nlast_uses;
 } dl_engine;
 
 int dl_engine_init(dl_engine *g, tide_worker *w);
@@ -105,6 +110,11 @@ int dl_engine_register_rule(dl_engine *g, const char *name, const edn *query, co
 
 /* Free the operator contexts of every compiled query (after tide_execute). */
 void dl_keep_free(void);
+/* Operator contexts made by this thread from now on belong to @owner (a
+ * query; NULL: nobody, freed by dl_keep_free); dl_keep_release(owner)
+ * frees them once its dataflow is dropped. */
+void dl_keep_owner(const void *owner);
+void dl_keep_release(const void *owner);
 
 /* Compile @query (with @rules, may be NULL) into scope @root of a new
  * dataflow, or only check it when @root is NULL. The answer collection
