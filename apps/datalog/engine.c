@@ -610,3 +610,37 @@ int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
     snprintf(err, errlen, "%d:%d: unknown form (%s ...)", f->line, f->col, h);
     return DL_REJECT;
 }
+
+/* ---- whole scripts ---------------------------------------------------------- */
+
+static void print_error(dl_engine *g, const char *msg)
+{
+    if (g->index != 0) return;
+    if (g->json) {
+        fputs("{\"error\":\"", g->out);
+        for (const char *p = msg; *p; p++) {
+            if (*p == '"' || *p == '\\') fputc('\\', g->out);
+            fputc(*p, g->out);
+        }
+        fputs("\"}\n", g->out);
+    } else {
+        fprintf(g->out, "error: %s\n", msg);
+    }
+    fflush(g->out);
+}
+
+int dl_engine_script(dl_engine *g, edn *const *forms, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        char err[512] = "";
+        rc = dl_engine_form(g, forms[i], err, sizeof err);
+        if (rc == DL_REJECT) {
+            print_error(g, err);
+            rc = 0;
+        }
+        if (rc == 0) rc = dl_rules_run(g);
+    }
+    if (rc >= 0) rc = dl_engine_close(g);
+    return rc < 0 ? rc : 0;
+}

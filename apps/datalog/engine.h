@@ -86,6 +86,12 @@ void dl_engine_fini(dl_engine *g);
  * failure of the runtime. */
 int dl_engine_form(dl_engine *g, const edn *form, char *err, size_t errlen);
 
+/* Run a whole script (tide-datalog run, the datalog job): each form, a
+ * rejected one printed as "error: LINE:COL: message" (JSON with g->json) on
+ * worker 0's g->out, the business-rule cascade after each, then close the
+ * inputs. 0, or a negative tide code. */
+int dl_engine_script(dl_engine *g, edn *const *forms, size_t n);
+
 /* The individual operations (used by forms, the server and tests). */
 int dl_engine_create(dl_engine *g, const edn *schema, char *err, size_t errlen);
 int dl_engine_transact(dl_engine *g, const edn *tx, char *err, size_t errlen);
