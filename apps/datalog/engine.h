@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "db.h"
+#include "plugin.h"
 #include "tide/tide.h"
 
 /* A rejected form (bad input): the state is unchanged, the run goes on. */
@@ -113,6 +114,9 @@ void dl_rule_free(dl_rule_action *a);
  * is kept for dl_rules_run instead of printed. @a is taken on success. */
 int dl_engine_register_rule(dl_engine *g, const char *name, const edn *query, const edn *rules,
                             dl_rule_action *a, char *err, size_t errlen);
+
+/* plugin.c: the C action registered as @name (plugin.h), false if none. */
+bool dl_plugin_find(const char *name, dl_plugin_fn *fn, void **ctx);
 
 /* Free the operator contexts of every compiled query (after tide_execute). */
 void dl_keep_free(void);

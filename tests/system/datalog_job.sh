@@ -3,7 +3,8 @@
 # on loopback (started as cluster_service.sh does) runs jobs/datalog.so on the
 # article's Chicago script (tests/apps/datalog/chicago.edn), in text and
 # --json, twice each; every output must equal standalone `tide-datalog run`
-# (-w 1) line for line, in order. Everything started here is killed at exit.
+# (-w 1) line for line, in order; then jobs/datalog_cap.so (a business rule
+# with a C action) on tests/apps/datalog/cap.edn. Everything started here is killed at exit.
 # Usage: tests/system/datalog_job.sh BUILD_DIR
 set -uo pipefail
 build=$(cd "${1:?usage: datalog_job.sh BUILD_DIR}" && pwd)
@@ -77,6 +78,25 @@ for round in 1 2; do
         fi
     done
 done
+
+# A business rule with a C action (jobs/datalog_cap.so, apps/datalog/plugin.h):
+# nobody keeps earnings above 1000.
+timeout 60 "$tide" submit "$build/jobs/datalog_cap.so" run "$src/tests/apps/datalog/cap.edn" >"$tmp/cap" 2>"$tmp/cap.err"
+rc=$?
+cat >"$tmp/cap.want" <<'WANT'
+["earnings" ([("alfredo" 1500) 2 1] [("bernado" 500) 2 1])]
+["cap" (1 1500) :fired]
+["earnings" ([("alfredo" 1000) 4 1] [("alfredo" 1500) 4 -1])]
+["earnings" ([("bernado" 500) 5 -1] [("bernado" 2500) 5 1])]
+["cap" (2 2500) :fired]
+["earnings" ([("bernado" 1000) 6 1] [("bernado" 2500) 6 -1])]
+["earnings" ([("carla" 999) 7 1])]
+WANT
+if [ $rc -eq 0 ] && cmp -s "$tmp/cap" "$tmp/cap.want"; then
+    ok "C action rule (datalog_cap.so): earnings capped at 1000 as expected"
+else
+    fail "datalog_cap.so exited $rc: $(cat "$tmp/cap.err")"; diff "$tmp/cap" "$tmp/cap.want" | head -10
+fi
 
 timeout 15 "$tide" cluster stop >/dev/null 2>&1 || fail "tide cluster stop"
 [ $fails -eq 0 ] && echo "datalog_job: all ok" || echo "datalog_job: $fails failure(s)"
