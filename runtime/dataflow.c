@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_int.h"
 #include "stall.h"
 #include "tide/alloc.h"
 #include "transport.h"
@@ -72,7 +73,7 @@ tide_dataflow *tide_dataflow_new(tide_worker *w, const char *name)
     tide_dataflow *df = tide_calloc(1, sizeof *df);
     if (df == NULL) goto fail;
     df->w = w;
-    df->index = w->ndfs;
+    df->index = w->df_next; /* job ids replace it in host mode */
     df->slot = w->ndfs;
     df->name = dupstr(name);
     tide__reach_builder_init(&df->rb);
@@ -83,6 +84,7 @@ tide_dataflow *tide_dataflow_new(tide_worker *w, const char *name)
         tide__df_free(df);
         return NULL;
     }
+    if (!w->host) w->df_next++;
     w->dfs[w->ndfs++] = df;
     return df;
 fail_df:
@@ -390,4 +392,34 @@ void tide__df_free(tide_dataflow *df)
         tide__reach_builder_fini(&df->rb);
     tide_free(df->name);
     tide_free(df);
+}
+
+bool tide__df_dropped(tide_worker *w, uint32_t id)
+{
+    if (w->host == NULL) return id < w->df_next; /* built here and no longer in w->dfs */
+    for (tide__wjob *j = w->host->jobs; j; j = j->next)
+        if (j->id == tide__df_job(id)) return (id & (TIDE__DF_PER_JOB - 1)) < j->seq;
+    return false;
+}
+
+/* Dropping is local: each worker frees its own copy. Whatever the other
+ * workers still send for it (progress, data) finds no dataflow and an id
+ * below the worker's next one (a job's sequence in host mode), so
+ * tide__worker_deliver releases it instead of stashing it for later.
+ * Arrangements exported to other dataflows survive: each import holds its
+ * own reference to the trace and learns that its source is gone. */
+int tide_dataflow_drop(tide_dataflow *df)
+{
+    if (df == NULL) return TIDE_EINVAL;
+    tide_worker *w = df->w;
+    if (__atomic_load_n(&w->in_step, __ATOMIC_RELAXED) != 0) {
+        if (w->rc == 0) /* handled: a sticky error already there is kept */
+            tide_err_set(&w->err, TIDE_ESTATE,
+                         "worker %u: dataflow '%s' dropped from inside a step (an operator); "
+                         "drop it from the worker's own code between steps",
+                         w->index, df->name);
+        return TIDE_ESTATE;
+    }
+    tide__df_drop(df);
+    return TIDE_OK;
 }

@@ -133,8 +133,9 @@ int tide__worker_send(tide_worker *w, uint32_t dst, tide__msg *m)
 
 tide_dataflow *tide__worker_df(tide_worker *w, uint32_t id)
 {
-    /* tide_execute: ids are creation indices and nothing is ever removed. */
-    if (w->host == NULL) return id < w->ndfs ? w->dfs[id] : NULL;
+    /* tide_execute: ids are creation indices; a dataflow sits at its own
+     * index until one before it is dropped (tide_dataflow_drop). */
+    if (w->host == NULL && id < w->ndfs && w->dfs[id]->index == id) return w->dfs[id];
     if (w->last_df && w->last_df->index == id) return w->last_df;
     for (uint32_t i = 0; i < w->ndfs; i++)
         if (w->dfs[i]->index == id) return w->last_df = w->dfs[i];
@@ -216,8 +217,9 @@ int tide__worker_deliver(tide_worker *w, tide__msg *m)
 {
     tide_dataflow *df = tide__worker_df(w, m->dataflow);
     int rc;
-    if (df == NULL && w->host && tide__job_retired(w, m->dataflow)) {
-        release_msg(m); /* its job ended here: nobody will read it */
+    if (df == NULL &&
+        ((w->host && tide__job_retired(w, m->dataflow)) || tide__df_dropped(w, m->dataflow))) {
+        release_msg(m); /* its job ended or it was dropped here: nobody will read it */
         return TIDE_OK;
     }
     if (df == NULL || !df->sealed) {

@@ -133,6 +133,7 @@ struct tide_worker {
     uint32_t peers; /* all workers */
     tide_dataflow **dfs;
     uint32_t ndfs, dfs_cap;
+    uint32_t df_next; /* tide_execute: the next dataflow id (ids are never reused) */
     /* Messages for dataflows not sealed here yet, one list per dataflow id. */
     struct tide__early *early;
     uint32_t nearly, early_cap;
@@ -222,6 +223,9 @@ int tide__df_apply(tide_dataflow *df, const tide__pointstamp *ps, uint32_t n);
 void tide__df_free(tide_dataflow *df);
 /* Remove @df from its worker and free it (host mode: a job's end). */
 void tide__df_drop(tide_dataflow *df);
+/* True when dataflow id @id was built here and dropped (tide_dataflow_drop):
+ * its late messages are released, not stashed. */
+bool tide__df_dropped(tide_worker *w, uint32_t id);
 
 /* operator.c */
 

@@ -86,11 +86,23 @@ static int qfail(qc *q, const edn *at, const char *fmt, ...)
     return -1;
 }
 
-/* Contexts of operators live as long as their dataflows, i.e. until
- * tide_execute returns; dl_keep_free releases them all then. */
+/* Contexts of operators live as long as their dataflows: each is kept
+ * with the query being built (dl_keep_owner), freed by dl_keep_release
+ * when that query's dataflow is dropped, or by dl_keep_free after
+ * tide_execute. */
 static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
-static void **kept;
+typedef struct kept_ctx {
+    void *p;
+    const void *owner;
+} kept_ctx;
+static kept_ctx *kept;
 static size_t nkept, capkept;
+static __thread const void *keep_owner;
+
+void dl_keep_owner(const void *owner)
+{
+    keep_owner = owner;
+}
 
 static void *keep(size_t n)
 {
@@ -99,7 +111,7 @@ static void *keep(size_t n)
     pthread_mutex_lock(&keep_lock);
     if (nkept == capkept) {
         size_t nc = capkept ? capkept * 2 : 256;
-        void **nk = realloc(kept, nc * sizeof *nk);
+        kept_ctx *nk = realloc(kept, nc * sizeof *nk);
         if (!nk) {
             pthread_mutex_unlock(&keep_lock);
             free(p);
@@ -108,15 +120,29 @@ static void *keep(size_t n)
         kept = nk;
         capkept = nc;
     }
-    kept[nkept++] = p;
+    kept[nkept++] = (kept_ctx){p, keep_owner};
     pthread_mutex_unlock(&keep_lock);
     return p;
+}
+
+void dl_keep_release(const void *owner)
+{
+    if (!owner) return;
+    pthread_mutex_lock(&keep_lock);
+    for (size_t i = 0; i < nkept;)
+        if (kept[i].owner == owner) {
+            free(kept[i].p);
+            kept[i] = kept[--nkept];
+        } else {
+            i++;
+        }
+    pthread_mutex_unlock(&keep_lock);
 }
 
 void dl_keep_free(void)
 {
     pthread_mutex_lock(&keep_lock);
-    for (size_t i = 0; i < nkept; i++) free(kept[i]);
+    for (size_t i = 0; i < nkept; i++) free(kept[i].p);
     free(kept);
     kept = NULL;
     nkept = capkept = 0;
@@ -1663,6 +1689,13 @@ int dl_compile(dl_engine *g, tide_scope *root, const edn *query, const edn *rule
     rc = *out ? 0 : -1;
     if (rc < 0) qfail(q, query, "building the dataflow failed: %s", tide_worker_error(g->w)->msg);
 done:
+    if (!q->dry && rc == 0) { /* the registered queries this one imports */
+        free(g->last_uses);
+        g->last_uses = calloc((size_t)g->nqueries + 1, sizeof *g->last_uses);
+        g->nlast_uses = 0;
+        for (int i = 0; g->last_uses && i < g->nqueries; i++)
+            if (q->qstream[i]) g->last_uses[g->nlast_uses++] = i;
+    }
     for (int i = 0; i < q->nrules; i++) free(q->rules[i].bodies);
     free(q->ev);
     free(q->ve);

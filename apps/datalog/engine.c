@@ -48,10 +48,12 @@ void dl_engine_fini(dl_engine *g)
         free(q->state.d);
         free(q->name);
         free(q->canon);
+        free(q->uses);
         dl_rule_free(q->action);
         free(q);
     }
     free(g->queries);
+    free(g->last_uses);
     edn_free_all(g->owned, (size_t)g->nowned);
     free(g->inputs);
     free(g->ev);
@@ -224,8 +226,10 @@ static void clear_pending(dl_query *q)
 static int settle(dl_engine *g)
 {
     for (int i = 0; i < g->nqueries; i++)
-        TIDE_TRY(tide_worker_step_until(g->w, g->queries[i]->probe, tide_time_epoch(g->time)));
+        if (g->queries[i]->df)
+            TIDE_TRY(tide_worker_step_until(g->w, g->queries[i]->probe, tide_time_epoch(g->time)));
     for (int i = 0; i < g->nqueries; i++) {
+        if (!g->queries[i]->df) continue;
         print_query(g, g->queries[i]);
         if (!g->queries[i]->action) clear_pending(g->queries[i]);
     }
@@ -305,6 +309,51 @@ static void route_all_fn(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t
 static int reg(dl_engine *g, const char *name, const edn *query, const edn *rules,
                dl_rule_action *action, char *err, size_t errlen);
 
+/* True when a live query other than @i imports query @i's arrangement. */
+static bool used(dl_engine *g, int i)
+{
+    for (int j = 0; j < g->nqueries; j++)
+        if (j != i && g->queries[j]->df)
+            for (int k = 0; k < g->queries[j]->nuses; k++)
+                if (g->queries[j]->uses[k] == i) return true;
+    return false;
+}
+
+/* Drop the dataflow of query @q on this worker (every worker does the
+ * same, in the same order) and free what it held. */
+static int drop_query(dl_engine *g, dl_query *q)
+{
+    TIDE_TRY(tide_dataflow_drop(q->df));
+    q->df = NULL;
+    q->probe = NULL;
+    q->result = NULL;
+    dl_keep_release(q);
+    for (size_t k = 0; k < q->pending.n; k++) free(q->pending.d[k].tuple);
+    for (size_t k = 0; k < q->state.n; k++) free(q->state.d[k].tuple);
+    free(q->pending.d);
+    free(q->state.d);
+    q->pending = q->state = (dl_diffs){0};
+    (void)g;
+    return 0;
+}
+
+/* Drop every unregistered (or replaced) query nobody reads any more; a
+ * query read by another (as a relation, or sharing its arrangement) stays
+ * until its last reader is dropped. */
+static int drop_unused(dl_engine *g)
+{
+    for (bool again = true; again;) {
+        again = false;
+        for (int i = 0; i < g->nqueries; i++) {
+            dl_query *q = g->queries[i];
+            if (q->active || !q->df || used(g, i)) continue;
+            TIDE_TRY(drop_query(g, q));
+            again = true;
+        }
+    }
+    return 0;
+}
+
 int dl_engine_register(dl_engine *g, const char *name, const edn *query, const edn *rules,
                        char *err, size_t errlen)
 {
@@ -347,20 +396,32 @@ static int reg(dl_engine *g, const char *name, const edn *query, const edn *rule
     int self = g->nqueries;
     q->owner = self;
     for (int i = 0; i < g->nqueries; i++)
-        if (g->queries[i]->owner == i && !strcmp(g->queries[i]->canon, q->canon)) q->owner = i;
+        if (g->queries[i]->owner == i && g->queries[i]->df &&
+            !strcmp(g->queries[i]->canon, q->canon))
+            q->owner = i;
     q->active = true;
     tide_dataflow *df = tide_dataflow_new(g->w, name);
     if (!df) return TIDE_ENOMEM;
     tide_scope *root = tide_dataflow_root(df);
     tide_stream *answer;
+    q->df = df;
     if (q->owner == self) {
-        if (dl_compile(g, root, query, rules, &answer, err, errlen) < 0) return TIDE_EINVAL;
+        dl_keep_owner(q);
+        int crc = dl_compile(g, root, query, rules, &answer, err, errlen);
+        dl_keep_owner(NULL);
+        if (crc < 0) return TIDE_EINVAL;
+        q->uses = g->last_uses;
+        q->nuses = g->nlast_uses;
+        g->last_uses = NULL;
         q->result = tide_arrange(answer, name);
         if (!q->result) return tide_worker_error(g->w)->code;
     } else {
         /* the same query and rules: read its arrangement, build nothing */
         answer = tide_arranged_stream(tide_arranged_import(g->queries[q->owner]->result, root));
         q->result = g->queries[q->owner]->result;
+        q->uses = malloc(sizeof *q->uses);
+        if (!q->uses) return TIDE_ENOMEM;
+        q->uses[q->nuses++] = q->owner;
     }
     q->action = action;
     tide_stream *routed = action
@@ -371,7 +432,8 @@ static int reg(dl_engine *g, const char *name, const edn *query, const edn *rule
     if (!q->probe) return tide_worker_error(g->w)->code;
     TIDE_TRY(tide_dataflow_seal(df));
     g->queries[g->nqueries++] = q;
-    return tick(g, &q->since);
+    TIDE_TRY(tick(g, &q->since));
+    return drop_unused(g); /* the query this one replaced, if nobody reads it */
 }
 
 int dl_engine_unregister(dl_engine *g, const char *name, char *err, size_t errlen)
@@ -379,7 +441,7 @@ int dl_engine_unregister(dl_engine *g, const char *name, char *err, size_t errle
     for (int i = 0; i < g->nqueries; i++)
         if (g->queries[i]->active && !strcmp(g->queries[i]->name, name)) {
             g->queries[i]->active = false;
-            return 0;
+            return drop_unused(g);
         }
     snprintf(err, errlen, "no query named %s is registered", name);
     return DL_REJECT;
@@ -547,4 +609,38 @@ int dl_engine_form(dl_engine *g, const edn *f, char *err, size_t errlen)
     }
     snprintf(err, errlen, "%d:%d: unknown form (%s ...)", f->line, f->col, h);
     return DL_REJECT;
+}
+
+/* ---- whole scripts ---------------------------------------------------------- */
+
+static void print_error(dl_engine *g, const char *msg)
+{
+    if (g->index != 0) return;
+    if (g->json) {
+        fputs("{\"error\":\"", g->out);
+        for (const char *p = msg; *p; p++) {
+            if (*p == '"' || *p == '\\') fputc('\\', g->out);
+            fputc(*p, g->out);
+        }
+        fputs("\"}\n", g->out);
+    } else {
+        fprintf(g->out, "error: %s\n", msg);
+    }
+    fflush(g->out);
+}
+
+int dl_engine_script(dl_engine *g, edn *const *forms, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        char err[512] = "";
+        rc = dl_engine_form(g, forms[i], err, sizeof err);
+        if (rc == DL_REJECT) {
+            print_error(g, err);
+            rc = 0;
+        }
+        if (rc == 0) rc = dl_rules_run(g);
+    }
+    if (rc >= 0) rc = dl_engine_close(g);
+    return rc < 0 ? rc : 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "db.h"
+#include "plugin.h"
 #include "tide/tide.h"
 
 /* A rejected form (bad input): the state is unchanged, the run goes on. */
@@ -39,7 +40,10 @@ typedef struct dl_query {
     tide_probe *probe;     /* behind the collector of diffs */
     dl_diffs pending;      /* diffs collected on this worker, not yet printed */
     uint64_t since;        /* the time of registration: earlier times are printed as it */
-    bool active;
+    bool active;           /* registered under its name (printing, usable by name) */
+    tide_dataflow *df;     /* NULL once dropped (unregistered and unused) */
+    int *uses;             /* the queries whose arrangements this one imports */
+    int nuses;
     struct dl_rule_action *action; /* business rule, or NULL */
     dl_diffs state;                /* worker 0, when g->keep_state: the current answer */
 } dl_query;
@@ -71,6 +75,8 @@ typedef struct dl_engine {
     bool keep_state; /* keep every query's current answer (q->state) */
     edn **owned;     /* queries with their parameters bound (bind_params) */
     int nowned;
+    int *last_uses; /* set by a real dl_compile: the queries it imported */
+    int nlast_uses;
 } dl_engine;
 
 int dl_engine_init(dl_engine *g, tide_worker *w);
@@ -80,6 +86,12 @@ void dl_engine_fini(dl_engine *g);
  * rejected form (the state is unchanged), or a negative tide code for a
  * failure of the runtime. */
 int dl_engine_form(dl_engine *g, const edn *form, char *err, size_t errlen);
+
+/* Run a whole script (tide-datalog run, the datalog job): each form, a
+ * rejected one printed as "error: LINE:COL: message" (JSON with g->json) on
+ * worker 0's g->out, the business-rule cascade after each, then close the
+ * inputs. 0, or a negative tide code. */
+int dl_engine_script(dl_engine *g, edn *const *forms, size_t n);
 
 /* The individual operations (used by forms, the server and tests). */
 int dl_engine_create(dl_engine *g, const edn *schema, char *err, size_t errlen);
@@ -103,8 +115,16 @@ void dl_rule_free(dl_rule_action *a);
 int dl_engine_register_rule(dl_engine *g, const char *name, const edn *query, const edn *rules,
                             dl_rule_action *a, char *err, size_t errlen);
 
+/* plugin.c: the C action registered as @name (plugin.h), false if none. */
+bool dl_plugin_find(const char *name, dl_plugin_fn *fn, void **ctx);
+
 /* Free the operator contexts of every compiled query (after tide_execute). */
 void dl_keep_free(void);
+/* Operator contexts made by this thread from now on belong to @owner (a
+ * query; NULL: nobody, freed by dl_keep_free); dl_keep_release(owner)
+ * frees them once its dataflow is dropped. */
+void dl_keep_owner(const void *owner);
+void dl_keep_release(const void *owner);
 
 /* Compile @query (with @rules, may be NULL) into scope @root of a new
  * dataflow, or only check it when @root is NULL. The answer collection

@@ -29,22 +29,6 @@ typedef struct run_args {
     dl_feed feed;
 } run_args;
 
-static void print_error(dl_engine *g, const char *msg)
-{
-    if (g->index != 0) return;
-    if (g->json) {
-        fputs("{\"error\":\"", g->out);
-        for (const char *p = msg; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', g->out);
-            fputc(*p, g->out);
-        }
-        fputs("\"}\n", g->out);
-    } else {
-        fprintf(g->out, "error: %s\n", msg);
-    }
-    fflush(g->out);
-}
-
 static int run_worker(tide_worker *w, void *arg)
 {
     run_args *a = arg;
@@ -53,16 +37,7 @@ static int run_worker(tide_worker *w, void *arg)
     dl_engine g;
     int rc = dl_engine_init(&g, w);
     g.json = a->json;
-    for (size_t i = 0; i < a->n && rc >= 0; i++) {
-        char err[512] = "";
-        rc = dl_engine_form(&g, a->forms[i], err, sizeof err);
-        if (rc == DL_REJECT) {
-            print_error(&g, err);
-            rc = 0;
-        }
-        if (rc == 0) rc = dl_rules_run(&g);
-    }
-    if (rc >= 0) rc = dl_engine_close(&g);
+    if (rc >= 0) rc = dl_engine_script(&g, a->forms, a->n);
     dl_engine_fini(&g);
     return rc < 0 ? rc : 0;
 }

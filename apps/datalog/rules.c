@@ -25,6 +25,8 @@ typedef struct dl_rule_action {
     uint64_t rng;
     char *vars[DL_MAX_ARITY]; /* find variables, in order */
     int nvars;
+    dl_plugin_fn fn; /* a C action (plugin.h) instead of the template */
+    void *fn_ctx;
 } dl_rule_action;
 
 static double draw(dl_rule_action *a)
@@ -90,6 +92,63 @@ static edn *subst(const dl_rule_action *a, const edn *t, const dl_val *vals)
     return x;
 }
 
+/* The C action's arguments: the tuple's values as plugin.h shows them;
+ * strings decoded into @strs[i] (initialized here, finished by the caller). */
+static void plugin_vals(const dl_val *vals, int n, dl_plugin_val *out, tide_rowbuf *strs)
+{
+    for (int i = 0; i < n; i++) {
+        dl_plugin_val *p = &out[i];
+        *p = (dl_plugin_val){0};
+        tide_rowbuf_init(&strs[i]);
+        switch (vals[i].p[0]) {
+        case VT_INT:
+            p->type = DL_PLUGIN_INT;
+            p->i = dl_val_int(vals[i]);
+            break;
+        case VT_REAL:
+            p->type = DL_PLUGIN_REAL;
+            p->r = dl_val_real(vals[i]);
+            break;
+        case VT_BOOL:
+            p->type = DL_PLUGIN_BOOL;
+            p->b = vals[i].p[1];
+            break;
+        default: {
+            p->type = DL_PLUGIN_STR;
+            tide_row_reader r;
+            tide_row_reader_init(&r, vals[i].p + 1, vals[i].len - 1);
+            tide_row_get_str(&r, &strs[i]);
+            p->s = (const char *)strs[i].data;
+            p->slen = strs[i].len;
+        }
+        }
+    }
+}
+
+/* The transaction of a firing: the template filled with the tuple, or
+ * what the C action returns parsed (NULL with *rc = 0: none; DL_REJECT:
+ * unparsable, with @err). */
+static edn *action_tx(const dl_rule_action *a, const dl_val *vals, int n, int64_t diff, int *rc,
+                      char *err, size_t errlen)
+{
+    *rc = 0;
+    if (!a->fn) {
+        edn *tx = subst(a, a->tx, vals);
+        if (!tx) *rc = TIDE_ENOMEM;
+        return tx;
+    }
+    dl_plugin_val pv[DL_MAX_ARITY];
+    tide_rowbuf strs[DL_MAX_ARITY];
+    plugin_vals(vals, n, pv, strs);
+    char *text = a->fn(a->fn_ctx, pv, n, diff);
+    for (int i = 0; i < n; i++) tide_rowbuf_fini(&strs[i]);
+    if (!text) return NULL;
+    edn *tx = edn_parse_one(text, strlen(text), err, errlen);
+    free(text);
+    if (!tx) *rc = DL_REJECT;
+    return tx;
+}
+
 int dl_rule_register(dl_engine *g, const edn *f, char *err, size_t errlen)
 {
     if (f->n < 4 || f->n > 5 || f->items[1]->t != EDN_STR || f->items[3]->t != EDN_MAP) {
@@ -108,6 +167,15 @@ int dl_rule_register(dl_engine *g, const edn *f, char *err, size_t errlen)
         const edn *k = act->items[i], *v = act->items[i + 1];
         if (edn_is_kw(k, "tx") && v->t == EDN_VEC) {
             a->tx = v;
+        } else if (edn_is_kw(k, "fn") && v->t == EDN_STR) {
+            if (!dl_plugin_find(v->s, &a->fn, &a->fn_ctx)) {
+                snprintf(err, errlen,
+                         "%d:%d: no C action named \"%s\" (a job plugin registers it with "
+                         "dl_plugin_action, apps/datalog/plugin.h)",
+                         v->line, v->col, v->s);
+                free(a);
+                return DL_REJECT;
+            }
         } else if (edn_is_kw(k, "on") && (edn_is_kw(v, "add") || edn_is_kw(v, "retract"))) {
             a->on_add = edn_is_kw(v, "add");
         } else if (edn_is_kw(k, "prob") && (v->t == EDN_REAL || v->t == EDN_INT)) {
@@ -120,14 +188,16 @@ int dl_rule_register(dl_engine *g, const edn *f, char *err, size_t errlen)
         } else if (edn_is_kw(k, "seed") && v->t == EDN_INT) {
             a->rng = (uint64_t)v->i;
         } else {
-            snprintf(err, errlen, "%d:%d: unknown or malformed action key (:tx :on :prob :seed)",
-                     k->line, k->col);
+            snprintf(err, errlen,
+                     "%d:%d: unknown or malformed action key (:tx :fn :on :prob :seed)", k->line,
+                     k->col);
             free(a);
             return DL_REJECT;
         }
     }
-    if (!a->tx) {
-        snprintf(err, errlen, "%d:%d: the action needs :tx [template forms]", act->line, act->col);
+    if (!a->tx == !a->fn) {
+        snprintf(err, errlen, "%d:%d: the action needs :tx [template forms] or :fn \"C action\"",
+                 act->line, act->col);
         free(a);
         return DL_REJECT;
     }
@@ -187,9 +257,10 @@ static int round_(dl_engine *g, bool *fired, const char **who)
             if (!go) continue;
             *fired = true;
             *who = q->name;
-            edn *tx = subst(a, a->tx, vals);
             char err[512];
-            int rc = tx ? dl_engine_transact(g, tx, err, sizeof err) : TIDE_ENOMEM;
+            int rc;
+            edn *tx = action_tx(a, vals, n, d.d[k].diff, &rc, err, sizeof err);
+            if (tx) rc = dl_engine_transact(g, tx, err, sizeof err);
             edn_free(tx);
             if (rc == DL_REJECT && g->index == 0 && g->out) {
                 fprintf(g->out, "error: business rule %s: %s\n", q->name, err);

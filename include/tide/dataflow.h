@@ -106,6 +106,26 @@ tide_dataflow *tide_dataflow_new(tide_worker *w, const char *name);
  */
 int tide_dataflow_seal(tide_dataflow *df);
 
+/*
+ * tide_dataflow_drop - remove @df from its worker and free it: its
+ * operators, channels, probes, inputs and everything it owns. Every worker
+ * must drop the same dataflow (each drops its own copy; the others'
+ * progress for it is then meaningless), from its own code between steps
+ * (tide_execute's main, a job's code), never from inside an operator.
+ * Messages still in flight for @df, or arriving later from workers that
+ * have not dropped it yet, are discarded on arrival. Arrangements of @df
+ * imported by another dataflow (tide_arranged_import) stay alive until
+ * their last reader is gone; the importers see no further change (as if
+ * the source had closed). Pointers into @df (its tide_probe, tide_input,
+ * streams, arranged handles) are invalid afterwards. Dataflow ids are never
+ * reused, so later dataflows are unaffected. Works under tide_execute and
+ * in jobs (host mode); the idea is timely dataflow's drop_dataflow.
+ * @return TIDE_OK; TIDE_EINVAL for a NULL @df; TIDE_ESTATE (handled, the
+ * dataflow is kept) when called from inside a step.
+ * Thread-safety: only on @df's worker thread.
+ */
+int tide_dataflow_drop(tide_dataflow *df);
+
 /* True when nothing can happen in @df any more (all inputs closed, all
  * messages consumed, no capabilities held anywhere in the cluster). */
 bool tide_dataflow_complete(const tide_dataflow *df);
