@@ -58,10 +58,9 @@ typedef struct qc {
     int nrules;
     int scc_of[MAXR];
     bool scc_rec[MAXR];
-    tide_arranged **ev, **ve;             /* root imports, by attribute (lazy) */
-    tide_arranged **ev_local, **ve_local; /* root copies for loops (lazy) */
-    tide_stream **qstream;                /* root imports of registered queries (lazy) */
-    void *dry_ag, *dry_fc;                /* a dry run's scratch, freed at the end */
+    tide_arranged **ev, **ve; /* root imports, by attribute (lazy) */
+    tide_stream **qstream;    /* root imports of registered queries (lazy) */
+    void *dry_ag, *dry_fc;    /* a dry run's scratch, freed at the end */
 } qc;
 
 typedef struct sc {
@@ -1589,8 +1588,6 @@ int dl_compile(dl_engine *g, tide_scope *root, const edn *query, const edn *rule
     q->dry = root == NULL;
     q->ev = calloc((size_t)g->ninputs + 1, sizeof *q->ev);
     q->ve = calloc((size_t)g->ninputs + 1, sizeof *q->ve);
-    q->ev_local = calloc((size_t)g->ninputs + 1, sizeof *q->ev_local);
-    q->ve_local = calloc((size_t)g->ninputs + 1, sizeof *q->ve_local);
     q->qstream = calloc((size_t)g->nqueries + 1, sizeof *q->qstream);
     sc c = {q, root, NULL, NULL, -1, NULL, NULL};
     qparts p;
@@ -1699,8 +1696,6 @@ done:
     for (int i = 0; i < q->nrules; i++) free(q->rules[i].bodies);
     free(q->ev);
     free(q->ve);
-    free(q->ev_local);
-    free(q->ve_local);
     free(q->qstream);
     free(q->dry_ag);
     free(q->dry_fc);
