@@ -15,34 +15,14 @@
 int tide_cmd_cancel(int argc, char **argv)
 {
     const char *given = NULL;
-    static const struct option longs[] = {{"cluster", required_argument, NULL, 'C'},
-                                          {"keys", required_argument, NULL, 'K'},
-                                          {"help", no_argument, NULL, 'H'},
-                                          {"version", no_argument, NULL, 'V'},
-                                          {NULL, 0, NULL, 0}};
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'C':
-            given = optarg;
-            break;
-        case 'K':
-            setenv("TIDE_KEYS", optarg, 1);
-            break;
-        case 'H':
-            printf("Usage: tide cancel [--cluster ADDR] [--keys FILE] ID\n"
-                   "Cancel job ID ('tide jobs' lists them): its dataflows are dropped and their\n"
-                   "memory freed on every worker.\n"
-                   "Exit status: 0 cancelled, 1 no such running job, 2 usage error.\n");
-            return 0;
-        case 'V':
-            return cli_version("cancel");
-        default:
-            return cli_usage_error(PROG, "unrecognized option '%s'", argv[optind - 1]);
-        }
-    }
+    int orc = cli_common_opts(
+        argc, argv, PROG, "cancel",
+        "Usage: tide cancel [--cluster ADDR] [--keys FILE] ID\n"
+        "Cancel job ID ('tide jobs' lists them): its dataflows are dropped and their\n"
+        "memory freed on every worker.\n"
+        "Exit status: 0 cancelled, 1 no such running job, 2 usage error.\n",
+        &given);
+    if (orc >= 0) return orc;
     if (optind + 1 != argc) return cli_usage_error(PROG, "expected one job ID");
     char *end;
     unsigned long long id = strtoull(argv[optind], &end, 10);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -242,6 +243,37 @@ int cli_version(const char *sub)
 {
     printf("tide %s (tide) %s\n", sub, TIDE_VERSION);
     return 0;
+}
+
+int cli_common_opts(int argc, char **argv, const char *prog, const char *sub, const char *usage,
+                    const char **given)
+{
+    static const struct option longs[] = {{"cluster", required_argument, NULL, 'C'},
+                                          {"keys", required_argument, NULL, 'K'},
+                                          {"help", no_argument, NULL, 'H'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {NULL, 0, NULL, 0}};
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'C':
+            *given = optarg;
+            break;
+        case 'K':
+            setenv("TIDE_KEYS", optarg, 1);
+            break;
+        case 'H':
+            fputs(usage, stdout);
+            return 0;
+        case 'V':
+            return cli_version(sub);
+        default:
+            return cli_usage_error(prog, "unrecognized option '%s'", argv[optind - 1]);
+        }
+    }
+    return -1;
 }
 
 int cli_usage_error(const char *prog, const char *fmt, ...)

@@ -59,6 +59,18 @@ int cli_request(cli_conn *c, const char *prog, ctl_w *w, zmq_msg_t *m, ctl_doc *
 /* Print "tide SUB (tide) VERSION" for --version. Returns 0. */
 int cli_version(const char *sub);
 
+/*
+ * cli_common_opts - parse the options that the client commands without
+ * options of their own share: --cluster ADDR (into *@given), --keys FILE
+ * (sets TIDE_KEYS for cli_open), --help (prints @usage on stdout) and
+ * --version (as `tide SUB`). Parsing stops at the first operand, left at
+ * argv[optind].
+ * @return -1 to go on, or the exit status to return at once: 0 after
+ * --help or --version, 2 after an unknown option.
+ */
+int cli_common_opts(int argc, char **argv, const char *prog, const char *sub, const char *usage,
+                    const char **given);
+
 /* "PROG: MSG\nTry 'PROG --help' for more information." on stderr; returns 2. */
 int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -385,33 +385,13 @@ static int start(int argc, char **argv)
 static int stop(int argc, char **argv)
 {
     const char *given = NULL;
-    static const struct option longs[] = {{"cluster", required_argument, NULL, 'C'},
-                                          {"keys", required_argument, NULL, 'K'},
-                                          {"help", no_argument, NULL, 'H'},
-                                          {"version", no_argument, NULL, 'V'},
-                                          {NULL, 0, NULL, 0}};
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'C':
-            given = optarg;
-            break;
-        case 'K':
-            setenv("TIDE_KEYS", optarg, 1);
-            break;
-        case 'H':
-            printf("Usage: tide cluster stop [--cluster ADDR] [--keys FILE]\n"
-                   "Stop the cluster: running jobs fail with \"the cluster stopped\", the worker\n"
-                   "processes exit, the state file is removed.\n");
-            return 0;
-        case 'V':
-            return cli_version("cluster");
-        default:
-            return cli_usage_error(PROG " stop", "unrecognized option '%s'", argv[optind - 1]);
-        }
-    }
+    int orc = cli_common_opts(
+        argc, argv, PROG " stop", "cluster",
+        "Usage: tide cluster stop [--cluster ADDR] [--keys FILE]\n"
+        "Stop the cluster: running jobs fail with \"the cluster stopped\", the worker\n"
+        "processes exit, the state file is removed.\n",
+        &given);
+    if (orc >= 0) return orc;
     if (optind < argc)
         return cli_usage_error(PROG " stop", "unexpected argument '%s'", argv[optind]);
     char addr[CLI_ADDR_MAX];

@@ -23,36 +23,16 @@ static void when(char *out, size_t cap, int64_t us)
 int tide_cmd_jobs(int argc, char **argv)
 {
     const char *given = NULL;
-    static const struct option longs[] = {{"cluster", required_argument, NULL, 'C'},
-                                          {"keys", required_argument, NULL, 'K'},
-                                          {"help", no_argument, NULL, 'H'},
-                                          {"version", no_argument, NULL, 'V'},
-                                          {NULL, 0, NULL, 0}};
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'C':
-            given = optarg;
-            break;
-        case 'K':
-            setenv("TIDE_KEYS", optarg, 1);
-            break;
-        case 'H':
-            printf("Usage: tide jobs [--cluster ADDR] [--keys FILE]\n"
-                   "List the cluster's jobs (running ones and the last 1024 ended ones): id,\n"
-                   "name, state (pending, running, done, failed, cancelled), start time,\n"
-                   "records in (from the job's inputs) and out (leaving its dataflows), summed\n"
-                   "over all workers, the progress frontier (least epoch in progress, on\n"
-                   "process 0), and a failed job's message.\n");
-            return 0;
-        case 'V':
-            return cli_version("jobs");
-        default:
-            return cli_usage_error(PROG, "unrecognized option '%s'", argv[optind - 1]);
-        }
-    }
+    int orc = cli_common_opts(
+        argc, argv, PROG, "jobs",
+        "Usage: tide jobs [--cluster ADDR] [--keys FILE]\n"
+        "List the cluster's jobs (running ones and the last 1024 ended ones): id,\n"
+        "name, state (pending, running, done, failed, cancelled), start time,\n"
+        "records in (from the job's inputs) and out (leaving its dataflows), summed\n"
+        "over all workers, the progress frontier (least epoch in progress, on\n"
+        "process 0), and a failed job's message.\n",
+        &given);
+    if (orc >= 0) return orc;
     if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
     char addr[CLI_ADDR_MAX];
     if (cli_find_cluster(PROG, given, addr, sizeof addr)) return 1;

@@ -69,34 +69,14 @@ static void print_arrangements(const ctl_doc *d)
 int tide_cmd_status(int argc, char **argv)
 {
     const char *given = NULL;
-    static const struct option longs[] = {{"cluster", required_argument, NULL, 'C'},
-                                          {"keys", required_argument, NULL, 'K'},
-                                          {"help", no_argument, NULL, 'H'},
-                                          {"version", no_argument, NULL, 'V'},
-                                          {NULL, 0, NULL, 0}};
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'C':
-            given = optarg;
-            break;
-        case 'K':
-            setenv("TIDE_KEYS", optarg, 1);
-            break;
-        case 'H':
-            printf("Usage: tide status [--cluster ADDR] [--keys FILE]\n"
-                   "Show the cluster: each process's pid, state, workers, pinned cores ('-'\n"
-                   "unpinned), resident memory, uptime and restarts; then each published\n"
-                   "arrangement's shards: name, owner job, process, worker, records, bytes.\n");
-            return 0;
-        case 'V':
-            return cli_version("status");
-        default:
-            return cli_usage_error(PROG, "unrecognized option '%s'", argv[optind - 1]);
-        }
-    }
+    int orc =
+        cli_common_opts(argc, argv, PROG, "status",
+                        "Usage: tide status [--cluster ADDR] [--keys FILE]\n"
+                        "Show the cluster: each process's pid, state, workers, pinned cores ('-'\n"
+                        "unpinned), resident memory, uptime and restarts; then each published\n"
+                        "arrangement's shards: name, owner job, process, worker, records, bytes.\n",
+                        &given);
+    if (orc >= 0) return orc;
     if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
     char addr[CLI_ADDR_MAX];
     if (cli_find_cluster(PROG, given, addr, sizeof addr)) return 1;
