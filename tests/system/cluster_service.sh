@@ -16,20 +16,7 @@ mkdir -p "$XDG_RUNTIME_DIR"
 # Under ASan, let the crash jobs die of their signal as in a plain build.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
 export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}handle_segv=0"
-# A base port below the ephemeral range whose next 20 ports nobody listens on.
-pick_port() {
-    local p i busy
-    for _ in $(seq 50); do
-        p=$((20000 + (RANDOM * 7 + $$) % 12000)) busy=0
-        for i in $(seq 0 19); do
-            if command -v ss >/dev/null && [ -n "$(ss -Hltn "sport = :$((p + i))" 2>/dev/null)" ]; then
-                busy=1; break
-            fi
-        done
-        [ $busy -eq 0 ] && break
-    done
-    echo "$p"
-}
+. "$(dirname "$0")/lib.sh" # pick_port
 port=$(pick_port)
 echo "cluster_service: seed=$seed port=$port (TIDE_SEED=$seed replays)"
 bg=()

@@ -17,19 +17,7 @@ unset TIDE_CLUSTER TIDE_KEYS
 mkdir -p "$XDG_RUNTIME_DIR"
 [ -x "$build/tide-datalog" ] && [ -f "$build/jobs/datalog.so" ] || {
     echo "datalog_job: tide-datalog or jobs/datalog.so not built: skipped"; exit 77; }
-pick_port() { # a base port below the ephemeral range whose next 20 ports are free
-    local p i busy
-    for _ in $(seq 50); do
-        p=$((20000 + (RANDOM * 7 + $$) % 12000)) busy=0
-        for i in $(seq 0 19); do
-            if command -v ss >/dev/null && [ -n "$(ss -Hltn "sport = :$((p + i))" 2>/dev/null)" ]; then
-                busy=1; break
-            fi
-        done
-        [ $busy -eq 0 ] && break
-    done
-    echo "$p"
-}
+. "$(dirname "$0")/lib.sh" # pick_port
 port=$(pick_port)
 cleanup() {
     if [ -f "$XDG_RUNTIME_DIR/tide/cluster" ]; then

@@ -14,19 +14,7 @@ tmp=$(mktemp -d)
 export XDG_RUNTIME_DIR="$tmp/run" TMPDIR="$tmp"
 unset TIDE_CLUSTER TIDE_KEYS
 mkdir -p "$XDG_RUNTIME_DIR"
-pick_port() { # a base port whose next 20 ports nobody listens on
-    local p i busy
-    for _ in $(seq 50); do
-        p=$((20000 + (RANDOM * 7 + $$) % 12000)) busy=0
-        for i in $(seq 0 19); do
-            if command -v ss >/dev/null && [ -n "$(ss -Hltn "sport = :$((p + i))" 2>/dev/null)" ]; then
-                busy=1; break
-            fi
-        done
-        [ $busy -eq 0 ] && break
-    done
-    echo "$p"
-}
+. "$(dirname "$0")/lib.sh" # pick_port
 port=$(pick_port)
 echo "exporter_job: seed=$seed port=$port (TIDE_SEED=$seed replays)"
 cleanup() {

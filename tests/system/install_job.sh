@@ -79,20 +79,7 @@ cc -shared -fPIC myjob.c $(pkg-config --cflags --libs tide) -o myjob.so 2>"$tmp/
     { cat "$tmp/cc.err"; die "the README's compile command failed"; }
 echo "install_job: ok: compiled myjob.so outside the tree with pkg-config"
 
-# A base port below the ephemeral range whose next 20 ports nobody listens on.
-pick_port() {
-    local p i busy
-    for _ in $(seq 50); do
-        p=$((20000 + (RANDOM * 7 + $$) % 12000)) busy=0
-        for i in $(seq 0 19); do
-            if command -v ss >/dev/null && [ -n "$(ss -Hltn "sport = :$((p + i))" 2>/dev/null)" ]; then
-                busy=1; break
-            fi
-        done
-        [ $busy -eq 0 ] && break
-    done
-    echo "$p"
-}
+. "$(dirname "$0")/lib.sh" # pick_port
 port=$(pick_port)
 timeout 30 "$tmp/prefix/bin/tide" cluster start -n 2 -w 1 --no-pin --port "$port" >"$tmp/start.out" 2>&1 ||
     { cat "$tmp/start.out" "$XDG_RUNTIME_DIR/tide/cluster.log"; die "installed tide cluster start failed"; }
