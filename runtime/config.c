@@ -30,7 +30,7 @@ void tide_config_init(tide_config *c)
 
 const char *tide_config_usage(void)
 {
-    return "Cluster options (every tide program):\n"
+    return "Cluster options (every dataflow program):\n"
            "  -w, --workers W        worker threads per process (default 1)\n"
            "  -n, --processes N      processes (default 1)\n"
            "  -p, --process I        this process's index, 0..N-1 (default 0)\n"
