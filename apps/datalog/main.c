@@ -26,14 +26,13 @@ typedef struct run_args {
     const char *cmd; /* run, serve, repl */
     char host[256];
     int port;
-    dl_feed feed;
 } run_args;
 
 static int run_worker(tide_worker *w, void *arg)
 {
     run_args *a = arg;
-    if (!strcmp(a->cmd, "serve")) return dl_serve(w, &a->feed, a->host, a->port);
-    if (!strcmp(a->cmd, "repl")) return dl_repl(w, &a->feed);
+    if (!strcmp(a->cmd, "serve")) return dl_serve(w, a->host, a->port);
+    if (!strcmp(a->cmd, "repl")) return dl_repl(w);
     dl_engine g;
     int rc = dl_engine_init(&g, w);
     g.json = a->json;
@@ -62,8 +61,9 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: tide-datalog run SCRIPT.edn [--json] [cluster flags]\n"
-            "       tide-datalog serve [--listen HOST:PORT] [-w W]   (default 127.0.0.1:7878)\n"
-            "       tide-datalog repl [-w W]\n%s",
+            "       tide-datalog serve [--listen HOST:PORT] [cluster flags]   (default "
+            "127.0.0.1:7878)\n"
+            "       tide-datalog repl [cluster flags]\n%s",
             tide_config_usage());
     return 2;
 }
@@ -95,13 +95,7 @@ int main(int argc, char **argv)
                 return usage();
             }
         }
-        if (cfg.processes > 1) {
-            fprintf(stderr, "tide-datalog: %s runs in one process (-w W workers)\n", a.cmd);
-            return 2;
-        }
-        dl_feed_init(&a.feed);
         int rc = tide_execute(&cfg, run_worker, &a, &e);
-        dl_feed_fini(&a.feed);
         dl_keep_free();
         if (rc < 0) {
             fprintf(stderr, "tide-datalog: %s\n", e.msg);

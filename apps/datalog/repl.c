@@ -9,11 +9,16 @@
 
 #include "serve.h"
 
-int dl_repl(tide_worker *w, dl_feed *feed)
+int dl_repl(tide_worker *w)
 {
+    dl_feed feedv, *feed = &feedv;
+    int rc = dl_feed_open(feed, w);
     dl_engine g;
-    TIDE_TRY(dl_engine_init(&g, w));
-    int rc = 0;
+    if (rc >= 0) rc = dl_engine_init(&g, w);
+    if (rc < 0) {
+        dl_feed_fini(feed);
+        return rc;
+    }
     if (g.index != 0) {
         g.out = NULL;
         rc = dl_feed_follow(feed, &g);
@@ -35,11 +40,17 @@ int dl_repl(tide_worker *w, dl_feed *feed)
                 buf.n = 0;
                 continue;
             }
+            /* every other worker runs them too (and rejects them alike);
+             * sent first: a transaction waits for all of them */
+            rc = dl_feed_push(feed, buf.p, buf.n);
             buf.n = 0;
-            for (size_t i = 0; i < n && rc >= 0; i++) {
-                /* the other workers run it too (and reject it alike) */
-                dl_feed_push(feed, forms[i]);
-                rc = dl_engine_form(&g, forms[i], err, sizeof err);
+            for (size_t i = 0; i < n; i++) {
+                if (rc < 0) {
+                    edn_free(forms[i]);
+                    continue;
+                }
+                rc = dl_feed_keep(feed, forms[i]);
+                if (rc >= 0) rc = dl_engine_form(&g, forms[i], err, sizeof err);
                 if (rc == DL_REJECT) {
                     printf("error: %s\n", err);
                     rc = 0;
@@ -48,13 +59,16 @@ int dl_repl(tide_worker *w, dl_feed *feed)
                 if (rc >= 0) rc = dl_rules_run(&g);
             }
             free(forms);
+            if (rc >= 0) rc = tide_worker_step(w); /* let the command out */
             fflush(stdout);
             if (rc < 0) break;
         }
         free(buf.p);
-        dl_feed_close(feed);
+        int crc = dl_feed_close(feed);
+        if (rc >= 0) rc = crc;
     }
     if (rc >= 0) rc = dl_engine_close(&g);
     dl_engine_fini(&g);
+    dl_feed_fini(feed);
     return rc < 0 ? rc : 0;
 }

@@ -11,8 +11,10 @@
  * Replies: {"ok":true,"op":...,"time":T} or {"error":"...","op":...}.
  * A subscriber receives {"query":"q","tuple":[...],"time":T,"diff":D}:
  * first the current answer (at the current time), then every change.
- * Worker 0 serves the socket and hands each accepted form to the other
- * workers of the process (feed.h).
+ * Global worker 0 (process 0) serves the socket and sends each form to
+ * every worker of every process over the command dataflow (feed.h); it
+ * runs the form too and answers the client with its own verdict (every
+ * worker rejects a form alike).
  */
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -132,8 +134,9 @@ static dl_query *find_query(dl_engine *g, const char *name)
     return NULL;
 }
 
-/* Build the EDN form of a request (create, transact, register, unregister). */
-static edn *request_form(json_t *o, const char *op, char *err, size_t errlen)
+/* Build the EDN form of a request (create, transact, register, unregister);
+ * its text goes to *text (malloc'd) for the other workers. */
+static edn *request_form(json_t *o, const char *op, dl_str *text, char *err, size_t errlen)
 {
     dl_str s = {0};
     if (!strcmp(op, "create")) {
@@ -197,7 +200,10 @@ static edn *request_form(json_t *o, const char *op, char *err, size_t errlen)
         return NULL;
     }
     edn *x = edn_parse_one(s.p, s.n, err, errlen);
-    free(s.p);
+    if (x)
+        *text = s;
+    else
+        free(s.p);
     return x;
 }
 
@@ -246,12 +252,16 @@ static void handle(server *sv, client *c, const char *text, size_t len)
                     }
             }
         } else {
-            edn *form = request_form(o, op, err, sizeof err);
+            dl_str ftext = {0};
+            edn *form = request_form(o, op, &ftext, err, sizeof err);
             if (form) {
                 err[0] = 0;
-                /* the other workers run it too (and reject it alike) */
-                dl_feed_push(sv->feed, form);
-                int rc = dl_engine_form(g, form, err, sizeof err);
+                /* every other worker runs it too (and rejects it alike);
+                 * sent first: a transaction waits for all of them */
+                int rc = dl_feed_push(sv->feed, ftext.p, ftext.n);
+                free(ftext.p);
+                if (rc == 0) rc = dl_feed_keep(sv->feed, form);
+                if (rc == 0) rc = dl_engine_form(g, form, err, sizeof err);
                 if (rc == 0) rc = dl_rules_run(g);
                 if (rc < 0) {
                     snprintf(err, sizeof err, "runtime error %d: %s", rc,
@@ -338,16 +348,27 @@ static struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-int dl_serve(tide_worker *w, dl_feed *feed, const char *host, int port)
+int dl_serve(tide_worker *w, const char *host, int port)
 {
+    dl_feed feedv, *feed = &feedv;
+    int rc = dl_feed_open(feed, w);
+    if (rc < 0) {
+        dl_feed_fini(feed);
+        return rc;
+    }
     dl_engine g;
-    TIDE_TRY(dl_engine_init(&g, w));
-    int rc = 0;
+    rc = dl_engine_init(&g, w);
+    if (rc < 0) {
+        dl_engine_fini(&g);
+        dl_feed_fini(feed);
+        return rc;
+    }
     if (g.index != 0) {
         g.out = NULL;
         rc = dl_feed_follow(feed, &g);
         if (rc >= 0) rc = dl_engine_close(&g);
         dl_engine_fini(&g);
+        dl_feed_fini(feed);
         return rc < 0 ? rc : 0;
     }
     server sv = {&g, feed, NULL};
@@ -377,8 +398,10 @@ int dl_serve(tide_worker *w, dl_feed *feed, const char *host, int port)
         }
         lws_context_destroy(ctx);
     }
-    dl_feed_close(feed);
+    int crc = dl_feed_close(feed);
+    if (rc >= 0) rc = crc;
     if (rc >= 0) rc = dl_engine_close(&g);
     dl_engine_fini(&g);
+    dl_feed_fini(feed);
     return rc < 0 ? rc : 0;
 }

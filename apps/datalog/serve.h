@@ -4,10 +4,11 @@
 
 #include "feed.h"
 
-/* Worker main for `serve`: worker 0 serves WebSocket clients on
- * @host:@port until SIGINT/SIGTERM; the others follow @feed. */
-int dl_serve(tide_worker *w, dl_feed *feed, const char *host, int port);
-/* Worker main for `repl`: worker 0 reads forms with line editing. */
-int dl_repl(tide_worker *w, dl_feed *feed);
+/* Worker main for `serve` (any workers, any processes): global worker 0
+ * serves WebSocket clients on @host:@port until SIGINT/SIGTERM; every
+ * worker runs its forms, received over the command dataflow (feed.h). */
+int dl_serve(tide_worker *w, const char *host, int port);
+/* Worker main for `repl`: global worker 0 reads forms with line editing. */
+int dl_repl(tide_worker *w);
 
 #endif

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_run.h"
+
 #define SRC TIDE_BUILD_DIR "/../tests/apps/datalog/"
 
 static char *run(const char *script, const char *flags)
@@ -326,6 +328,55 @@ Test(datalog, serve_w1)
 Test(datalog, serve_w2)
 {
     serve_case("2");
+}
+
+/* The same clients against a server of 2 processes x 1 worker: process 0's
+ * worker 0 serves, every form reaches process 1 over the command dataflow,
+ * the answers (sharded over both processes) come back to the subscribers.
+ * SIGTERM to process 0 ends the command stream; process 1 then exits too. */
+Test(datalog, serve_2_processes)
+{
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import websockets' 2>/dev/null") != 0) {
+        fprintf(stderr, "datalog serve test: python3 websockets not installed, not run\n");
+        return;
+    }
+    tide_test_cluster c;
+    uint16_t lp = 0;
+    char hp[64];
+    for (int attempt = 0; attempt < 5 && !lp; attempt++) {
+        lp = tide_test_free_ports(1);
+        cr_assert(lp != 0, "no free port");
+        snprintf(hp, sizeof hp, "127.0.0.1:%u", (unsigned)lp);
+        const char *args[] = {"serve", "--listen", hp, NULL};
+        cr_assert_eq(tide_test_cluster_start(&c, 2, 1, 10000, TIDE_BUILD_DIR "/tide-datalog", args),
+                     0);
+        if (lp >= c.port && lp < c.port + 2) { /* the cluster took it: again */
+            tide_test_cluster_cleanup(&c);
+            lp = 0;
+        }
+    }
+    cr_assert(lp != 0, "no free port apart from the cluster's");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "timeout 60 /usr/bin/python3 %sws_client.py %u 2>&1", SRC,
+             (unsigned)lp);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    kill(c.pid[0], SIGTERM);
+    int wrc = tide_test_cluster_wait(&c, 20000);
+    int c0 = tide_test_cluster_code(&c, 0), c1 = tide_test_cluster_code(&c, 1);
+    char *e0 = tide_test_slurp(c.err[0]), *e1 = tide_test_slurp(c.err[1]);
+    if (rc != 0 || wrc != 0)
+        cr_log_error("client: %s\nprocess 0 (%d): %s\nprocess 1 (%d): %s", out, c0, e0, c1, e1);
+    free(e0);
+    free(e1);
+    tide_test_cluster_cleanup(&c);
+    cr_assert_eq(rc, 0, "client: %s", out);
+    cr_assert(strstr(out, "OK\n"), "%s", out);
+    cr_assert_eq(wrc, 0, "server exit codes %d %d", c0, c1);
 }
 
 /* get-else, missing?, or-join, not-join, str, avg, count-distinct, string
