@@ -166,7 +166,7 @@ Test(summary, le_is_sound_on_random_times)
         if (!tide_summary_le(a, b)) continue;
         related++;
         for (int j = 0; j < 20; j++) {
-            tide_time t = rand_time(&r), ta, tb;
+            tide_time t = rand_time(&r), ta = TIDE_TIME_ZERO, tb = TIDE_TIME_ZERO;
             bool oka = tide_summary_apply(a, t, &ta), okb = tide_summary_apply(b, t, &tb);
             /* The smaller summary cannot overflow where the larger does not. */
             if (okb) {
