@@ -291,7 +291,8 @@ static void serve_case(const char *workers)
         fprintf(stderr, "datalog serve test: python3 websockets not installed, not run\n");
         return;
     }
-    int port = 20000 + (int)(getpid() % 20000);
+    int port = tide_test_free_ports(1); /* a port that binds now, below the ephemeral range */
+    cr_assert(port != 0, "no free port");
     char hp[64];
     snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
     pid_t pid = fork();

@@ -57,7 +57,9 @@ uint16_t tide_test_free_ports(uint32_t n)
     if (s == 0) s = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ tide_test_now_ms();
     for (int attempt = 0; attempt < 200; attempt++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        uint16_t base = (uint16_t)(20000 + s % 30000);
+        /* Below the ephemeral range (32768..), where outgoing connections
+         * take their ports between our check and the bind. */
+        uint16_t base = (uint16_t)(20000 + s % (12000 - n));
         uint32_t i = 0;
         while (i < n && port_free((uint16_t)(base + i))) i++;
         if (i == n) return base;

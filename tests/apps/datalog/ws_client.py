@@ -16,7 +16,7 @@ URL = "ws://127.0.0.1:%s" % sys.argv[1]
 
 
 async def connect():
-    for _ in range(100):
+    for _ in range(300):  # 30 s: the server starts slowly on a loaded machine
         try:
             return await websockets.connect(URL, subprotocols=["tide-datalog"])
         except OSError:
