@@ -28,19 +28,12 @@ int tide_cmd_cancel(int argc, char **argv)
     unsigned long long id = strtoull(argv[optind], &end, 10);
     if (argv[optind][0] < '0' || argv[optind][0] > '9' || *end || id == 0)
         return cli_usage_error(PROG, "'%s' is not a job id (a positive number)", argv[optind]);
-    char addr[CLI_ADDR_MAX];
-    if (cli_find_cluster(PROG, given, addr, sizeof addr)) return 1;
-    cli_conn c;
-    if (cli_open(&c, PROG, addr)) return 1;
     ctl_w w;
     ctl_w_begin(&w, "cancel", 1);
     ctl_w_u64(&w, "id", id);
-    zmq_msg_t m;
-    ctl_doc d;
-    int rc = cli_request(&c, PROG, &w, &m, &d, 10000);
+    cli_reply r;
+    int rc = cli_ask(PROG, given, &w, 10000, &r);
     if (rc == 0) printf("cancelled job %llu\n", id);
-    ctl_doc_fini(&d);
-    zmq_msg_close(&m);
-    cli_close(&c);
+    cli_reply_fini(&r);
     return rc;
 }

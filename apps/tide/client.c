@@ -239,6 +239,25 @@ int cli_request(cli_conn *c, const char *prog, ctl_w *w, zmq_msg_t *m, ctl_doc *
     return 0;
 }
 
+int cli_ask(const char *prog, const char *given, ctl_w *w, int timeout_ms, cli_reply *r)
+{
+    r->held = 0;
+    char addr[CLI_ADDR_MAX];
+    if (cli_find_cluster(prog, given, addr, sizeof addr)) return 1;
+    if (cli_open(&r->c, prog, addr)) return 1;
+    r->held = 1; /* cli_request sets m and d up whatever it returns */
+    return cli_request(&r->c, prog, w, &r->m, &r->d, timeout_ms);
+}
+
+void cli_reply_fini(cli_reply *r)
+{
+    if (!r->held) return;
+    ctl_doc_fini(&r->d);
+    zmq_msg_close(&r->m);
+    cli_close(&r->c);
+    r->held = 0;
+}
+
 int cli_version(const char *sub)
 {
     printf("tide %s (tide) %s\n", sub, TIDE_VERSION);

@@ -56,6 +56,22 @@ int cli_recv(cli_conn *c, const char *prog, zmq_msg_t *m, ctl_doc *d, int timeou
  * A reply of type "error" is printed as "PROG: MSG" and returns 1. */
 int cli_request(cli_conn *c, const char *prog, ctl_w *w, zmq_msg_t *m, ctl_doc *d, int timeout_ms);
 
+/* A request's reply and the connection it came on (cli_ask). */
+typedef struct cli_reply {
+    cli_conn c;
+    zmq_msg_t m; /* the reply frame, which d points into */
+    ctl_doc d;   /* the decoded reply: read it while the reply is held */
+    int held;    /* 1 when c, m and d are to be released by cli_reply_fini */
+} cli_reply;
+
+/* The whole of a one-request command: find the cluster (--cluster @given,
+ * else as cli_find_cluster), connect, send @w and wait for the reply.
+ * @return 0 with the reply in r->d; 1 after printing why not (no cluster,
+ * no connection, an "error" reply, a timeout). Call cli_reply_fini after
+ * either. */
+int cli_ask(const char *prog, const char *given, ctl_w *w, int timeout_ms, cli_reply *r);
+void cli_reply_fini(cli_reply *r);
+
 /* Print "tide SUB (tide) VERSION" for --version. Returns 0. */
 int cli_version(const char *sub);
 

@@ -394,19 +394,12 @@ static int stop(int argc, char **argv)
     if (orc >= 0) return orc;
     if (optind < argc)
         return cli_usage_error(PROG " stop", "unexpected argument '%s'", argv[optind]);
-    char addr[CLI_ADDR_MAX];
-    if (cli_find_cluster(PROG " stop", given, addr, sizeof addr)) return 1;
-    cli_conn c;
-    if (cli_open(&c, PROG " stop", addr)) return 1;
     ctl_w w;
     ctl_w_begin(&w, "stop", 0);
-    zmq_msg_t m;
-    ctl_doc d;
-    int rc = cli_request(&c, PROG " stop", &w, &m, &d, 15000);
-    ctl_doc_fini(&d);
-    zmq_msg_close(&m);
-    cli_close(&c);
-    if (rc == 0) printf("stopped the cluster at %s\n", addr);
+    cli_reply r;
+    int rc = cli_ask(PROG " stop", given, &w, 15000, &r);
+    if (rc == 0) printf("stopped the cluster at %s\n", r.c.addr);
+    cli_reply_fini(&r);
     return rc;
 }
 

@@ -34,33 +34,27 @@ int tide_cmd_jobs(int argc, char **argv)
         &given);
     if (orc >= 0) return orc;
     if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
-    char addr[CLI_ADDR_MAX];
-    if (cli_find_cluster(PROG, given, addr, sizeof addr)) return 1;
-    cli_conn c;
-    if (cli_open(&c, PROG, addr)) return 1;
     ctl_w w;
     ctl_w_begin(&w, "jobs", 0);
-    zmq_msg_t m;
-    ctl_doc d;
-    int rc = cli_request(&c, PROG, &w, &m, &d, 10000);
+    cli_reply r;
+    int rc = cli_ask(PROG, given, &w, 10000, &r);
     if (rc == 0) {
         printf("%-6s %-20s %-10s %-19s %12s %12s %-10s %s\n", "ID", "NAME", "STATE", "STARTED",
                "IN", "OUT", "FRONTIER", "MESSAGE");
-        int arr = ctl_get(&d, 0, "jobs");
-        for (int e = arr >= 0 ? d.nodes[arr].child : -1; e >= 0; e = d.nodes[e].next) {
+        int arr = ctl_get(&r.d, 0, "jobs");
+        for (int e = arr >= 0 ? r.d.nodes[arr].child : -1; e >= 0; e = r.d.nodes[e].next) {
             char name[64], state[32], fr[64], msg[512], t[32];
-            when(t, sizeof t, ctl_i64(&d, e, "start_us", 0));
-            ctl_str(&d, e, "frontier", fr, sizeof fr);
+            when(t, sizeof t, ctl_i64(&r.d, e, "start_us", 0));
+            ctl_str(&r.d, e, "frontier", fr, sizeof fr);
             printf("%-6llu %-20s %-10s %-19s %12llu %12llu %-10s %s\n",
-                   (unsigned long long)ctl_u64(&d, e, "id", 0), ctl_str(&d, e, "name", name, 64),
-                   ctl_str(&d, e, "state", state, sizeof state), t,
-                   (unsigned long long)ctl_u64(&d, e, "in", 0),
-                   (unsigned long long)ctl_u64(&d, e, "out", 0), fr[0] ? fr : "-",
-                   ctl_str(&d, e, "msg", msg, sizeof msg));
+                   (unsigned long long)ctl_u64(&r.d, e, "id", 0),
+                   ctl_str(&r.d, e, "name", name, 64),
+                   ctl_str(&r.d, e, "state", state, sizeof state), t,
+                   (unsigned long long)ctl_u64(&r.d, e, "in", 0),
+                   (unsigned long long)ctl_u64(&r.d, e, "out", 0), fr[0] ? fr : "-",
+                   ctl_str(&r.d, e, "msg", msg, sizeof msg));
         }
     }
-    ctl_doc_fini(&d);
-    zmq_msg_close(&m);
-    cli_close(&c);
+    cli_reply_fini(&r);
     return rc;
 }

@@ -78,25 +78,19 @@ int tide_cmd_status(int argc, char **argv)
                         &given);
     if (orc >= 0) return orc;
     if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
-    char addr[CLI_ADDR_MAX];
-    if (cli_find_cluster(PROG, given, addr, sizeof addr)) return 1;
-    cli_conn c;
-    if (cli_open(&c, PROG, addr)) return 1;
     ctl_w w;
     ctl_w_begin(&w, "status", 0);
-    zmq_msg_t m;
-    ctl_doc d;
-    int rc = cli_request(&c, PROG, &w, &m, &d, 10000);
+    cli_reply r;
+    int rc = cli_ask(PROG, given, &w, 10000, &r);
     if (rc == 0) {
         char a[CLI_ADDR_MAX];
-        printf("cluster %s  generation %llu  uptime %.1fs\n\n", ctl_str(&d, 0, "addr", a, sizeof a),
-               (unsigned long long)ctl_u64(&d, 0, "gen", 0),
-               (double)ctl_i64(&d, 0, "uptime_us", 0) / 1e6);
-        print_processes(&d);
-        print_arrangements(&d);
+        printf("cluster %s  generation %llu  uptime %.1fs\n\n",
+               ctl_str(&r.d, 0, "addr", a, sizeof a),
+               (unsigned long long)ctl_u64(&r.d, 0, "gen", 0),
+               (double)ctl_i64(&r.d, 0, "uptime_us", 0) / 1e6);
+        print_processes(&r.d);
+        print_arrangements(&r.d);
     }
-    ctl_doc_fini(&d);
-    zmq_msg_close(&m);
-    cli_close(&c);
+    cli_reply_fini(&r);
     return rc;
 }
