@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "cluster_run.h"
 #include "export.h"
 #include "gen.h"
 #include "oracle.h"
@@ -180,7 +181,9 @@ Test(exporter, two_processes)
     generate(log, r.s, 2000, 0);
     char url[600], port[16];
     snprintf(url, sizeof url, "sqlite:%s", db);
-    snprintf(port, sizeof port, "%u", 21000 + (unsigned)(getpid() % 20000));
+    uint16_t base = tide_test_free_ports(2); /* two ports that bind, below the ephemeral range */
+    cr_assert(base != 0, "no free ports");
+    snprintf(port, sizeof port, "%u", (unsigned)base);
     pid_t pids[2];
     for (int p = 0; p < 2; p++) {
         char pi[4];
