@@ -1,6 +1,7 @@
 /*
  * db.c - the backend-independent part of the writer (db.h): schema DDL,
- * table versions, offsets.
+ * table versions, offsets, and a keyed view's changes coalesced per key
+ * until the commit.
  */
 #define _GNU_SOURCE
 #include "db.h"
@@ -38,9 +39,11 @@ static int rebuild(fx_db *db, const fx_view *view, tide_error *e)
     }
     snprintf(sql + n, sizeof sql - n, ")");
     TIDE_TRY(db->ops->exec(db, sql, e));
-    if (view->primary_key < 0 && view->index_columns > 0) {
-        n = snprintf(sql, sizeof sql, "CREATE INDEX %s_rows ON %s (", view->table, view->table);
-        for (int c = 0; c < view->index_columns; c++)
+    int ncols = view->key_columns > 0 ? view->key_columns : view->index_columns;
+    if (view->primary_key < 0 && ncols > 0) {
+        n = snprintf(sql, sizeof sql, "CREATE %sINDEX %s_rows ON %s (",
+                     view->key_columns > 0 ? "UNIQUE " : "", view->table, view->table);
+        for (int c = 0; c < ncols; c++)
             n += snprintf(sql + n, sizeof sql - n, "%s%s", c ? ", " : "", view->schema->names[c]);
         snprintf(sql + n, sizeof sql - n, ")");
         TIDE_TRY(db->ops->exec(db, sql, e));
@@ -54,6 +57,153 @@ static int rebuild(fx_db *db, const fx_view *view, tide_error *e)
     snprintf(sql, sizeof sql, "INSERT INTO table_version (name, version) VALUES ('%s', %d)",
              view->table, view->version);
     return db->ops->exec(db, sql, e);
+}
+
+/* ---- keyed views: a transaction's changes, one per key ------------------------- */
+
+/* A key's change in the open transaction: the row it had before (if it
+ * existed: its delete came first) and the row it has now (if any), each a
+ * [start, end) range of the view's heap. */
+typedef struct kchange {
+    uint32_t old_at, old_len, new_at, new_len;
+    bool existed, present;
+} kchange;
+
+struct fx_keyed {
+    uint32_t cols[TIDE_ROW_MAX_FIELDS], ncols; /* ncols 0: the view has no key */
+    fx_smap idx;                               /* key bytes -> index in ch */
+    kchange *ch;
+    uint32_t cap;
+    tide_rowbuf heap; /* the rows' bytes */
+};
+
+int fx_db_key_columns(const fx_view *v, uint32_t *cols)
+{
+    if (v->primary_key >= 0) {
+        cols[0] = (uint32_t)v->primary_key;
+        return 1;
+    }
+    for (int c = 0; c < v->key_columns; c++) cols[c] = (uint32_t)c;
+    return v->key_columns > 0 ? v->key_columns : 0;
+}
+
+static void keyed_reset(fx_keyed *k)
+{
+    if (k->idx.n == 0) return;
+    fx_smap_fini(&k->idx);
+    fx_smap_init(&k->idx);
+    tide_rowbuf_clear(&k->heap);
+}
+
+static void keyed_free(fx_db *db)
+{
+    for (int i = 0; db->keyed && i < db->v->n; i++) {
+        fx_smap_fini(&db->keyed[i].idx);
+        free(db->keyed[i].ch);
+        tide_rowbuf_fini(&db->keyed[i].heap);
+    }
+    free(db->keyed);
+    db->keyed = NULL;
+}
+
+static int keyed_init(fx_db *db)
+{
+    db->keyed = calloc((size_t)db->v->n, sizeof *db->keyed);
+    if (db->keyed == NULL) return TIDE_ENOMEM;
+    for (int i = 0; i < db->v->n; i++) {
+        fx_keyed *k = &db->keyed[i];
+        k->ncols = (uint32_t)fx_db_key_columns(&db->v->views[i], k->cols);
+        fx_smap_init(&k->idx);
+        tide_rowbuf_init(&k->heap);
+    }
+    return TIDE_OK;
+}
+
+/* Append @r's bytes to the heap: their start in *@at. */
+static int keep_row(fx_keyed *k, const tide_row *r, uint32_t *at)
+{
+    *at = k->heap.len;
+    return tide_row_put_raw(&k->heap, r->p, r->len) < 0 ? TIDE_ENOMEM : TIDE_OK;
+}
+
+/* Note @r's change (@diff: +1 or -1) under its key, to be written at the commit. */
+static int keyed_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_error *e)
+{
+    fx_keyed *k = &db->keyed[view];
+    const char *table = db->v->views[view].table;
+    uint8_t key[1024];
+    uint32_t kl = 0;
+    for (uint32_t i = 0; i < k->ncols; i++) {
+        uint32_t a = r->off[k->cols[i]], z = r->off[k->cols[i] + 1];
+        if (kl + (z - a) > sizeof key)
+            return tide_err_set(e, TIDE_EINVAL, "%s: a key longer than %zu bytes", table,
+                                sizeof key);
+        memcpy(key + kl, r->p + a, z - a);
+        kl += z - a;
+    }
+    if (diff != 1 && diff != -1)
+        return tide_err_set(e, TIDE_EINVAL,
+                            "%s: a row changed %lld times at once, but the view "
+                            "has a key (one row per key)",
+                            table, (long long)diff);
+    uint32_t n = k->idx.n;
+    int64_t *slot = fx_smap_put(&k->idx, (const char *)key, kl, n);
+    if (slot == NULL) return tide_err_set(e, TIDE_ENOMEM, "the writer: out of memory");
+    if (k->idx.n > n) { /* the key's first change in this transaction */
+        if (n == k->cap) {
+            uint32_t cap = k->cap ? k->cap * 2 : 256;
+            kchange *ch = realloc(k->ch, cap * sizeof *ch);
+            if (ch == NULL) return tide_err_set(e, TIDE_ENOMEM, "the writer: out of memory");
+            k->ch = ch, k->cap = cap;
+        }
+        /* A delete first: the table has the row (it is the old one). */
+        k->ch[n] = (kchange){.existed = diff < 0, .present = diff < 0};
+        if (diff < 0) {
+            TIDE_TRY(keep_row(k, r, &k->ch[n].old_at));
+            k->ch[n].old_len = r->len;
+        }
+    }
+    kchange *c = &k->ch[*slot];
+    if (diff < 0) {
+        if (!c->present)
+            return tide_err_set(e, TIDE_EINVAL, "%s: a row deleted twice for one key", table);
+        c->present = false;
+        return TIDE_OK;
+    }
+    if (c->present)
+        return tide_err_set(e, TIDE_EINVAL,
+                            "%s: two rows for one key (the view's key is not unique)", table);
+    c->present = true;
+    c->new_len = r->len;
+    if (keep_row(k, r, &c->new_at) < 0)
+        return tide_err_set(e, TIDE_ENOMEM, "the writer: out of memory");
+    return TIDE_OK;
+}
+
+/* Write view @view's held changes: deletes, then updates and inserts. */
+static int keyed_flush(fx_db *db, int view, tide_error *e)
+{
+    fx_keyed *k = &db->keyed[view];
+    const tide_schema *s = db->v->views[view].schema;
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t i = 0; i < k->idx.n; i++) {
+            const kchange *c = &k->ch[i];
+            bool del = c->existed && !c->present, ins = !c->existed && c->present;
+            bool upd = c->existed && c->present &&
+                       (c->old_len != c->new_len ||
+                        memcmp(k->heap.data + c->old_at, k->heap.data + c->new_at, c->new_len));
+            if (pass == 0 ? !del : !(ins || upd)) continue;
+            tide_row r;
+            uint32_t at = del ? c->old_at : c->new_at, len = del ? c->old_len : c->new_len;
+            if (tide_row_open(&r, s, k->heap.data + at, len) < 0)
+                return tide_err_set(e, TIDE_EPARSE, "a malformed row for view %d", view);
+            if (upd)
+                TIDE_TRY(db->ops->update(db, view, &r, e));
+            else
+                TIDE_TRY(db->ops->row(db, view, &r, del ? -1 : 1, e));
+        }
+    keyed_reset(k);
+    return TIDE_OK;
 }
 
 fx_db *fx_db_open(const char *url, const fx_views *v, tide_error *e)
@@ -86,8 +236,10 @@ fx_db *fx_db_open(const char *url, const fx_views *v, tide_error *e)
         if (found[i] != v->views[i].version) rc = rebuild(db, &v->views[i], e);
     if (rc == TIDE_OK) rc = db->ops->commit(db, e);
     if (rc == TIDE_OK) rc = db->ops->prepare(db, e);
+    if (rc == TIDE_OK && keyed_init(db) < 0) rc = tide_err_set(e, TIDE_ENOMEM, "out of memory");
     free(found);
     if (rc < 0) {
+        keyed_free(db);
         db->ops->close(db);
         free(db);
         return NULL;
@@ -98,6 +250,7 @@ fx_db *fx_db_open(const char *url, const fx_views *v, tide_error *e)
 void fx_db_close(fx_db *db)
 {
     if (db == NULL) return;
+    keyed_free(db);
     db->ops->close(db);
     free(db);
 }
@@ -144,6 +297,7 @@ int fx_db_row(fx_db *db, int view, const uint8_t *row, uint32_t len, int64_t dif
     tide_row r;
     if (view < 0 || view >= db->v->n || tide_row_open(&r, db->v->views[view].schema, row, len) < 0)
         return tide_err_set(e, TIDE_EPARSE, "a malformed row for view %d", view);
+    if (db->keyed[view].ncols > 0) return keyed_row(db, view, &r, diff, e);
     return db->ops->row(db, view, &r, diff, e);
 }
 
@@ -154,10 +308,13 @@ int fx_db_offset(fx_db *db, int view, const char *stream, size_t n, int64_t off,
 
 int fx_db_commit(fx_db *db, tide_error *e)
 {
+    for (int i = 0; i < db->v->n; i++)
+        if (db->keyed[i].idx.n > 0) TIDE_TRY(keyed_flush(db, i, e));
     return db->ops->commit(db, e);
 }
 
 int fx_db_rollback(fx_db *db)
 {
+    for (int i = 0; db->keyed && i < db->v->n; i++) keyed_reset(&db->keyed[i]);
     return db->ops->rollback(db);
 }

@@ -33,7 +33,10 @@ int fx_db_offsets(fx_db *db, fx_smap *offs, bool *fresh, tide_error *e);
 
 int fx_db_begin(fx_db *db, tide_error *e);
 /* Insert (@diff > 0) or delete (@diff < 0) |@diff| copies of @row (a row
- * of view @view's schema). */
+ * of view @view's schema). A view with a key (fx_db_key_columns) holds its
+ * changes until the commit, one per key: a delete and an insert of the same
+ * key become one UPDATE, an insert and a delete nothing; a second row for
+ * a key, or a delete of a key without its row, is TIDE_EINVAL. */
 int fx_db_row(fx_db *db, int view, const uint8_t *row, uint32_t len, int64_t diff, tide_error *e);
 /* Set @view's offset of @stream (@n bytes). */
 int fx_db_offset(fx_db *db, int view, const char *stream, size_t n, int64_t off, tide_error *e);
@@ -45,6 +48,8 @@ typedef struct fx_db_ops {
     int (*exec)(fx_db *db, const char *sql, tide_error *e);
     int (*begin)(fx_db *db, tide_error *e);
     int (*row)(fx_db *db, int view, const tide_row *r, int64_t diff, tide_error *e);
+    /* A keyed view: set the non-key columns of @r's key's row to @r's. */
+    int (*update)(fx_db *db, int view, const tide_row *r, tide_error *e);
     int (*offset)(fx_db *db, int view, const char *stream, size_t n, int64_t off, tide_error *e);
     int (*commit)(fx_db *db, tide_error *e);
     int (*rollback)(fx_db *db);
@@ -55,12 +60,20 @@ typedef struct fx_db_ops {
     void (*close)(fx_db *db);
 } fx_db_ops;
 
+typedef struct fx_keyed fx_keyed;
+
 struct fx_db {
     const fx_db_ops *ops;
     const fx_views *v;
     void *impl;
-    bool bigint; /* declare INTEGER columns as BIGINT (PostgreSQL's INTEGER is 32 bits) */
+    fx_keyed *keyed; /* per view: the transaction's changes by key (db.c) */
+    bool bigint;     /* declare INTEGER columns as BIGINT (PostgreSQL's INTEGER is 32 bits) */
 };
+
+/* The key of view @v: its columns in @cols (at most TIDE_ROW_MAX_FIELDS),
+ * their number returned (0: no key, rows may repeat). The primary key
+ * column if there is one, else the first key_columns columns. */
+int fx_db_key_columns(const fx_view *v, uint32_t *cols);
 
 /* Backends: fill db->impl, db->ops. */
 int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e);

@@ -189,6 +189,43 @@ static int pg_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_err
     return sent(db, PQsendQueryPrepared(p->c, name, (int)r->schema->n + 1, vals, NULL, NULL, 0), e);
 }
 
+static int pg_update(fx_db *db, int view, const tide_row *r, tide_error *e)
+{
+    pg *p = db->impl;
+    uint32_t cols[TIDE_ROW_MAX_FIELDS];
+    if ((uint32_t)fx_db_key_columns(&db->v->views[view], cols) == r->schema->n)
+        return TIDE_OK; /* every column is the key: nothing to update */
+    const char *vals[TIDE_ROW_MAX_FIELDS + 1];
+    char buf[4096], name[32];
+    params(r, vals, buf, sizeof buf);
+    snprintf(name, sizeof name, "upd_%d", view);
+    return sent(db, PQsendQueryPrepared(p->c, name, (int)r->schema->n, vals, NULL, NULL, 0), e);
+}
+
+/* A keyed view's UPDATE of the non-key columns by key ($N numbered as the
+ * columns); false when every column is the key. */
+static bool update_sql(const fx_view *v, char *sql, size_t cap)
+{
+    uint32_t cols[TIDE_ROW_MAX_FIELDS];
+    int nk = fx_db_key_columns(v, cols);
+    const tide_schema *s = v->schema;
+    if (nk == 0 || (uint32_t)nk == s->n) return false;
+    bool key[TIDE_ROW_MAX_FIELDS] = {0};
+    for (int i = 0; i < nk; i++) key[cols[i]] = true;
+    int n = snprintf(sql, cap, "UPDATE %s SET ", v->table);
+    const char *sep = "";
+    for (uint32_t c = 0; c < s->n; c++)
+        if (!key[c])
+            n += snprintf(sql + n, cap - n, "%s%s = $%u", sep, s->names[c], c + 1), sep = ", ";
+    n += snprintf(sql + n, cap - n, " WHERE ");
+    for (int i = 0; i < nk; i++) {
+        bool nullable = (s->types[cols[i]] & TIDE_FIELD_NULLABLE) != 0;
+        n += snprintf(sql + n, cap - n, "%s%s %s $%u", i ? " AND " : "", s->names[cols[i]],
+                      nullable ? "IS NOT DISTINCT FROM" : "=", cols[i] + 1);
+    }
+    return true;
+}
+
 static int pg_offset(fx_db *db, int view, const char *stream, size_t n, int64_t off, tide_error *e)
 {
     pg *p = db->impl;
@@ -238,6 +275,8 @@ static int pg_prepare(fx_db *db, tide_error *e)
         snprintf(sql + n, sizeof sql - n, ")");
         snprintf(name, sizeof name, "ins_%d", i);
         TIDE_TRY(prep(db, name, sql, (int)s->n, e));
+        snprintf(name, sizeof name, "upd_%d", i);
+        if (update_sql(v, sql, sizeof sql)) TIDE_TRY(prep(db, name, sql, (int)s->n, e));
         if (v->primary_key >= 0) {
             snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = $1", v->table,
                      s->names[v->primary_key]);
@@ -300,8 +339,8 @@ static void pg_close(fx_db *db)
 static int pg_begin_any(fx_db *db, tide_error *e);
 static int pg_commit_any(fx_db *db, tide_error *e);
 
-static const fx_db_ops PG = {pg_exec,     pg_begin_any, pg_row,     pg_offset, pg_commit_any,
-                             pg_rollback, pg_query,     pg_prepare, pg_close};
+static const fx_db_ops PG = {pg_exec,       pg_begin_any, pg_row,   pg_update,  pg_offset,
+                             pg_commit_any, pg_rollback,  pg_query, pg_prepare, pg_close};
 
 /* Before the statements are prepared (fx_db_open's schema work) a
  * transaction is plain; afterwards every transaction is pipelined. */

@@ -1,13 +1,9 @@
 /*
  * db_sqlite.c - the SQLite backend of the writer (db.h): WAL journal (a
  * crash of the process loses no committed transaction and never exposes a
- * partial one), prepared statements per view reused for every row.
- *
- * A view with a text primary key (the dashboard) mostly replaces rows: the
- * old row's delete and the new row's insert come in the same commit. Such
- * deletes are held back per key until the commit; an insert of a held key
- * becomes one INSERT OR REPLACE, and only the deletes still held are run
- * before COMMIT: one b-tree write per replaced row instead of two.
+ * partial one), prepared statements per view reused for every row. A
+ * keyed view's replaced rows come as UPDATEs of the non-key columns (db.c
+ * coalesces its changes per key): one b-tree write, none in the key's index.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,8 +15,7 @@
 
 typedef struct stmts {
     sqlite3_stmt *ins, *del, *off;
-    sqlite3_stmt *rep; /* INSERT OR REPLACE, for a held-back key (or NULL) */
-    fx_smap held;      /* primary key -> 1 while its delete is held back */
+    sqlite3_stmt *upd; /* a keyed view: UPDATE by key (or NULL) */
 } stmts;
 
 typedef struct lite {
@@ -51,38 +46,14 @@ static int lite_begin(fx_db *db, tide_error *e)
 static int run(sqlite3_stmt *st);
 static int fail(fx_db *db, tide_error *e, const char *what);
 
-/* Forget the held-back deletes (after they ran, or on rollback). */
-static void held_reset(lite *l)
-{
-    for (int i = 0; l->s && i < l->nviews; i++)
-        if (l->s[i].held.n > 0) {
-            fx_smap_fini(&l->s[i].held);
-            fx_smap_init(&l->s[i].held);
-        }
-}
-
 static int lite_commit(fx_db *db, tide_error *e)
 {
-    lite *l = db->impl;
-    for (int i = 0; l->s && i < l->nviews; i++) {
-        fx_smap *h = &l->s[i].held;
-        for (uint32_t k = 0; k < h->n; k++) {
-            if (h->vals[k] == 0) continue; /* replaced by an insert */
-            sqlite3_stmt *st = l->s[i].del;
-            if (sqlite3_bind_text(st, db->v->views[i].primary_key + 1, h->keys[k],
-                                  (int)strlen(h->keys[k]), SQLITE_STATIC) != SQLITE_OK ||
-                run(st) != SQLITE_OK)
-                return fail(db, e, db->v->views[i].table);
-        }
-    }
-    held_reset(l);
     return lite_exec(db, "COMMIT", e);
 }
 
 static int lite_rollback(fx_db *db)
 {
     lite *l = db->impl;
-    held_reset(l);
     return sqlite3_exec(l->h, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? TIDE_OK : TIDE_EIO;
 }
 
@@ -139,39 +110,11 @@ static int run(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* The held-back delete entry of @r's primary key (inserted as 0 when
- * @add), or NULL when the key is not held back (not text, NULL, a key with
- * a NUL byte, or out of memory: then the row is written at once). */
-static int64_t *held_key(stmts *s, const fx_view *v, const tide_row *r, bool add)
-{
-    if (s->rep == NULL || tide_row_is_null(r, (uint32_t)v->primary_key)) return NULL;
-    uint32_t n;
-    tide_rowbuf scratch;
-    tide_rowbuf_init(&scratch);
-    const char *p = tide_row_str(r, (uint32_t)v->primary_key, &n, &scratch);
-    int64_t *h = NULL;
-    if (p && memchr(p, 0, n) == NULL)
-        h = add ? fx_smap_put(&s->held, p, n, 0) : fx_smap_get(&s->held, p, n);
-    tide_rowbuf_fini(&scratch);
-    return h;
-}
-
 static int lite_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_error *e)
 {
     lite *l = db->impl;
     const fx_view *v = &db->v->views[view];
     stmts *s = &l->s[view];
-    int64_t *h = s->rep ? held_key(s, v, r, diff < 0) : NULL;
-    if (diff < 0 && h && *h == 0) {
-        *h = 1; /* run at the commit, unless an insert replaces it first */
-        return TIDE_OK;
-    }
-    if (diff == 1 && h && *h == 1) {
-        *h = 0;
-        if (bind_row(s->rep, r) != SQLITE_OK) return fail(db, e, "binding a row");
-        if (run(s->rep) != SQLITE_OK) return fail(db, e, v->table);
-        return TIDE_OK;
-    }
     if (diff > 0) {
         if (bind_row(s->ins, r) != SQLITE_OK) return fail(db, e, "binding a row");
         for (int64_t i = 0; i < diff; i++)
@@ -187,6 +130,16 @@ static int lite_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_e
             return fail(db, e, "binding a row");
     }
     if (run(s->del) != SQLITE_OK) return fail(db, e, v->table);
+    return TIDE_OK;
+}
+
+static int lite_update(fx_db *db, int view, const tide_row *r, tide_error *e)
+{
+    lite *l = db->impl;
+    sqlite3_stmt *st = l->s[view].upd;
+    if (st == NULL) return TIDE_OK; /* every column is the key: nothing to update */
+    if (bind_row(st, r) != SQLITE_OK) return fail(db, e, "binding a row");
+    if (run(st) != SQLITE_OK) return fail(db, e, db->v->views[view].table);
     return TIDE_OK;
 }
 
@@ -222,6 +175,28 @@ static int prepare(fx_db *db, const char *sql, sqlite3_stmt **st, tide_error *e)
     return TIDE_OK;
 }
 
+/* A keyed view's UPDATE of the non-key columns by key, parameters ?N
+ * numbered as the columns; false when every column is the key. */
+static bool update_sql(const fx_view *v, char *sql, size_t cap)
+{
+    uint32_t cols[TIDE_ROW_MAX_FIELDS];
+    int nk = fx_db_key_columns(v, cols);
+    const tide_schema *s = v->schema;
+    if (nk == 0 || (uint32_t)nk == s->n) return false;
+    bool key[TIDE_ROW_MAX_FIELDS] = {0};
+    for (int i = 0; i < nk; i++) key[cols[i]] = true;
+    int n = snprintf(sql, cap, "UPDATE %s SET ", v->table);
+    const char *sep = "";
+    for (uint32_t c = 0; c < s->n; c++)
+        if (!key[c])
+            n += snprintf(sql + n, cap - n, "%s%s = ?%u", sep, s->names[c], c + 1), sep = ", ";
+    n += snprintf(sql + n, cap - n, " WHERE ");
+    for (int i = 0; i < nk; i++)
+        n += snprintf(sql + n, cap - n, "%s%s IS ?%u", i ? " AND " : "", s->names[cols[i]],
+                      cols[i] + 1);
+    return true;
+}
+
 static int lite_prepare(fx_db *db, tide_error *e)
 {
     lite *l = db->impl;
@@ -237,13 +212,7 @@ static int lite_prepare(fx_db *db, tide_error *e)
             n += snprintf(sql + n, sizeof sql - n, "%s?", c ? "," : "");
         snprintf(sql + n, sizeof sql - n, ")");
         TIDE_TRY(prepare(db, sql, &l->s[i].ins, e));
-        fx_smap_init(&l->s[i].held);
-        if (v->primary_key >= 0 &&
-            (s->types[v->primary_key] & ~TIDE_FIELD_NULLABLE) == TIDE_FIELD_STR) {
-            char rep[2100];
-            snprintf(rep, sizeof rep, "INSERT OR REPLACE%s", sql + strlen("INSERT"));
-            TIDE_TRY(prepare(db, rep, &l->s[i].rep, e));
-        }
+        if (update_sql(v, sql, sizeof sql)) TIDE_TRY(prepare(db, sql, &l->s[i].upd, e));
         if (v->primary_key >= 0) {
             snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = ?%d", v->table,
                      s->names[v->primary_key], v->primary_key + 1);
@@ -275,8 +244,7 @@ static void lite_close(fx_db *db)
         sqlite3_finalize(l->s[i].ins);
         sqlite3_finalize(l->s[i].del);
         sqlite3_finalize(l->s[i].off);
-        sqlite3_finalize(l->s[i].rep);
-        fx_smap_fini(&l->s[i].held);
+        sqlite3_finalize(l->s[i].upd);
     }
     free(l->s);
     sqlite3_close(l->h);
@@ -285,8 +253,8 @@ static void lite_close(fx_db *db)
     db->impl = NULL;
 }
 
-static const fx_db_ops LITE = {lite_exec,     lite_begin, lite_row,     lite_offset, lite_commit,
-                               lite_rollback, lite_query, lite_prepare, lite_close};
+static const fx_db_ops LITE = {lite_exec,   lite_begin,    lite_row,   lite_update,  lite_offset,
+                               lite_commit, lite_rollback, lite_query, lite_prepare, lite_close};
 
 int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e)
 {

@@ -18,6 +18,7 @@ void fx_smap_fini(fx_smap *m)
 {
     for (uint32_t i = 0; i < m->n; i++) free(m->keys[i]);
     free(m->keys);
+    free(m->lens);
     free(m->vals);
     free(m->slots);
     memset(m, 0, sizeof *m);
@@ -29,8 +30,7 @@ static uint32_t find(const fx_smap *m, const char *key, size_t n, bool *hit)
     for (;; i = (i + 1) & mask) {
         uint32_t s = m->slots[i];
         if (s == 0) break;
-        const char *k = m->keys[s - 1];
-        if (strlen(k) == n && memcmp(k, key, n) == 0) {
+        if (m->lens[s - 1] == n && memcmp(m->keys[s - 1], key, n) == 0) {
             *hit = true;
             return i;
         }
@@ -53,9 +53,11 @@ static int grow(fx_smap *m)
     uint32_t *slots = calloc(ns, sizeof *slots);
     char **keys = realloc(m->keys, ns / 2 * sizeof *keys);
     if (keys) m->keys = keys;
+    uint32_t *lens = realloc(m->lens, ns / 2 * sizeof *lens);
+    if (lens) m->lens = lens;
     int64_t *vals = realloc(m->vals, ns / 2 * sizeof *vals);
     if (vals) m->vals = vals;
-    if (!slots || !keys || !vals) {
+    if (!slots || !keys || !lens || !vals) {
         free(slots);
         return -1;
     }
@@ -65,7 +67,7 @@ static int grow(fx_smap *m)
     m->cap = ns / 2;
     for (uint32_t k = 0; k < m->n; k++) {
         bool hit;
-        uint32_t i = find(m, m->keys[k], strlen(m->keys[k]), &hit);
+        uint32_t i = find(m, m->keys[k], m->lens[k], &hit);
         m->slots[i] = k + 1;
     }
     return 0;
@@ -83,6 +85,7 @@ int64_t *fx_smap_put(fx_smap *m, const char *key, size_t n, int64_t def)
     bool hit;
     uint32_t i = find(m, key, n, &hit);
     m->keys[m->n] = k;
+    m->lens[m->n] = (uint32_t)n;
     m->vals[m->n] = def;
     m->slots[i] = ++m->n;
     return &m->vals[m->n - 1];

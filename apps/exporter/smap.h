@@ -1,6 +1,8 @@
 /*
- * smap.h - a string -> int64 hash map (stream name -> offset), insertion
- * order kept for iteration. Keys are copied. Plain malloc.
+ * smap.h - a byte string -> int64 hash map (stream name -> offset, a row's
+ * key -> its change), insertion order kept for iteration. Keys are copied
+ * (with a NUL after them, so a text key reads as a C string) and may hold
+ * 0x00 bytes: lens[] gives their lengths. Plain malloc.
  */
 #ifndef FX_SMAP_H
 #define FX_SMAP_H
@@ -11,6 +13,7 @@
 
 typedef struct fx_smap {
     char **keys;     /* insertion order */
+    uint32_t *lens;  /* parallel to keys: bytes of each key */
     int64_t *vals;   /* parallel to keys */
     uint32_t *slots; /* open addressing: index + 1 into keys, 0 = empty */
     uint32_t n, cap, nslots;

@@ -41,9 +41,11 @@ static const char *const BOOK_SQL[] = {"TEXT", "TEXT", "TEXT", "INTEGER"};
 static const tide_schema BOOK = {4, BOOK_T, BOOK_N};
 
 static const fx_view VIEWS[] = {
-    {"dashboard", 1, &DASH, DASH_SQL, 0, 1},
-    {"usage", 1, &USAGE, USAGE_SQL, -1, 3},
-    {"bookings", 1, &BOOK, BOOK_SQL, -1, 3},
+    {"dashboard", 1, &DASH, DASH_SQL, 0, 1, 0},
+    {"usage", 1, &USAGE, USAGE_SQL, -1, 3, 0},
+    /* One row per (order, step, resource): a sum per group (version 2:
+     * that key, a unique index). */
+    {"bookings", 2, &BOOK, BOOK_SQL, -1, 0, 3},
 };
 
 /* Intermediate records: an event excerpt, its causal position first. */

@@ -70,7 +70,8 @@ const fx_views *fx_views_load(const char *path, void **handle, tide_error *e)
     for (int i = 0; why == NULL && i < v->n; i++) {
         const tide_view *t = &v->views[i];
         if (!sql_name(t->table) || t->schema == NULL || t->sql_types == NULL || t->schema->n == 0 ||
-            t->primary_key >= (int)t->schema->n || t->index_columns > (int)t->schema->n)
+            t->primary_key >= (int)t->schema->n || t->index_columns > (int)t->schema->n ||
+            t->key_columns < 0 || t->key_columns > (int)t->schema->n)
             why = "a view's table, schema or keys are invalid";
         for (uint32_t c = 0; why == NULL && c < t->schema->n; c++)
             if (!sql_name(t->schema->names[c]) || t->sql_types[c] == NULL)

@@ -22,8 +22,8 @@ static const tide_schema TYPES = {2, COUNT_T, TYPES_N};
 static const tide_schema MACHINES = {2, COUNT_T, MACHINES_N};
 
 static const tide_view VIEWS[] = {
-    {"event_types", 1, &TYPES, COUNT_SQL, 0, 1},
-    {"machine_events", 1, &MACHINES, COUNT_SQL, 0, 1},
+    {"event_types", 1, &TYPES, COUNT_SQL, 0, 1, 0},
+    {"machine_events", 1, &MACHINES, COUNT_SQL, 0, 1, 0},
 };
 
 /* Emit (view | name) for string field @f of event @ev. */

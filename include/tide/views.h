@@ -33,7 +33,16 @@
  * table row, empty) records, layout (TIDE_VAR, 0), where the table row is
  * a tide/row.h row of that view's .schema (one field per column, in column
  * order). Each (row, +1) is an inserted SQL row, (row, -1) a deleted one;
- * a table without a primary key may hold the same row several times.
+ * a table without a key may hold the same row several times.
+ *
+ * A key (.primary_key, or the first .key_columns columns) says the view
+ * holds at most one row per key, as a grouped aggregate does (a sum per
+ * order and step). tide-export then writes a key's changes once per
+ * transaction: a row replaced by another with the same key (its -1 and
+ * its +1) is one UPDATE of the other columns, not a DELETE and an INSERT
+ * (half the b-tree writes, and none in the key's index). A view output
+ * that breaks its key (two rows for one key in a transaction) fails the
+ * run with the table's name.
  *
  * Threads: .build runs on every worker thread (each builds its own copy of
  * the dataflow) and must use only its arguments and constant data; the
@@ -49,7 +58,7 @@
 #include "tide/tide.h"
 
 /* The ABI version; a plugin built against another one is refused. */
-#define TIDE_VIEWS_ABI 1
+#define TIDE_VIEWS_ABI 2
 /* The name of the entry function a plugin exports. */
 #define TIDE_VIEWS_ENTRY "tide_views_entry"
 
@@ -74,8 +83,12 @@ typedef struct tide_view {
     int version;                  /* bump when the definition changes */
     const tide_schema *schema;    /* the row, one field per column */
     const char *const *sql_types; /* per column, e.g. "TEXT NOT NULL" */
-    int primary_key;              /* column index, or -1 (rows may repeat) */
+    int primary_key;              /* column index, or -1 */
     int index_columns;            /* the first N columns are indexed (row deletes) */
+    /* Without a primary key: the first N columns are a unique key (a
+     * UNIQUE index on them; index_columns is then ignored), or 0: none,
+     * rows may repeat. ABI 2. */
+    int key_columns;
 } tide_view;
 
 /* A set of views (at most 255) and the function that builds them. */
