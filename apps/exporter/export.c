@@ -8,9 +8,11 @@
  * when the sink's frontier passes epochs, their offsets go into the open
  * transaction (the one holding their row changes) and it commits.
  *
- * Threads: worker 0 reads (feed); the writer (the sink) runs on the last
- * worker of process 0, the same thread when W = 1. They share the queue of
- * sent epochs and the stream names (under @lock) and next_commit (atomic).
+ * Threads: worker 0 reads (feed); the sink runs on the last worker of
+ * process 0, the same thread when W = 1, and hands each transaction to the
+ * writer thread (dbq.h), which alone uses the database connection. They
+ * share the queue of sent epochs and the stream names (under @lock) and
+ * next_commit (atomic, stored by the writer thread after each commit).
  */
 #define _GNU_SOURCE
 #include "export.h"
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "dbq.h"
 #include "log.h"
 #include "snapshot.h"
 #include "window.h"
@@ -41,6 +44,8 @@ typedef struct ex {
     const fx_export_opts *o;
     const fx_views *views;
     fx_db *db;
+    fx_dbq *dbq;          /* process 0: the writer thread, which alone uses db */
+    uint64_t queued;      /* the sink: transactions handed to dbq */
     fx_smap stored;       /* offsets in the database at start */
     bool *fresh;          /* per view: no offsets stored (written from epoch 0 on) */
     pthread_mutex_t lock; /* q and inserts into streams */
@@ -52,7 +57,7 @@ typedef struct ex {
     epoch_offs *q;  /* epochs sent, not committed, ascending */
     uint32_t nq, qcap;
     uint64_t next_commit; /* first epoch not committed (atomic) */
-    bool txn;             /* a transaction is open */
+    bool txn;             /* the sink: rows queued since the last commit */
     uint64_t *wrote;      /* writer: per stream, the commit_stamp its offset was written at */
     uint32_t nwrote;
     uint64_t commit_stamp;
@@ -143,10 +148,7 @@ static int note_offset(ex *x, epoch_offs *eo, const char *s, size_t n, int64_t o
 static int on_updates(void *ctx, tide_time t, const tide_batch *b, tide_error *e)
 {
     ex *x = ctx;
-    if (!x->txn) {
-        TIDE_TRY(fx_db_begin(x->db, e));
-        x->txn = true;
-    }
+    x->txn = true;
     /* Deletes first, so that a replaced primary key is free for its insert. */
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t i = 0; i < b->len; i++) {
@@ -155,7 +157,7 @@ static int on_updates(void *ctx, tide_time t, const tide_batch *b, tide_error *e
             const uint8_t *k = tide_batch_key(b, i, &kl);
             int view = k[0];
             if (t.epoch == 0 && !x->fresh[view]) continue; /* replayed: already stored */
-            TIDE_TRY(fx_db_row(x->db, view, k + 1, kl - 1, b->diffs[i], e));
+            TIDE_TRY(fx_dbq_row(x->dbq, view, k + 1, kl - 1, b->diffs[i], e));
             x->st.rows++;
         }
     return TIDE_OK;
@@ -201,10 +203,7 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
     uint32_t done = 0;
     while (done < x->nq && x->q[done].epoch < upto) done++;
     int rc = TIDE_OK;
-    if ((done > 0 || x->txn) && !x->txn) {
-        rc = fx_db_begin(x->db, e);
-        x->txn = rc == TIDE_OK;
-    }
+    bool commit = done > 0 || x->txn;
     /* Newest epoch first: a stream's offset is written once per commit,
      * its last (epochs committed together often share most streams). */
     if (rc == TIDE_OK && done > 0 && wrote_grow(x) < 0)
@@ -218,21 +217,29 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
             const char *s = x->streams.keys[eo->e[i].stream];
             for (int v = 0; v < x->views->n && rc == TIDE_OK; v++)
                 if (eo->epoch > 0 || x->fresh[v])
-                    rc = fx_db_offset(x->db, v, s, strlen(s), eo->e[i].off, e);
+                    rc = fx_dbq_offset(x->dbq, v, s, strlen(s), eo->e[i].off, e);
         }
     }
     for (uint32_t q = 0; q < done; q++) free(x->q[q].e);
     if (done > 0) memmove(x->q, x->q + done, (x->nq - done) * sizeof *x->q);
     x->nq -= done;
     pthread_mutex_unlock(&x->lock);
-    if (rc < 0 || !x->txn) return rc;
-    if (x->o->crash_at_commit && (long)x->st.commits + 1 == x->o->crash_at_commit)
-        raise(SIGKILL); /* the crash test: die with the transaction half done */
-    TIDE_TRY(fx_db_commit(x->db, e));
+    if (rc < 0 || !commit) return rc;
+    /* The crash test: the writer dies with the transaction half done. */
+    bool crash = x->o->crash_at_commit && (long)++x->queued == x->o->crash_at_commit;
+    TIDE_TRY(fx_dbq_commit(x->dbq, upto, crash, e));
     x->txn = false;
-    x->st.commits++;
+    return TIDE_OK;
+}
+
+/* The writer thread committed the transaction that brought the tables to
+ * the frontier @upto. */
+static void on_committed(void *ctx, uint64_t upto)
+{
+    ex *x = ctx;
+    x->st.commits++; /* read at the end, after the writer stopped */
     __atomic_store_n(&x->next_commit, upto, __ATOMIC_RELEASE);
-    return publish_snapshot(x, upto);
+    publish_snapshot(x, upto);
 }
 
 /* ---- worker 0: reading and feeding --------------------------------------------- */
@@ -348,19 +355,21 @@ static int append_row(fx_batch *b, const uint8_t *row, uint32_t len)
     return TIDE_OK;
 }
 
-/* Wait until fewer than @k epochs are in flight. The views' frontier (the
- * probe @done) passes an epoch when the writer is about to commit it; its
- * progress messages wake this worker, where next_commit (stored by the
- * writer thread) wakes nobody: only the last stretch, from the frontier
- * passing to the commit, is waited for with short naps. */
+/* Wait until fewer than @k epochs are in the dataflow (the views' frontier,
+ * the probe @done, is at most @k behind) and fewer than 2 @k are waiting
+ * for their commit, so the writer thread's transactions overlap with the
+ * next epochs' computation. The probe's progress messages wake this worker;
+ * next_commit (stored by the writer thread) wakes nobody, so waiting for
+ * the writer alone takes short naps. */
 static int wait_inflight(ex *x, tide_worker *w, const tide_probe *done, uint64_t epoch, uint32_t k)
 {
-    while (epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + k) {
-        bool computing = tide_probe_less_than(done, tide_time_epoch(epoch - k));
+    for (;;) {
+        bool computing = epoch > k && tide_probe_less_than(done, tide_time_epoch(epoch - k));
+        bool writing = epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + 2 * (uint64_t)k;
+        if (!computing && !writing) return TIDE_OK;
         int rc = tide_worker_step_or_park(w, computing ? 1000 : 20);
         if (rc < 0) return rc;
     }
-    return TIDE_OK;
 }
 
 /*
@@ -643,6 +652,8 @@ int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e)
         x->db = fx_db_open(o->db, x->views, e);
         if (x->db == NULL) rc = e->code ? e->code : TIDE_EIO;
         if (rc == TIDE_OK) rc = fx_db_offsets(x->db, &x->stored, x->fresh, e);
+        if (rc == TIDE_OK && (x->dbq = fx_dbq_start(x->db, on_committed, x, e)) == NULL)
+            rc = e->code;
     }
     if (rc == TIDE_OK && o->snapshot_every > 0) rc = snapshot_setup(x, e);
     return rc;
@@ -655,11 +666,18 @@ int fx_export_worker(tide_worker *w, fx_run *run)
 
 int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
 {
+    /* Every queued transaction is whole (rows and offsets of completed
+     * epochs): it commits even when the run failed after it. */
+    tide_error we = {0};
+    int wrc = fx_dbq_stop(x->dbq, 1, &we);
+    if (rc == TIDE_OK && wrc < 0) {
+        *e = we;
+        rc = wrc;
+    }
     if (rc == TIDE_OK && x->input_err.code != 0) {
         *e = x->input_err;
         rc = x->input_err.code;
     }
-    if (x->txn) fx_db_rollback(x->db);
     fx_db_close(x->db);
     if (st) *st = x->st;
     for (uint32_t i = 0; i < x->nq; i++) free(x->q[i].e);
