@@ -76,6 +76,7 @@ tide_dataflow *tide_dataflow_new(tide_worker *w, const char *name)
     df->index = w->df_next; /* job ids replace it in host mode */
     df->slot = w->ndfs;
     df->name = dupstr(name);
+    df->profile = tide__profile_wanted();
     tide__reach_builder_init(&df->rb);
     if (df->name == NULL || scope_new(df, NULL, "root") == NULL) goto fail_df;
     if (grow((void **)&w->dfs, &w->dfs_cap, w->ndfs + 1, sizeof(tide_dataflow *)) < 0) goto fail_df;
@@ -312,7 +313,14 @@ static int run_active(tide_dataflow *df)
             tide_op *op = df->ops[wi * 64 + bit];
             op->scheduled = false;
             op->running = true;
-            op->schedule(op, op->state);
+            if (df->profile) {
+                uint64_t t0 = tide__profile_now();
+                op->schedule(op, op->state);
+                op->prof_ns += tide__profile_now() - t0;
+                op->prof_calls++;
+            } else {
+                op->schedule(op, op->state);
+            }
             op->running = false;
             if (op->scheduled) again |= 1ULL << bit;
             int rc = tide_out_flush(op);
@@ -370,6 +378,7 @@ void tide__df_drop(tide_dataflow *df)
 void tide__df_free(tide_dataflow *df)
 {
     if (df == NULL) return;
+    if (df->profile) tide__profile_print(df);
     for (uint32_t i = 0; i < df->nops; i++) tide__op_free(df->ops[i]);
     for (uint32_t i = 0; i < df->nchans; i++) {
         tide__channel *ch = df->chans[i];

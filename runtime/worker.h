@@ -87,9 +87,15 @@ struct tide_op {
     tide_change_batch held; /* capabilities held, by time */
     bool scheduled;         /* in the activation set */
     bool running;
+    uint64_t prof_ns, prof_calls; /* TIDE_PROFILE: time in schedule (profile.c) */
 };
 
 /* ---- dataflows ------------------------------------------------------------ */
+
+/* profile.c: per-operator time when TIDE_PROFILE is set. */
+bool tide__profile_wanted(void);
+uint64_t tide__profile_now(void);
+void tide__profile_print(const tide_dataflow *df);
 
 struct tide_dataflow {
     tide_worker *w;
@@ -114,6 +120,7 @@ struct tide_dataflow {
     /* Local pointstamp changes not yet broadcast. */
     tide__pointstamp *changes;
     uint32_t nchanges, changes_cap;
+    bool profile; /* TIDE_PROFILE: time every operator (profile.c) */
     /* Activation set: a bitmap over operators plus a count. */
     uint64_t *active;
     uint32_t nactive;
