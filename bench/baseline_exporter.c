@@ -311,7 +311,7 @@ long baseline_exporter(const char *path, const char *db)
         if (!work.k[i]) continue;
         uint64_t k = work.k[i] - 1;
         uint32_t ord = (uint32_t)(k >> 42), stp = (uint32_t)(k >> 21 & M), res = (uint32_t)(k & M);
-        if (!uget(&done, key3(ord, stp, 0), false)) continue;
+        if (!uget(&done, key3(ord, stp, 0), false) || work.v[i] == 0) continue; /* no zero rows */
         text(o.book, 1, &b, ord), text(o.book, 2, &b, stp), text(o.book, 3, &b, res);
         sqlite3_bind_int64(o.book, 4, work.v[i]);
         step(&o, o.book);
@@ -321,7 +321,7 @@ long baseline_exporter(const char *path, const char *db)
         uint64_t k = links.k[i] - 1;
         uint32_t m = (uint32_t)(k >> 42), ord = (uint32_t)(k >> 21 & M), stp = (uint32_t)(k & M);
         int64_t *u = uget(&musage, key3(m, ord, 0), false);
-        if (!u || !uget(&done, key3(ord, stp, 0), false)) continue;
+        if (!u || *u == 0 || !uget(&done, key3(ord, stp, 0), false)) continue;
         text(o.book, 1, &b, ord), text(o.book, 2, &b, stp), text(o.book, 3, &b, m);
         sqlite3_bind_int64(o.book, 4, *u);
         step(&o, o.book);

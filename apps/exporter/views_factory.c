@@ -7,7 +7,8 @@
  *              (pair each 'started' with the next 'stopped' of its order)
  *   bookings:  worker intervals (the same fold per worker) + machine usage
  *              of the step's machines (a join), summed per (order, step,
- *              resource) (reduce), for steps reported 'finished' (semijoin)
+ *              resource) (tide_sum; a zero total has no row), for steps
+ *              reported 'finished' (semijoin)
  *
  * Events are FX_EVENT rows (event.h); view rows are tide_row rows of the
  * table schemas below, tagged with the view's index for the writer.
@@ -43,8 +44,8 @@ static const tide_schema BOOK = {4, BOOK_T, BOOK_N};
 static const fx_view VIEWS[] = {
     {"dashboard", 1, &DASH, DASH_SQL, 0, 1, 0},
     {"usage", 1, &USAGE, USAGE_SQL, -1, 3, 0},
-    /* One row per (order, step, resource): a sum per group (version 2:
-     * that key, a unique index). */
+    /* One row per (order, step, resource) with a non-zero time: a sum
+     * per group (version 2: that key, a unique index; no zero rows). */
     {"bookings", 2, &BOOK, BOOK_SQL, -1, 0, 3},
 };
 
@@ -336,17 +337,6 @@ static void machine_for_step(void *ctx, const uint8_t *key, uint32_t klen, const
     tide_emit(em, rb->data, rb->len, dur, dl);
 }
 
-/* The sum of i64 durations (with multiplicities) of a resource's step. */
-static void sum(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in, uint32_t n,
-                tide_reduce_out *out)
-{
-    int64_t total = 0;
-    for (uint32_t i = 0; i < n; i++) total += tide_i64_load(in[i].val) * in[i].diff;
-    uint8_t v[8];
-    tide_i64_store(v, total);
-    tide_reduce_push(out, v, 8, 1);
-}
-
 /* A 'finished' excerpt -> ((order, step), empty). */
 static void finished_key(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
                          tide_emitter *em)
@@ -397,13 +387,11 @@ static tide_stream *bookings(tide_stream *excerpts, tide_stream *usage)
                   "machine time", k8, machine_for_step, NULL);
     /* Sum per (order, step, resource); keep the steps reported finished. */
     tide_stream *both[2] = {worker_time, machine_time};
-    tide_arranged *totals =
-        tide_reduce(tide_arrange(tide_concat(both, 2), "time"), "sum", 8, sum, NULL);
+    tide_stream *totals = tide_sum(tide_concat(both, 2), "time");
     tide_stream *done = tide_distinct(tide_map(kind(excerpts, K_FINISHED), "finished",
                                                tide_layout_make(TIDE_VAR, 0), finished_key, NULL));
-    tide_stream *booked =
-        tide_semijoin(tide_map(tide_arranged_stream(totals), "by step", kv, to_step_key, NULL),
-                      tide_arrange(done, "done"));
+    tide_stream *booked = tide_semijoin(tide_map(totals, "by step", kv, to_step_key, NULL),
+                                        tide_arrange(done, "done"));
     return tide_map(booked, "bookings", tide_layout_make(TIDE_VAR, 0), to_bookings_row, NULL);
 }
 

@@ -206,6 +206,25 @@ tide_arranged *tide_reduce(tide_arranged *a, const char *name, uint32_t val_widt
                            tide_reduce_fn fn, void *ctx);
 
 /*
+ * tide_sum - per key of @c, the sum of its values (int64, 8 bytes, stored
+ * with tide_i64_store) weighted by their multiplicities, for the keys where
+ * that sum is not 0 (as tide_count: a key whose values cancel has no row).
+ * @name names its operator (NULL: "sum").
+ * Output: layout (key width of @c, 8): the key as in @c, the sum as
+ * tide_i64_store wrote it (read with tide_i64_load); each (key, sum) holds
+ * with diff +1 (a change is -1 on the old sum, +1 on the new).
+ * Cost: at the root scope a batch costs its changed keys, not their
+ * histories, unlike tide_reduce with a summing function, which reads every
+ * value a key ever had at each change. Each value is folded into its diff
+ * (a record (k, v) with multiplicity d counts as v * d copies of k, the
+ * way differential sums with count), so each key is one record of a count.
+ * Errors: a value that is not 8 bytes (TIDE_EINVAL), value x multiplicity
+ * or a sum leaving int64 (TIDE_ERANGE, naming the key and time): the run
+ * fails with the operator's name.
+ */
+tide_stream *tide_sum(tide_stream *c, const char *name);
+
+/*
  * tide_count - per key of @c, the sum of the multiplicities of all its
  * records, for the keys where that sum is not 0. @c's values are ignored
  * (records differing only in value count for the same key).

@@ -226,7 +226,9 @@ void oracle_tables_since(const char *path, size_t limit, size_t skip, long long 
         char o[128], s[128], r[128];
         sscanf(book.k[i], "%127[^\x1f]\x1f%127[^\x1f]\x1f%127s", o, s, r);
         snprintf(key, sizeof key, "%s\x1f%s", o, s);
-        if (sum_find(&done, key)) orows_add(out, "bookings|%s|%s|%s|%lld", o, s, r, book.v[i]);
+        /* A resource with no time booked (a zero total) has no row. */
+        if (sum_find(&done, key) && book.v[i] != 0)
+            orows_add(out, "bookings|%s|%s|%s|%lld", o, s, r, book.v[i]);
     }
     sums_free(&work), sums_free(&musage), sums_free(&links), sums_free(&done), sums_free(&book);
     free(ev);

@@ -9,7 +9,9 @@
  * encoding). Semantics checked: count sums every multiplicity and drops
  * keys at 0; distinct keeps a record once while its multiplicity is
  * positive; threshold maps each record's multiplicity (negatives included);
- * min/max/top_k consider only values with positive multiplicity.
+ * min/max/top_k consider only values with positive multiplicity; sum adds
+ * value x multiplicity per key (values id - 3: negatives and zeros too)
+ * and drops keys whose sum is 0.
  * Seeds are printed; TIDE_SEED=<n> replays.
  */
 #include <criterion/criterion.h>
@@ -41,7 +43,38 @@ static void ref_threshold(void *ctx, const uint8_t *k, uint32_t kl, const tide_v
         tide_reduce_push(out, in[i].val, in[i].len, thr(NULL, in[i].diff));
 }
 
+/* The value tide_sum gets for value id @v (u64-stored): id - 3. */
+static int64_t sum_val(const uint8_t *v)
+{
+    return (int64_t)tide_u64_load(v) - 3;
+}
+
+static void ref_sum(void *ctx, const uint8_t *k, uint32_t kl, const tide_val_diff *in, uint32_t n,
+                    tide_reduce_out *out)
+{
+    int64_t s = 0;
+    for (uint32_t i = 0; i < n; i++) s += sum_val(in[i].val) * in[i].diff;
+    uint8_t v[8];
+    tide_i64_store(v, s);
+    if (s != 0) tide_reduce_push(out, v, 8, 1);
+}
+
 /* ---- operators under test ------------------------------------------------------ */
+
+static void to_sum_val(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                       tide_emitter *em)
+{
+    uint8_t x[8];
+    tide_i64_store(x, sum_val(v));
+    tide_emit(em, k, kl, x, 8);
+}
+
+static tide_stream *op_sum(void *c, tide_stream *in)
+{
+    tide_layout l = tide_stream_layout(in);
+    return tide_sum(tide_map(in, "to i64", tide_layout_make(l.key_width, 8), to_sum_val, NULL),
+                    NULL);
+}
 
 static tide_stream *op_count(void *c, tide_stream *in)
 {
@@ -85,6 +118,7 @@ static const ocase OCASES[] = {
     {"min", op_min, tide__min_fn, NULL, false},
     {"max", op_max, tide__max_fn, NULL, false},
     {"top_k", op_top2, tide__top_k_fn, &two, false},
+    {"sum", op_sum, ref_sum, NULL, true}, /* value width 8 only */
 };
 
 static void run_case(const ocase *oc, tide_layout l, bool porder, uint32_t workers, uint64_t salt,
@@ -118,9 +152,11 @@ static void run_case(const ocase *oc, tide_layout l, bool porder, uint32_t worke
 static void run_all(bool porder, uint32_t workers)
 {
     for (uint32_t c = 0; c < sizeof OCASES / sizeof *OCASES; c++) {
+        bool sum = strcmp(OCASES[c].name, "sum") == 0;
         run_case(&OCASES[c], tide_layout_make(8, 8), porder, workers, 31 * workers + c, 6);
-        run_case(&OCASES[c], tide_layout_make(TIDE_VAR, TIDE_VAR), porder, workers,
-                 37 * workers + c, 30);
+        if (!sum)
+            run_case(&OCASES[c], tide_layout_make(TIDE_VAR, TIDE_VAR), porder, workers,
+                     37 * workers + c, 30);
         run_case(&OCASES[c], tide_layout_make(TIDE_VAR, 8), porder, workers, 41 * workers + c, 10);
     }
 }
