@@ -6,9 +6,9 @@
  *
  *   kind u8 (ROW | OFFSET) | view u8 | diff or offset i64 | len u32 | bytes
  *
- * Handed-over transactions wait in a FIFO; the writer thread takes them one
- * by one. A finished transaction's buffer is kept as the next open one, so
- * a steady run allocates nothing per transaction.
+ * Handed-over transactions wait in a FIFO; the writer thread takes all that
+ * wait and commits them as one (run_txns). A finished transaction's buffer is kept as the next open
+ * one, so a steady run allocates nothing per transaction.
  */
 #define _GNU_SOURCE
 #include "dbq.h"
@@ -61,24 +61,30 @@ static void txn_free(txn *t)
     free(t);
 }
 
-/* Run transaction @t on the connection. */
-static int run_txn(fx_dbq *q, txn *t, tide_error *e)
+/* Run the queued transactions @t.. (linked by next) as ONE database
+ * transaction: when the writer falls behind it commits what waits together
+ * (a group commit), and a keyed view's changes of a key across them become
+ * one write (db.c). Each was whole, so their union is too. */
+static int run_txns(fx_dbq *q, txn *t, tide_error *e)
 {
     TIDE_TRY(fx_db_begin(q->db, e));
-    int rc = TIDE_OK;
-    for (uint32_t at = 0; at < t->log.len && rc == TIDE_OK;) {
-        const uint8_t *p = t->log.data + at;
-        int64_t v;
-        uint32_t len;
-        memcpy(&v, p + 2, 8);
-        memcpy(&len, p + 10, 4);
-        if (p[0] == ENT_ROW)
-            rc = fx_db_row(q->db, p[1], p + ENT_HEAD, len, v, e);
-        else
-            rc = fx_db_offset(q->db, p[1], (const char *)p + ENT_HEAD, len, v, e);
-        at += ENT_HEAD + len;
+    int rc = TIDE_OK, crash = 0;
+    for (; t && rc == TIDE_OK; t = t->next) {
+        for (uint32_t at = 0; at < t->log.len && rc == TIDE_OK;) {
+            const uint8_t *p = t->log.data + at;
+            int64_t v;
+            uint32_t len;
+            memcpy(&v, p + 2, 8);
+            memcpy(&len, p + 10, 4);
+            if (p[0] == ENT_ROW)
+                rc = fx_db_row(q->db, p[1], p + ENT_HEAD, len, v, e);
+            else
+                rc = fx_db_offset(q->db, p[1], (const char *)p + ENT_HEAD, len, v, e);
+            at += ENT_HEAD + len;
+        }
+        crash |= t->crash;
     }
-    if (rc == TIDE_OK && t->crash) raise(SIGKILL); /* the crash test: rows written, no COMMIT */
+    if (rc == TIDE_OK && crash) raise(SIGKILL); /* the crash test: rows written, no COMMIT */
     if (rc == TIDE_OK) rc = fx_db_commit(q->db, e);
     if (rc < 0) fx_db_rollback(q->db);
     return rc;
@@ -91,22 +97,24 @@ static void *writer(void *arg)
     for (;;) {
         while (q->head == NULL && q->stop == 0) pthread_cond_wait(&q->cond, &q->lock);
         if (q->stop == 2 || q->head == NULL || q->failed) break;
-        txn *t = q->head;
-        q->head = t->next;
-        if (q->head == NULL) q->tail = NULL;
+        txn *t = q->head, *last = q->tail; /* everything queued */
+        q->head = q->tail = NULL;
         pthread_mutex_unlock(&q->lock);
         tide_error e = {0};
-        int rc = run_txn(q, t, &e);
-        if (rc == TIDE_OK) q->fn(q->ctx, t->upto);
+        int rc = run_txns(q, t, &e);
+        if (rc == TIDE_OK) q->fn(q->ctx, last->upto);
         pthread_mutex_lock(&q->lock);
         if (rc < 0) {
             q->err = e;
             __atomic_store_n(&q->failed, 1, __ATOMIC_RELEASE);
         }
-        if (q->spare == NULL)
-            q->spare = t;
-        else
-            txn_free(t);
+        for (txn *n; t; t = n) {
+            n = t->next;
+            if (q->spare == NULL)
+                q->spare = t;
+            else
+                txn_free(t);
+        }
     }
     pthread_mutex_unlock(&q->lock);
     return NULL;

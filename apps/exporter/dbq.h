@@ -2,13 +2,14 @@
  * dbq.h - the database writer's own thread: the sink's thread queues each
  * transaction (its row changes and offsets, copied) and goes back to the
  * dataflow; the writer thread runs the transactions in order on the one
- * connection and reports each commit.
+ * connection and reports each commit. Transactions that queued up while it
+ * was busy are committed together, as one (a group commit).
  *
  * Why: writing rows into SQLite or PostgreSQL costs as much CPU as the
  * dataflow computing them; on its own thread it overlaps with the next
  * batches' computation instead of stalling the worker that hosts the sink
- * (with one worker, the only one). The protocol is unchanged: one
- * transaction per commit, rows and offsets together, in the order queued.
+ * (with one worker, the only one). The protocol is unchanged: every
+ * commit holds whole epochs' rows and the offsets they reach, in order.
  *
  * Flow control is the reader's: it keeps a bounded number of epochs in
  * flight past the last commit reported, so the queue holds at most those.
@@ -26,7 +27,7 @@
 typedef struct fx_dbq fx_dbq;
 
 /* Called on the writer thread after the transaction queued with @upto
- * committed. */
+ * committed (with those before it). */
 typedef void (*fx_dbq_committed_fn)(void *ctx, uint64_t upto);
 
 /* Start the writer thread on @db (now used by that thread only, until
