@@ -425,11 +425,13 @@ int main(int argc, char **argv)
             }
         }
         const char *pg = getenv("TIDE_PG_URL");
-        if (pg && *pg) { /* the same log into PostgreSQL, W=1 */
-            run_result r = measure(run_export_pg, log, pg, 1, batch, runs);
-            printf("bench=exporter_postgresql format=%s events=%llu batch=%u workers=1 runs=%d "
-                   "ok=%d wall_ms=%.0f cpu_ms=%.0f events_per_s=%.0f peak_rss_mb=%.0f %s\n",
-                   fname, (unsigned long long)events, batch, runs, r.ok, r.wall_ms, r.cpu_ms,
+        for (const char *w = workers; pg && *pg && *w;) { /* into PostgreSQL, each W */
+            uint32_t nw = (uint32_t)strtoul(w, (char **)&w, 10);
+            if (*w == ',') w++;
+            run_result r = measure(run_export_pg, log, pg, nw, batch, runs);
+            printf("bench=exporter_postgresql format=%s events=%llu batch=%u workers=%u runs=%d "
+                   "ok=%d wall_ms=%.0f client_cpu_ms=%.0f events_per_s=%.0f peak_rss_mb=%.0f %s\n",
+                   fname, (unsigned long long)events, batch, nw, runs, r.ok, r.wall_ms, r.cpu_ms,
                    (double)events / (r.wall_ms / 1e3), r.rss_mb, bench_machine());
             fflush(stdout);
         }

@@ -6,7 +6,7 @@
  * never fail.
  *
  * Per operator family, on 1 and 2 workers: join (product), semijoin,
- * antijoin (negation), count / distinct / threshold / min / top_k / reduce
+ * antijoin (negation), count / sum / distinct / threshold / min / top_k / reduce
  * (accumulated multiplicities, output changes) in the root scope and in a
  * loop scope, consolidate, the trace batcher and the spine's merges (driven
  * directly and through an arrangement), and iterate's feedback. The
@@ -283,6 +283,52 @@ Test(overflow, count_at_the_edge_does_not_fail)
             cr_assert_eq(count_val(only_val("count", g, 6, 1, 1)), MIN);
             cr_assert_eq(count_val(only_val("count", g, 7, 1, 1)), MAX - 3);
             cr_assert_eq(count_val(only_val("count", g, 8, 1, 1)), MIN);
+            naive_sink_fini(&r.sink);
+        }
+}
+
+/* ---- sum ------------------------------------------------------------------------------ */
+
+static tide_stream *op_sum(tide_stream *c)
+{
+    return tide_sum(c, "sum");
+}
+
+/* The value id whose 8 bytes tide_sum reads as @x (tide_i64_store's
+ * encoding: the sign bit flipped). */
+#define SV(x) ((uint64_t)(x) ^ (1ULL << 63))
+
+Test(overflow, sum_fails_with_erange)
+{
+    /* 2^62 x 2 leaves int64 in the value's diff; 2^62 + 2^62 in the total. */
+    static const up PROD[] = {{1, SV(1LL << 62), 0, 0, 2}};
+    static const up TOTAL[] = {{1, SV(1LL << 62), 0, 0, 1}, {1, SV((1LL << 62) + 1), 1, 0, 1}};
+    for (uint32_t W = 1; W <= 2; W++)
+        for (int l = 0; l < 2; l++) {
+            unary u = {op_sum, l};
+            expect_erange("sum product", W, PROD, N(PROD), NULL, 0, 0, build_unary, &u, "sum");
+            expect_erange("sum total", W, TOTAL, N(TOTAL), NULL, 0, 0, build_unary, &u, "count");
+        }
+}
+
+Test(overflow, sum_at_the_edge_does_not_fail)
+{
+    /* MAX - 1 then + 1: MAX exactly; MIN + 1 and -1 x 1; a total passing
+     * the edge only on the way (MAX, +2, -5). */
+    static const up EDGE[] = {{1, SV(MAX - 1), 0, 0, 1}, {2, SV(MIN + 1), 0, 0, 1},
+                              {3, SV(MAX), 0, 0, 1},     {3, SV(2), 0, 1, 1},
+                              {3, SV(-5), 0, 2, 1},      {1, SV(1), 1, 0, 1},
+                              {2, SV(-1), 1, 0, 1}};
+    for (uint32_t W = 1; W <= 2; W++)
+        for (int l = 0; l < 2; l++) {
+            unary u = {op_sum, l};
+            result r;
+            run(&r, W, EDGE, N(EDGE), NULL, 0, 0, build_unary, &u);
+            expect_ok(&r, l ? "sum edge (loop)" : "sum edge (root)", W);
+            const naive_coll *g = &r.sink.got;
+            cr_assert_eq(count_val(only_val("sum", g, 1, 1, 1)), MAX);
+            cr_assert_eq(count_val(only_val("sum", g, 2, 1, 1)), MIN);
+            cr_assert_eq(count_val(only_val("sum", g, 3, 0, 1)), MAX - 3);
             naive_sink_fini(&r.sink);
         }
 }
