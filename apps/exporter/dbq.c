@@ -150,6 +150,11 @@ static int failed(fx_dbq *q, tide_error *e)
     return e->code ? e->code : TIDE_EIO;
 }
 
+int fx_dbq_failed(fx_dbq *q, tide_error *e)
+{
+    return q ? failed(q, e) : TIDE_OK;
+}
+
 static int append(fx_dbq *q, uint8_t kind, int view, int64_t v, const void *p, uint32_t len,
                   tide_error *e)
 {

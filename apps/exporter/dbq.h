@@ -39,6 +39,10 @@ fx_dbq *fx_dbq_start(fx_db *db, fx_dbq_committed_fn fn, void *ctx, tide_error *e
 int fx_dbq_row(fx_dbq *q, int view, const uint8_t *row, uint32_t len, int64_t diff, tide_error *e);
 int fx_dbq_offset(fx_dbq *q, int view, const char *stream, size_t n, int64_t off, tide_error *e);
 
+/* The writer's error once it has failed (copied into @e), else TIDE_OK:
+ * for a caller that waits on commits, which a failed writer never makes. */
+int fx_dbq_failed(fx_dbq *q, tide_error *e);
+
 /* Close the open transaction: the writer commits it and then calls the
  * committed function with @upto. @crash_before_commit: raise SIGKILL after
  * its rows, before COMMIT (the crash test). Errors as fx_dbq_row. */

@@ -366,6 +366,10 @@ static int wait_inflight(ex *x, tide_worker *w, const tide_probe *done, uint64_t
     for (;;) {
         bool computing = epoch > k && tide_probe_less_than(done, tide_time_epoch(epoch - k));
         bool writing = epoch > __atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) + 2 * (uint64_t)k;
+        /* A failed writer commits nothing more: stop (its error is reported
+         * at the end, by fx_export_end). */
+        tide_error we;
+        if (fx_dbq_failed(x->dbq, &we) < 0) return we.code;
         if (!computing && !writing) return TIDE_OK;
         int rc = tide_worker_step_or_park(w, computing ? 1000 : 20);
         if (rc < 0) return rc;
@@ -670,7 +674,7 @@ int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
      * epochs): it commits even when the run failed after it. */
     tide_error we = {0};
     int wrc = fx_dbq_stop(x->dbq, 1, &we);
-    if (rc == TIDE_OK && wrc < 0) {
+    if (wrc < 0) { /* the root cause when the writer failed (the run then stopped too) */
         *e = we;
         rc = wrc;
     }
