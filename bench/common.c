@@ -3,9 +3,12 @@
  */
 #include "common.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,4 +179,32 @@ uint64_t bench_wordtab_total(const bench_wordtab *t)
     uint64_t s = 0;
     for (uint32_t i = 0; i < t->cap; i++) s += t->counts[i];
     return s;
+}
+
+static int port_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+uint16_t bench_free_ports(uint32_t n)
+{
+    static uint64_t s;
+    if (n == 0 || n > 1000) return 0;
+    if (s == 0) s = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ bench_now_ns();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        /* Below the ephemeral range (32768..), where outgoing connections
+         * take their ports between our check and the bind. */
+        uint16_t base = (uint16_t)(20000 + s % (12000 - n));
+        uint32_t i = 0;
+        while (i < n && port_free((uint16_t)(base + i))) i++;
+        if (i == n) return base;
+    }
+    return 0;
 }

@@ -62,4 +62,14 @@ void bench_wordtab_fini(bench_wordtab *t);
 void bench_wordtab_add(bench_wordtab *t, const char *w, uint32_t wl, uint64_t h, uint64_t n);
 uint64_t bench_wordtab_total(const bench_wordtab *t);
 
+/* ---- ports for multi-process runs ---------------------------------------------- */
+
+/*
+ * bench_free_ports - base of @n consecutive loopback TCP ports that bind right
+ * now (as tests/support's tide_test_free_ports: a random base in 20000..31999,
+ * below the ephemeral range, probed with bind on 127.0.0.1). 0 if 200 tries
+ * found none. A port can still be taken between the probe and its use.
+ */
+uint16_t bench_free_ports(uint32_t n);
+
 #endif /* TIDE_BENCH_COMMON_H */

@@ -46,6 +46,15 @@ static int run(const char *cmd, const char *tag, char *out, size_t size)
     return found && st == 0 ? 0 : -1;
 }
 
+/* Two free loopback ports for a 2-process run, picked just before it (the
+ * pid-derived port used before could be taken); 0 with a message if none. */
+static unsigned free_ports(void)
+{
+    unsigned port = bench_free_ports(2);
+    if (port == 0) fprintf(stderr, "bench_net: no two free loopback ports in 20000..31999\n");
+    return port;
+}
+
 int main(int argc, char **argv)
 {
     char self[PATH_MAX];
@@ -56,11 +65,12 @@ int main(int argc, char **argv)
     unsigned long batch = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
     unsigned long rounds = argc > 2 ? strtoul(argv[2], NULL, 10) : 10;
     unsigned long prounds = argc > 3 ? strtoul(argv[3], NULL, 10) : 20000;
-    unsigned port = 21000 + (unsigned)(getpid() % 20000);
     char cmd[2 * PATH_MAX + 256], one[2048], two[2048];
 
     snprintf(cmd, sizeof cmd, "'%s/bench_exchange' -w 2 --no-pin %lu %lu", dir, batch, rounds);
     if (run(cmd, "bench=exchange", one, sizeof one) < 0) return 1;
+    unsigned port = free_ports();
+    if (port == 0) return 1;
     snprintf(cmd, sizeof cmd,
              "'%s/tide-cluster' -n 2 --port %u --no-pin -- '%s/bench_exchange' %lu %lu", dir, port,
              dir, batch, rounds);
@@ -74,9 +84,10 @@ int main(int argc, char **argv)
 
     snprintf(cmd, sizeof cmd, "'%s/bench_progress' -w 2 --no-pin %lu", dir, prounds);
     if (run(cmd, "bench=progress", one, sizeof one) < 0) return 1;
+    if ((port = free_ports()) == 0) return 1;
     snprintf(cmd, sizeof cmd,
-             "'%s/tide-cluster' -n 2 --port %u --no-pin -- '%s/bench_progress' %lu", dir, port + 2,
-             dir, prounds);
+             "'%s/tide-cluster' -n 2 --port %u --no-pin -- '%s/bench_progress' %lu", dir, port, dir,
+             prounds);
     if (run(cmd, "[0] bench=progress", two, sizeof two) < 0) return 1;
     double p1 = field(one, "advance_p50_us"), p2 = field(two, "advance_p50_us");
     double b1 = field(one, "barrier_us"), b2 = field(two, "barrier_us");

@@ -4,34 +4,29 @@
  * The binary is found next to this test binary (both live in the build dir).
  */
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster_run.h"
+#include "proc.h"
+
 static char launcher[PATH_MAX];
-static char out_path[64], err_path[64];
+static tide_test_proc pr;
 
 static void setup(void)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert(n > 0);
-    self[n] = '\0';
-    snprintf(launcher, sizeof launcher, "%s/tide-cluster", dirname(self));
+    snprintf(launcher, sizeof launcher, "%s", tide_test_bin("tide-cluster"));
     cr_assert_eq(access(launcher, X_OK), 0, "no %s", launcher);
-    snprintf(out_path, sizeof out_path, "/tmp/tide_launch_%d.out", (int)getpid());
-    snprintf(err_path, sizeof err_path, "/tmp/tide_launch_%d.err", (int)getpid());
+    tide_test_proc_init(&pr, "launch");
 }
 
 static void teardown(void)
 {
-    unlink(out_path);
-    unlink(err_path);
+    tide_test_proc_fini(&pr);
 }
 
 TestSuite(launcher, .init = setup, .fini = teardown, .timeout = 30);
@@ -39,24 +34,9 @@ TestSuite(launcher, .init = setup, .fini = teardown, .timeout = 30);
 /* Run tide-cluster with @args (shell syntax); its exit code. */
 static int run(const char *args)
 {
-    char cmd[PATH_MAX + 4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", launcher, args, out_path, err_path);
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "%s", cmd);
-    return WEXITSTATUS(st);
-}
-
-static char *slurp(const char *path)
-{
-    static char buf[2][16384];
-    static int which;
-    char *b = buf[which ^= 1];
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(b, 1, sizeof buf[0] - 1, f);
-    b[n] = '\0';
-    fclose(f);
-    return b;
+    int rc = tide_test_proc_run(&pr, "'%s' %s", launcher, args);
+    cr_assert(rc >= 0, "%s %s", launcher, args);
+    return rc;
 }
 
 #define EXPECT_HAS(text, want) cr_expect(strstr(text, want) != NULL, "'%s' lacks '%s'", text, want)
@@ -65,7 +45,7 @@ Test(launcher, prefixes_lines_by_process)
 {
     int rc = run("-n 2 -- /bin/sh -c 'echo hi; echo oops >&2; printf \"no newline\"' sh");
     cr_expect_eq(rc, 0);
-    char *out = slurp(out_path), *err = slurp(err_path);
+    char *out = tide_test_proc_out(&pr), *err = tide_test_proc_err(&pr);
     EXPECT_HAS(out, "[0] hi\n");
     EXPECT_HAS(out, "[1] hi\n");
     EXPECT_HAS(out, "[0] no newline\n");
@@ -81,7 +61,7 @@ Test(launcher, prefix_option)
     char args[512];
     snprintf(args, sizeof args, "-n 2 --prefix=none %s", prog);
     cr_expect_eq(run(args), 0);
-    char *out = slurp(out_path), *err = slurp(err_path);
+    char *out = tide_test_proc_out(&pr), *err = tide_test_proc_err(&pr);
     /* Exactly the children's lines, unchanged, in some order. */
     cr_expect(strcmp(out, "line 0\nline 1\n") == 0 || strcmp(out, "line 1\nline 0\n") == 0,
               "stdout: '%s'", out);
@@ -89,24 +69,24 @@ Test(launcher, prefix_option)
               "stderr: '%s'", err);
     snprintf(args, sizeof args, "-n 2 --prefix process %s", prog);
     cr_expect_eq(run(args), 0);
-    out = slurp(out_path);
+    out = tide_test_proc_out(&pr);
     EXPECT_HAS(out, "[0] line 0\n");
     EXPECT_HAS(out, "[1] line 1\n");
     snprintf(args, sizeof args, "-n 2 %s", prog); /* the default */
     cr_expect_eq(run(args), 0);
-    EXPECT_HAS(slurp(out_path), "[1] line 1\n");
+    EXPECT_HAS(tide_test_proc_out(&pr), "[1] line 1\n");
     snprintf(args, sizeof args, "-n 2 --prefix=host %s", prog);
     cr_expect_eq(run(args), 2);
-    EXPECT_HAS(slurp(err_path), "'host'");
+    EXPECT_HAS(tide_test_proc_err(&pr), "'host'");
     cr_expect_eq(run("-n 2 --stall-timeout 250 -- /bin/sh -c 'echo \"$*\"' sh"), 0);
-    EXPECT_HAS(slurp(out_path), "--stall-timeout 250");
+    EXPECT_HAS(tide_test_proc_out(&pr), "--stall-timeout 250");
 }
 
 Test(launcher, passes_cluster_flags)
 {
     int rc = run("-n 3 -w 2 --port 3100 -- /bin/sh -c 'echo \"args: $*\"' sh a -- b");
     cr_expect_eq(rc, 0);
-    char *out = slurp(out_path);
+    char *out = tide_test_proc_out(&pr);
     EXPECT_HAS(out, "[0] args: a -n 3 -w 2 -p 0 --port 3100 -- b\n");
     EXPECT_HAS(out, "[2] args: a -n 3 -w 2 -p 2 --port 3100 -- b\n");
 }
@@ -128,17 +108,17 @@ Test(launcher, first_failure_wins_and_stops_the_rest)
 Test(launcher, usage_and_version)
 {
     cr_expect_eq(run("--version"), 0);
-    EXPECT_HAS(slurp(out_path), "tide-cluster (tide) 0.1.0");
+    EXPECT_HAS(tide_test_proc_out(&pr), "tide-cluster (tide) 0.1.0");
     cr_expect_eq(run("--help"), 0);
-    EXPECT_HAS(slurp(out_path), "Usage: tide-cluster");
+    EXPECT_HAS(tide_test_proc_out(&pr), "Usage: tide-cluster");
     cr_expect_eq(run("-n 2 true"), 2);
-    EXPECT_HAS(slurp(err_path), "missing '--'");
+    EXPECT_HAS(tide_test_proc_err(&pr), "missing '--'");
     cr_expect_eq(run("-n 2 --"), 2);
     cr_expect_eq(run("-w x -- true"), 2);
-    EXPECT_HAS(slurp(err_path), "'x'");
+    EXPECT_HAS(tide_test_proc_err(&pr), "'x'");
     cr_expect_eq(run("-p 1 -- true"), 2);
     cr_expect_eq(run("--bogus -- true"), 2);
-    EXPECT_HAS(slurp(err_path), "--bogus");
+    EXPECT_HAS(tide_test_proc_err(&pr), "--bogus");
     cr_expect_eq(run("-n 1 -- /nonexistent/prog"), 127);
-    EXPECT_HAS(slurp(err_path), "[0] tide-cluster: cannot run '/nonexistent/prog'");
+    EXPECT_HAS(tide_test_proc_err(&pr), "[0] tide-cluster: cannot run '/nonexistent/prog'");
 }

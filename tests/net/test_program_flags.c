@@ -5,34 +5,25 @@
  * themselves in their error messages. The binaries live next to this one.
  */
 #include <criterion/criterion.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster_run.h"
+#include "proc.h"
 #include "tide/tide.h"
 
-static char dir[PATH_MAX];
-static char out_path[64], err_path[64];
+static tide_test_proc pr;
 
 static void setup(void)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert(n > 0);
-    self[n] = '\0';
-    snprintf(dir, sizeof dir, "%s", dirname(self));
-    snprintf(out_path, sizeof out_path, "/tmp/tide_flags_%d.out", (int)getpid());
-    snprintf(err_path, sizeof err_path, "/tmp/tide_flags_%d.err", (int)getpid());
+    tide_test_proc_init(&pr, "flags");
 }
 
 static void teardown(void)
 {
-    unlink(out_path);
-    unlink(err_path);
+    tide_test_proc_fini(&pr);
 }
 
 TestSuite(program_flags, .init = setup, .fini = teardown, .timeout = 60);
@@ -41,25 +32,9 @@ TestSuite(program_flags, .init = setup, .fini = teardown, .timeout = 60);
  * exit code. A program that would run its demo instead is stopped at 10 s. */
 static int run(const char *prog, const char *args)
 {
-    char cmd[PATH_MAX + 4096];
-    snprintf(cmd, sizeof cmd, "timeout 10 '%s/%s' %s </dev/null >%s 2>%s", dir, prog, args,
-             out_path, err_path);
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "%s", cmd);
-    return WEXITSTATUS(st);
-}
-
-static char *slurp(const char *path)
-{
-    static char buf[2][16384];
-    static int which;
-    char *b = buf[which ^= 1];
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(b, 1, sizeof buf[0] - 1, f);
-    b[n] = '\0';
-    fclose(f);
-    return b;
+    int rc = tide_test_proc_run(&pr, "timeout 10 '%s' %s </dev/null", tide_test_bin(prog), args);
+    cr_assert(rc >= 0, "%s %s", prog, args);
+    return rc;
 }
 
 static const char *const programs[] = {"bfs",
@@ -82,12 +57,12 @@ Test(program_flags, help_and_version)
         cr_expect_eq(run(p, "--help"), 0, "%s --help", p);
         char want[128];
         snprintf(want, sizeof want, "usage: %s ", p);
-        cr_expect(strncmp(slurp(out_path), want, strlen(want)) == 0, "%s --help printed '%s'", p,
-                  slurp(out_path));
+        cr_expect(strncmp(tide_test_proc_out(&pr), want, strlen(want)) == 0,
+                  "%s --help printed '%s'", p, tide_test_proc_out(&pr));
         cr_expect_eq(run(p, "--version"), 0, "%s --version", p);
         snprintf(want, sizeof want, "%s (tide) %s\n", p, TIDE_VERSION);
-        cr_expect_str_eq(slurp(out_path), want, "%s --version", p);
-        cr_expect_str_eq(slurp(err_path), "", "%s --version wrote to stderr", p);
+        cr_expect_str_eq(tide_test_proc_out(&pr), want, "%s --version", p);
+        cr_expect_str_eq(tide_test_proc_err(&pr), "", "%s --version wrote to stderr", p);
     }
 }
 
@@ -95,10 +70,10 @@ Test(program_flags, help_and_version)
 static void gen_rejects(const char *args, const char *msg)
 {
     cr_expect_eq(run("tide-gen-factory", args), 2, "tide-gen-factory %s", args);
-    char *err = slurp(err_path);
+    char *err = tide_test_proc_err(&pr);
     err[strcspn(err, "\n")] = 0;
     cr_expect_str_eq(err, msg, "tide-gen-factory %s", args);
-    cr_expect_str_eq(slurp(out_path), "", "tide-gen-factory %s wrote events", args);
+    cr_expect_str_eq(tide_test_proc_out(&pr), "", "tide-gen-factory %s wrote events", args);
 }
 
 Test(program_flags, gen_factory_numbers_and_messages)
@@ -121,11 +96,11 @@ Test(program_flags, gen_factory_numbers_and_messages)
     gen_rejects("--evnts 5", "tide-gen-factory: unknown argument '--evnts'");
     gen_rejects("--events", "tide-gen-factory: --events needs a value");
     cr_expect_eq(run("tide-gen-factory", "-o /nonexistent/dir/log"), 1);
-    cr_expect(strncmp(slurp(err_path), "tide-gen-factory: /nonexistent/dir/log: ", 40) == 0,
-              "-o failure: '%s'", slurp(err_path));
+    cr_expect(strncmp(tide_test_proc_err(&pr), "tide-gen-factory: /nonexistent/dir/log: ", 40) == 0,
+              "-o failure: '%s'", tide_test_proc_err(&pr));
     /* Valid numbers still work: exactly E lines of JSON. */
     cr_expect_eq(run("tide-gen-factory", "--events 7 --machines 2 --workers 3 --seed 9"), 0);
-    char *out = slurp(out_path);
+    char *out = tide_test_proc_out(&pr);
     int lines = 0;
     for (char *c = out; *c; c++) lines += *c == '\n';
     cr_expect_eq(lines, 7, "'%s'", out);
@@ -134,8 +109,9 @@ Test(program_flags, gen_factory_numbers_and_messages)
 Test(program_flags, errors_name_the_program)
 {
     cr_expect_eq(run("wordcount", "/nonexistent/words"), 1);
-    cr_expect(strstr(slurp(err_path), "wordcount: /nonexistent/words: ") != NULL, "'%s'",
-              slurp(err_path));
+    cr_expect(strstr(tide_test_proc_err(&pr), "wordcount: /nonexistent/words: ") != NULL, "'%s'",
+              tide_test_proc_err(&pr));
     cr_expect_eq(run("tide-log", ""), 2);
-    cr_expect(strncmp(slurp(err_path), "usage: tide-log", 15) == 0, "'%s'", slurp(err_path));
+    cr_expect(strncmp(tide_test_proc_err(&pr), "usage: tide-log", 15) == 0, "'%s'",
+              tide_test_proc_err(&pr));
 }
