@@ -1,6 +1,7 @@
 /*
- * snapshot.c - writing and reading exporter snapshots (snapshot.h): built
- * whole in memory, checksummed with XXH64, written with one fwrite.
+ * snapshot.c - writing and reading exporter snapshots (snapshot.h): the
+ * log's part built in memory, the workers' states streamed after it, all
+ * checksummed with XXH64; read back whole and checked before use.
  */
 #define _GNU_SOURCE
 #include "snapshot.h"
@@ -12,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack */
 #include <xxhash.h>
 
-static const char MAGIC[8] = {'T', 'I', 'D', 'E', 'S', 'N', 'P', '1'};
+static const char MAGIC[8] = {'T', 'I', 'D', 'E', 'S', 'N', 'P', '2'};
 
 /* ---- a growing byte buffer ------------------------------------------------------- */
 
@@ -53,9 +55,17 @@ static void put_str(buf *b, const char *s, size_t n)
 
 /* ---- writing --------------------------------------------------------------------- */
 
+/* fwrite @n bytes of @p to @f, fed to the checksum @h too. */
+static bool out(FILE *f, XXH64_state_t *h, const void *p, size_t n)
+{
+    XXH64_update(h, p, n);
+    return n == 0 || fwrite(p, 1, n, f) == n;
+}
+
 int fx_snapshot_write(const char *path, const char *sig, char *const *paths, int nsrc,
                       const fx_log_pos *pos, int cur, const fx_smap *offsets,
-                      const fx_window *store, tide_error *e)
+                      const fx_window *store, const fx_snap_state *ds, uint64_t *bytes,
+                      tide_error *e)
 {
     buf b = {0};
     put(&b, MAGIC, sizeof MAGIC);
@@ -81,21 +91,32 @@ int fx_snapshot_write(const char *path, const char *sig, char *const *paths, int
         PUT(&b, store->h[i].len);
         put(&b, store->h[i].row, store->h[i].len);
     }
-    uint64_t sum = b.oom ? 0 : XXH64(b.p, b.len, 0);
-    PUT(&b, sum);
+    PUT(&b, ds->workers), PUT(&b, ds->processes), PUT(&b, ds->epoch);
     if (b.oom) {
         free(b.p);
         return tide_err_set(e, TIDE_ENOMEM, "snapshot %s: out of memory", path);
     }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    XXH64_state_t h;
+    XXH64_reset(&h, 0);
     int rc = TIDE_OK;
     FILE *f = fopen(tmp, "wb");
-    if (f == NULL || fwrite(b.p, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0)
+    bool ok = f != NULL && out(f, &h, b.p, b.len);
+    uint64_t total = b.len;
+    for (uint32_t w = 0; ok && w < ds->workers; w++) {
+        uint64_t len = ds->state_len[w];
+        ok = out(f, &h, &len, sizeof len) && out(f, &h, ds->state[w], len);
+        total += sizeof len + len;
+    }
+    uint64_t sum = XXH64_digest(&h);
+    ok = ok && fwrite(&sum, sizeof sum, 1, f) == 1;
+    if (!ok || fflush(f) != 0 || fsync(fileno(f)) != 0)
         rc = tide_err_set(e, TIDE_EIO, "snapshot %s: %s", tmp, strerror(errno));
     if (f && fclose(f) != 0 && rc == TIDE_OK)
         rc = tide_err_set(e, TIDE_EIO, "snapshot %s: %s", tmp, strerror(errno));
     free(b.p);
+    if (bytes) *bytes = total + sizeof sum;
     return rc;
 }
 
@@ -165,6 +186,9 @@ void fx_snapshot_fini(fx_snapshot *s)
     free(s->pos);
     fx_smap_fini(&s->offsets);
     fx_batch_fini(&s->events);
+    free(s->state);
+    free(s->state_len);
+    free(s->raw);
     memset(s, 0, sizeof *s);
 }
 
@@ -216,6 +240,17 @@ static int parse(rd *r, fx_snapshot *s)
         }
         s->events.ends[s->events.n++] = s->events.rows.len;
     }
+    GET(r, s->workers), GET(r, s->processes), GET(r, s->epoch);
+    if (r->bad || s->workers == 0 || s->workers > 4096) return TIDE_EPARSE;
+    s->state = calloc(s->workers, sizeof *s->state);
+    s->state_len = calloc(s->workers, sizeof *s->state_len);
+    if (s->state == NULL || s->state_len == NULL) return TIDE_ENOMEM;
+    for (uint32_t w = 0; w < s->workers && !r->bad; w++) {
+        GET(r, s->state_len[w]);
+        if (r->bad || r->len - r->at < s->state_len[w]) return TIDE_EPARSE;
+        s->state[w] = r->p + r->at;
+        r->at += s->state_len[w];
+    }
     return r->bad || r->at != r->len ? TIDE_EPARSE : TIDE_OK;
 }
 
@@ -259,6 +294,9 @@ int fx_snapshot_read(const char *path, fx_snapshot *s, tide_error *e)
         if (rc == TIDE_EPARSE) tide_err_set(e, rc, "snapshot %s: malformed", path);
         if (rc == TIDE_ENOMEM) tide_err_set(e, rc, "snapshot %s: out of memory", path);
     }
-    free(p);
+    if (rc == TIDE_OK)
+        s->raw = p; /* the workers' states point into it */
+    else
+        free(p);
     return rc;
 }
