@@ -175,21 +175,25 @@ static int on_updates(void *ctx, tide_time t, const tide_batch *b, tide_error *e
     return TIDE_OK;
 }
 
-/* Once the epoch of the snapshot waiting in PATH.tmp has committed, it
- * replaces PATH (a failure costs the snapshot, not the export). */
-static int publish_snapshot(ex *x, uint64_t upto)
+/* Make the snapshot waiting in PATH.tmp current (under x->lock: the reader
+ * and the writer may both try; a failure costs the snapshot, not the
+ * export). */
+static void publish_locked(ex *x)
 {
-    pthread_mutex_lock(&x->lock);
-    uint64_t p = x->snap_pending;
-    pthread_mutex_unlock(&x->lock);
-    if (p == 0 || p >= upto) return TIDE_OK;
     tide_error se = {0};
     if (fx_snapshot_publish(x->snap_path, &se) < 0)
         fprintf(stderr, "tide-export: %s\n", se.msg);
     else
         x->st.snapshots++;
-    pthread_mutex_lock(&x->lock);
     x->snap_pending = 0;
+}
+
+/* Once the epoch of the snapshot waiting in PATH.tmp has committed (the
+ * commit covers the epochs before @upto), it replaces PATH. */
+static int publish_snapshot(ex *x, uint64_t upto)
+{
+    pthread_mutex_lock(&x->lock);
+    if (x->snap_pending != 0 && x->snap_pending < upto) publish_locked(x);
     pthread_mutex_unlock(&x->lock);
     return TIDE_OK;
 }
@@ -502,8 +506,11 @@ static int take_snapshot(ex *x, tide_worker *w, tide_dataflow *df, fx_log *log, 
     uint64_t bytes = 0;
     if (cur >= 0 && fx_snapshot_write(x->snap_path, x->sig, paths, n, pos, cur, fx_log_last(log),
                                       &x->win, &ds, &bytes, &se) == TIDE_OK) {
+        /* Usually the drain has let the writer commit epoch T - 1 already:
+         * publish now; otherwise the writer does after that commit. */
         pthread_mutex_lock(&x->lock);
         x->snap_pending = T - 1;
+        if (__atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) >= T) publish_locked(x);
         pthread_mutex_unlock(&x->lock);
         x->st.snapshot_bytes = bytes;
     } else if (se.code) {
