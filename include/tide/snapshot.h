@@ -40,10 +40,10 @@
  * map/flat_map/filter/concat/exchange/inspect/negate, arrange (its trace;
  * readers re-derive their frontiers), consolidate, join/semijoin/antijoin,
  * reduce and the root-scope count/distinct/threshold/min/max/top_k/max_by,
- * fold, tide_sink_updates, probes. Not supported (TIDE_ENOTSUP): nested
- * scopes (iterate, feedback, enter/leave), imported arrangements
- * (tide_arranged_import), constant collections, tide_sink, user operators
- * without hooks.
+ * fold, tide_sink_updates, tide_sink, probes. Not supported (TIDE_ENOTSUP):
+ * nested scopes (iterate, feedback, enter/leave), imported arrangements
+ * (tide_arranged_import) and arrangements imported elsewhere, constant
+ * collections, user operators without hooks.
  *
  * File format (per worker, native byte order: read on the machine kind
  * that wrote it; version TIDE_SNAPSHOT_VERSION):
@@ -59,12 +59,17 @@
  * any operator is touched: a truncated, corrupt or mismatched file changes
  * nothing.
  *
- * Sources: timely dataflow has no such facility; differential's traces are
- * what is saved here (their batches, merged and compacted as
- * differential's spine compacts with a since frontier). Materialize
- * persists the input of its arrangements instead and rebuilds them on
- * restart (the cost this API avoids); the per-worker file layout follows
- * its one-shard-per-worker idea.
+ * Sources and design. Timely dataflow has no such facility. What is saved
+ * are differential's traces, compacted as its spine compacts when the
+ * since frontier advances (here to one time, all of them being < T), plus
+ * the little state around them (a reader's acknowledged upper, a fold's
+ * per-key checkpoints). Materialize persists the *input* of its
+ * arrangements (persist shards) and rehydrates them on restart, recomputing
+ * every operator: that recomputation is the cost this API avoids, at the
+ * price of files tied to one dataflow shape and one worker count. Loading
+ * happens before sealing rather than after: then the inputs' initial
+ * capabilities start at R on every worker at once, and no operator ever
+ * sees a frontier below its restored state.
  */
 #ifndef TIDE_SNAPSHOT_H
 #define TIDE_SNAPSHOT_H
