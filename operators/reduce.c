@@ -1008,7 +1008,7 @@ out:
     if (rc == TIDE_ESTATE) return tide_op_fail(op, rc, "output update below every held capability");
     if (rc == TIDE_ERANGE)
         return tide_op_fail(op, rc, "diff overflow: merging output batches sums diffs past int64");
-    if (rc < 0) return tide_op_fail(op, rc, "cannot seal output batch");
+    if (rc < 0) return tide_op_fail(op, rc, "cannot seal output batch: %s", tide_strerror(rc));
     return TIDE_OK;
 }
 

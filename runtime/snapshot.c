@@ -366,12 +366,14 @@ static int load_section(FILE *in, tide_op *op, loaded *l, tide_error *e)
     }
     uint64_t sum;
     if (!rd(in, &l->n, sizeof l->n, &h)) return TRUNC("operator section");
+    if (l->n > (1ull << 40)) /* beyond any state: a corrupt length */
+        return tide_err_set(e, TIDE_EPARSE, "snapshot: operator %u '%s': corrupt section length",
+                            op->index, op->name);
     if (l->n > 0) {
-        l->data = l->n < SIZE_MAX ? tide_alloc((size_t)l->n) : NULL;
+        l->data = tide_alloc((size_t)l->n);
         if (l->data == NULL)
-            return tide_err_set(e, TIDE_EPARSE,
-                                "snapshot: operator %u '%s': %llu bytes of state: corrupt or too "
-                                "large to hold",
+            return tide_err_set(e, TIDE_ENOMEM,
+                                "snapshot: operator %u '%s': out of memory for %llu bytes of state",
                                 op->index, op->name, (unsigned long long)l->n);
         if (!rd(in, l->data, (size_t)l->n, &h)) return TRUNC("operator state");
     }
