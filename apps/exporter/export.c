@@ -594,6 +594,10 @@ static bool snapshot_load(ex *x, tide_worker *w, tide_dataflow *df)
     pthread_barrier_wait(&x->snap_bar);
     bool ok = !__atomic_load_n(&x->snap_failed, __ATOMIC_ACQUIRE);
     pthread_barrier_wait(&x->snap_bar); /* all have read it before worker 0 moves on */
+    if (wi == 0) { /* the states are loaded: the file's bytes are not needed any more */
+        free(x->snap->raw);
+        x->snap->raw = NULL;
+    }
     return ok;
 }
 
