@@ -293,9 +293,11 @@ static bool rd(FILE *f, void *p, size_t n, XXH64_state_t *h)
 }
 
 typedef struct loaded {
-    uint8_t *data; /* the operator's state bytes */
-    uint64_t n;
+    off_t at;   /* where the operator's state bytes start in the file */
+    uint64_t n; /* how many */
 } loaded;
+
+#define CHUNK (1u << 20) /* bytes hashed at a time in the checking pass */
 
 #define TRUNC(where) tide_err_set(e, TIDE_EPARSE, "snapshot: truncated %s", where)
 
@@ -335,8 +337,9 @@ static int load_header(tide_dataflow *df, FILE *in, tide_error *e)
     return TIDE_OK;
 }
 
-/* Read and check operator @op's section into @l. */
-static int load_section(FILE *in, tide_op *op, loaded *l, tide_error *e)
+/* Check operator @op's section (its bytes hashed through @chunk, CHUNK
+ * bytes) and note in @l where its state lies. */
+static int load_section(FILE *in, tide_op *op, loaded *l, uint8_t *chunk, tide_error *e)
 {
     XXH64_state_t h;
     XXH64_reset(&h, 0);
@@ -369,13 +372,11 @@ static int load_section(FILE *in, tide_op *op, loaded *l, tide_error *e)
     if (l->n > (1ull << 40)) /* beyond any state: a corrupt length */
         return tide_err_set(e, TIDE_EPARSE, "snapshot: operator %u '%s': corrupt section length",
                             op->index, op->name);
-    if (l->n > 0) {
-        l->data = tide_alloc((size_t)l->n);
-        if (l->data == NULL)
-            return tide_err_set(e, TIDE_ENOMEM,
-                                "snapshot: operator %u '%s': out of memory for %llu bytes of state",
-                                op->index, op->name, (unsigned long long)l->n);
-        if (!rd(in, l->data, (size_t)l->n, &h)) return TRUNC("operator state");
+    l->at = ftello(in);
+    for (uint64_t left = l->n; left > 0;) {
+        size_t k = left < CHUNK ? (size_t)left : CHUNK;
+        if (!rd(in, chunk, k, &h)) return TRUNC("operator state");
+        left -= k;
     }
     if (!rd(in, &sum, sizeof sum, NULL)) return TRUNC("operator section");
     if (XXH64_digest(&h) != sum)
@@ -387,6 +388,34 @@ static int load_section(FILE *in, tide_op *op, loaded *l, tide_error *e)
     return TIDE_OK;
 }
 
+/* Run operator @op's load hook on its state (read again from @l). */
+static int load_apply(FILE *in, tide_op *op, const loaded *l, uint64_t resume, tide_error *e)
+{
+    uint8_t *data = l->n ? tide_alloc((size_t)l->n) : NULL;
+    if (l->n && data == NULL)
+        return tide_err_set(e, TIDE_ENOMEM,
+                            "snapshot: operator %u '%s': out of memory for %llu bytes of state",
+                            op->index, op->name, (unsigned long long)l->n);
+    tide_snap s = {.p = data, .len = (size_t)l->n, .epoch = resume, .op = op, .e = e};
+    int rc = TIDE_OK;
+    if (l->n && (fseeko(in, l->at, SEEK_SET) != 0 || !rd(in, data, (size_t)l->n, NULL)))
+        rc = tide_snap_fail(&s, TIDE_EIO, "its state cannot be read again (the file changed?)");
+    if (rc == TIDE_OK) rc = op->load(op, op->state, &s);
+    if (rc > 0) rc = TIDE_OK;
+    if (rc < 0 && e->code == 0) tide_snap_fail(&s, rc, "loading: %s", tide_strerror(rc));
+    if (rc == TIDE_OK && s.at != s.len)
+        rc = tide_snap_fail(&s, TIDE_EPARSE, "%zu byte(s) of its state left unread", s.len - s.at);
+    tide_free(data);
+    return rc;
+}
+
+/*
+ * Two passes: the first checks the header and every section (hashing the
+ * state bytes a chunk at a time, noting where each lies), the second reads
+ * each operator's state again, one at a time, and runs its hook. So a bad
+ * file changes nothing, and memory holds one operator's state bytes at
+ * most (not the whole file).
+ */
 int tide_dataflow_load(tide_dataflow *df, FILE *in, uint64_t resume, tide_error *e)
 {
     tide_error dummy;
@@ -397,27 +426,24 @@ int tide_dataflow_load(tide_dataflow *df, FILE *in, uint64_t resume, tide_error 
     if (df->sealed)
         return tide_err_set(e, TIDE_ESTATE, "tide_dataflow_load: dataflow '%s' is already sealed",
                             df->name);
+    if (ftello(in) < 0)
+        return tide_err_set(e, TIDE_EINVAL, "tide_dataflow_load: the file is not seekable");
     TIDE_TRY(load_header(df, in, e));
     loaded *ls = tide_calloc(df->nops + 1, sizeof *ls);
-    if (ls == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory loading '%s'", df->name);
-    int rc = TIDE_OK;
+    uint8_t *chunk = tide_alloc(CHUNK);
+    int rc = ls && chunk ? TIDE_OK
+                         : tide_err_set(e, TIDE_ENOMEM, "out of memory loading '%s'", df->name);
     for (uint32_t i = 0; i < df->nops && rc == TIDE_OK; i++)
-        rc = load_section(in, df->ops[i], &ls[i], e);
+        rc = load_section(in, df->ops[i], &ls[i], chunk, e);
     char end[8];
     if (rc == TIDE_OK && (!rd(in, end, sizeof end, NULL) || memcmp(end, END, sizeof end) != 0))
         rc = TRUNC("end (no end mark)");
-    for (uint32_t i = 0; i < df->nops && rc == TIDE_OK; i++) {
-        tide_op *op = df->ops[i];
-        if (op->load == NULL) continue;
-        tide_snap s = {.p = ls[i].data, .len = (size_t)ls[i].n, .epoch = resume, .op = op, .e = e};
-        rc = op->load(op, op->state, &s);
-        if (rc > 0) rc = TIDE_OK;
-        if (rc < 0 && e->code == 0) tide_snap_fail(&s, rc, "loading: %s", tide_strerror(rc));
-        if (rc == TIDE_OK && s.at != s.len)
-            rc = tide_snap_fail(&s, TIDE_EPARSE, "%zu byte(s) of its state left unread",
-                                s.len - s.at);
-    }
-    for (uint32_t i = 0; i < df->nops; i++) tide_free(ls[i].data);
+    tide_free(chunk);
+    off_t after = rc == TIDE_OK ? ftello(in) : -1;
+    for (uint32_t i = 0; i < df->nops && rc == TIDE_OK; i++)
+        if (df->ops[i]->load) rc = load_apply(in, df->ops[i], &ls[i], resume, e);
+    if (rc == TIDE_OK && fseeko(in, after, SEEK_SET) != 0) /* leave it after the end mark */
+        rc = tide_err_set(e, TIDE_EIO, "snapshot: cannot seek back to its end");
     tide_free(ls);
     return rc;
 }

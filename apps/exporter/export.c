@@ -582,9 +582,9 @@ static void snapshot_read(ex *x)
 static bool snapshot_load(ex *x, tide_worker *w, tide_dataflow *df)
 {
     uint32_t wi = tide_worker_index(w);
-    FILE *f = fmemopen((void *)x->snap->state[wi], (size_t)x->snap->state_len[wi], "rb");
     tide_error le = {0};
-    int rc = f ? tide_dataflow_load(df, f, 1, &le) : TIDE_ENOMEM;
+    FILE *f = fx_snapshot_open(x->snap_path, x->snap, wi, &le);
+    int rc = f ? tide_dataflow_load(df, f, 1, &le) : TIDE_EIO;
     if (f) fclose(f);
     if (rc < 0) {
         fprintf(stderr, "tide-export: worker %u: snapshot %s: %s: replaying the log\n", wi,
@@ -594,10 +594,6 @@ static bool snapshot_load(ex *x, tide_worker *w, tide_dataflow *df)
     pthread_barrier_wait(&x->snap_bar);
     bool ok = !__atomic_load_n(&x->snap_failed, __ATOMIC_ACQUIRE);
     pthread_barrier_wait(&x->snap_bar); /* all have read it before worker 0 moves on */
-    if (wi == 0) { /* the states are loaded: the file's bytes are not needed any more */
-        free(x->snap->raw);
-        x->snap->raw = NULL;
-    }
     return ok;
 }
 

@@ -55,9 +55,10 @@
  *     u64 n  n bytes of state (what its save hook wrote; 0 when stateless)
  *     u64 XXH64 of the section (from "u32 i" on)
  *   "TIDEEND1"
- * Every section is checked (tag, layouts, checksum) and read whole before
- * any operator is touched: a truncated, corrupt or mismatched file changes
- * nothing.
+ * Loading checks every section (tag, layouts, checksum) in a first pass
+ * before any operator is touched, so a truncated, corrupt or mismatched
+ * file changes nothing; a second pass reads each operator's state again,
+ * one at a time, so memory holds one operator's saved bytes at most.
  *
  * Sources and design. Timely dataflow has no such facility. What is saved
  * are differential's traces, compacted as its spine compacts when the
@@ -113,16 +114,18 @@ int tide_dataflow_save(tide_dataflow *df, uint64_t epoch, FILE *out, tide_error 
 /*
  * tide_dataflow_load - restore into @df (built, NOT sealed yet) the state a
  * tide_dataflow_save of an identically built dataflow wrote to @in
- * (borrowed; read from its position to the end of the snapshot), and move
- * every input to epoch @resume (>= 1: the restored data carry time 0).
+ * (borrowed; seekable: a file or fmemopen's, not a pipe; read from its
+ * position to the end of the snapshot, where it is left; it must not change
+ * during the call), and move every input to epoch @resume (>= 1: the
+ * restored data carry time 0).
  * Checks before touching anything: the format, the worker index, worker
  * and process counts, the operators (count, names, layouts) and every
  * section's checksum.
  * @return TIDE_OK; TIDE_EPARSE (not a snapshot, other version, truncated,
  * checksum mismatch: says which operator); TIDE_EINVAL (a mismatch: names
- * what differs, e.g. "saved by worker 1 of 2 workers x 1 process(es), this
- * is worker 0 of 4"; or @resume 0); TIDE_ESTATE when @df is already
- * sealed; TIDE_EIO; TIDE_ENOMEM. Detail in @e. When an operator's load
+ * what differs, e.g. "saved by worker 1 of 2 worker(s) in 1 process(es),
+ * this is worker 0 of 4 in 1"; @resume 0; @in not seekable); TIDE_ESTATE
+ * when @df is already sealed; TIDE_EIO; TIDE_ENOMEM. Detail in @e. When an operator's load
  * hook fails after others were restored (only ENOMEM or an inconsistent
  * section that passed its checksum), @df is half restored: drop it
  * (tide_dataflow_drop) and build it again.
