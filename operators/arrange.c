@@ -46,8 +46,12 @@ int tide__arranged_give_ext(tide_op *op, uint32_t port, tide_batch *b)
         return TIDE_OK;
     }
     for (uint32_t c = 0; c < out->nchannels; c++) {
-        tide_batch *ref = c + 1 == out->nchannels ? b : tide_batch_ref(b);
-        TIDE_TRY(tide__channel_send(df, df->chans[out->channels[c]], ref));
+        bool last = c + 1 == out->nchannels;
+        int rc = tide__channel_send(df, df->chans[out->channels[c]], last ? b : tide_batch_ref(b));
+        if (rc < 0) { /* the send took its reference; ours for the last channel is left */
+            if (!last) tide_batch_unref(b);
+            return rc;
+        }
     }
     return TIDE_OK;
 }

@@ -285,7 +285,11 @@ static int absorb(tide_op *op, fold_state *st, const tide_batch *in)
             tide_batch *b = tide_batch_new(st->in, TIDE_BATCH_UPDATES, 64);
             if (b == NULL) return TIDE_ENOMEM;
             b->time = t;
-            TIDE_TRY(tide_op_hold(op, t));
+            int rc = tide_op_hold(op, t);
+            if (rc < 0) {
+                tide_batch_unref(b);
+                return rc;
+            }
             st->p[st->np++] = (pending){t, b};
         }
         uint32_t kl, vl;
