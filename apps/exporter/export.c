@@ -65,13 +65,12 @@ typedef struct ex {
     char *sig;             /* snapshots: the views' names and versions, the window */
     uint64_t snap_pending; /* epoch whose snapshot waits in PATH.tmp for its commit (0: none) */
     /* State snapshots (snapshot.h): taking them ... */
-    uint32_t nlocal;     /* this process's workers */
-    uint64_t snap_req;   /* atomic: the epoch every worker is asked to save at (0: none) */
-    uint32_t snap_saved; /* atomic: workers that have saved at snap_req */
-    uint64_t *saved_at;  /* per local worker: the last epoch it saved at */
-    char **sbuf;         /* per local worker: its saved state (open_memstream's) */
-    size_t *slen;        /* per local worker */
-    int *src;            /* per local worker: its save's result */
+    uint32_t nlocal;    /* this process's workers */
+    uint64_t snap_req;  /* atomic: the epoch every worker is asked to save at (0: none) */
+    uint64_t *saved_at; /* per local worker, atomic: the last epoch it saved at */
+    char **sbuf;        /* per local worker: its saved state (open_memstream's) */
+    size_t *slen;       /* per local worker */
+    int *src;           /* per local worker: its save's result */
     /* ... and loading one at a restart. */
     fx_snapshot *snap;          /* the checked snapshot to load (NULL: replay the log) */
     pthread_barrier_t snap_bar; /* the workers agree whether every load succeeded */
@@ -447,7 +446,9 @@ static void save_if_asked(ex *x, tide_worker *w, tide_dataflow *df)
 {
     uint32_t li = tide_worker_index(w) - tide_worker_config(w)->process * x->nlocal;
     uint64_t T = __atomic_load_n(&x->snap_req, __ATOMIC_ACQUIRE);
-    if (T == 0 || x->saved_at[li] == T || !tide_dataflow_quiescent(df, T)) return;
+    if (T == 0 || __atomic_load_n(&x->saved_at[li], __ATOMIC_RELAXED) == T ||
+        !tide_dataflow_quiescent(df, T))
+        return;
     free(x->sbuf[li]);
     x->sbuf[li] = NULL;
     FILE *f = open_memstream(&x->sbuf[li], &x->slen[li]);
@@ -457,9 +458,21 @@ static void save_if_asked(ex *x, tide_worker *w, tide_dataflow *df)
     if (x->src[li] < 0)
         fprintf(stderr, "tide-export: worker %u: snapshot: %s (going on without it)\n",
                 tide_worker_index(w), se.code ? se.msg : tide_strerror(x->src[li]));
-    x->saved_at[li] = T;
-    __atomic_add_fetch(&x->snap_saved, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&x->saved_at[li], T, __ATOMIC_RELEASE); /* sbuf, slen, src are ready */
 }
+
+/* How many of this process's workers have saved at @T. */
+static uint32_t saved_count(ex *x, uint64_t T)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < x->nlocal; i++)
+        n += __atomic_load_n(&x->saved_at[i], __ATOMIC_ACQUIRE) == T;
+    return n;
+}
+
+/* A worker that never gets quiescent (an operator activating itself
+ * forever) must not stop the export: the snapshot is given up. */
+#define SNAPSHOT_WAIT_US (60u * 1000000u)
 
 static uint64_t now_us(void)
 {
@@ -484,16 +497,25 @@ static int take_snapshot(ex *x, tide_worker *w, tide_dataflow *df, fx_log *log, 
     pthread_mutex_unlock(&x->lock);
     if (busy) return TIDE_OK;
     uint64_t t0 = now_us();
-    __atomic_store_n(&x->snap_saved, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&x->snap_req, T, __ATOMIC_RELEASE);
     int rc = TIDE_OK;
-    for (;;) {
+    bool all = false;
+    while (!all && now_us() - t0 < SNAPSHOT_WAIT_US) {
         save_if_asked(x, w, df);
-        if (__atomic_load_n(&x->snap_saved, __ATOMIC_ACQUIRE) == x->nlocal) break;
+        if ((all = saved_count(x, T) == x->nlocal)) break;
         if ((rc = tide_worker_step_or_park(w, 200)) < 0) break;
         rc = TIDE_OK;
     }
     __atomic_store_n(&x->snap_req, 0, __ATOMIC_RELEASE);
+    if (!all) { /* a late worker may still be saving into its buffer: leave them */
+        if (rc == TIDE_OK)
+            fprintf(stderr,
+                    "tide-export: snapshot at epoch %llu: the workers were not quiescent "
+                    "within %u s (going on without it)\n",
+                    (unsigned long long)T, SNAPSHOT_WAIT_US / 1000000u);
+        x->st.snapshot_us += now_us() - t0;
+        return rc;
+    }
     bool ok = rc == TIDE_OK;
     for (uint32_t i = 0; i < x->nlocal; i++) ok = ok && x->src[i] == TIDE_OK;
     int n = fx_log_nsources(log);
