@@ -525,7 +525,7 @@ static int take_snapshot(ex *x, tide_worker *w, tide_dataflow *df, fx_log *log, 
     for (int i = 0; i < n && cur >= 0; i++) paths[i] = (char *)fx_log_source(log, i);
     tide_error se = {0};
     fx_snap_state ds = {x->nlocal, 1, T, x->sbuf, x->slen};
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, t1 = now_us();
     if (cur >= 0 && fx_snapshot_write(x->snap_path, x->sig, paths, n, pos, cur, fx_log_last(log),
                                       &x->win, &ds, &bytes, &se) == TIDE_OK) {
         /* Usually the drain has let the writer commit epoch T - 1 already:
@@ -544,6 +544,7 @@ static int take_snapshot(ex *x, tide_worker *w, tide_dataflow *df, fx_log *log, 
     }
     free(pos);
     free(paths);
+    x->st.snapshot_write_us += now_us() - t1;
     x->st.snapshot_us += now_us() - t0;
     x->st.snapshots_taken++;
     return rc;

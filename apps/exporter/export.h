@@ -37,13 +37,14 @@ typedef struct fx_export_stats {
     uint64_t events;   /* new events exported */
     uint64_t replayed; /* events replayed to rebuild state (not written) */
     uint64_t batches, commits, rows, skipped;
-    uint64_t snapshot_events; /* window events loaded from a snapshot at start (--since) */
-    uint64_t snapshots;       /* snapshots published */
-    uint64_t restored;        /* 1: the dataflow's state was loaded from a snapshot */
-    uint64_t fed;             /* events sent into the dataflow (replayed or new) */
-    uint64_t snapshots_taken; /* snapshots the workers saved (published or not) */
-    uint64_t snapshot_us;     /* time the reader spent taking them (drain + write) */
-    uint64_t snapshot_bytes;  /* size of the last one written */
+    uint64_t snapshot_events;   /* window events loaded from a snapshot at start (--since) */
+    uint64_t snapshots;         /* snapshots published */
+    uint64_t restored;          /* 1: the dataflow's state was loaded from a snapshot */
+    uint64_t fed;               /* events sent into the dataflow (replayed or new) */
+    uint64_t snapshots_taken;   /* snapshots the workers saved (published or not) */
+    uint64_t snapshot_us;       /* time the reader spent taking them (drain + write) */
+    uint64_t snapshot_write_us; /* of which writing the files (and fsync) */
+    uint64_t snapshot_bytes;    /* size of the last one written */
 } fx_export_stats;
 
 void fx_export_opts_init(fx_export_opts *o);
