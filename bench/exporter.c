@@ -8,7 +8,7 @@
  *                  [--formats jsonl,msgpack] [--dir DIR]
  *   bench_exporter --fold [--keys K] [--batches B]
  *   bench_exporter --since-flat [--events E] [--batch N] [--dir DIR]
- *   bench_exporter --restart [--events E] [--batch N] [--dir DIR]
+ *   bench_exporter --restart [--events E] [--batch N] [--snapshot-every S] [--dir DIR]
  *
  * Each run is a child process (fresh database, peak RSS of its own).
  * Output: one line per (format, batch size, workers): wall and CPU time,
@@ -23,7 +23,9 @@
  * --since 1d (a window of ~2,900 events) and without: flat against growing.
  * --restart: a whole export of E MessagePack events, then the time a rerun
  * over the same log takes to rebuild its state (nothing new to write):
- * replaying the log, or loading the snapshot (--snapshot-every 10).
+ * replaying the log, or loading the dataflow's state from the snapshot
+ * (--snapshot-every S, default 10); plus what each run fed and what
+ * snapshots cost.
  * --since-flat and --restart use the first size of --batch.
  */
 #define _GNU_SOURCE
@@ -79,8 +81,10 @@ static run_result in_child(int (*fn)(const char *, const char *, uint32_t, uint3
     return in_child_db(fn, a, b, w, batch, 1);
 }
 
-static int64_t since_us;        /* --since-flat: the window of run_export (0: none) */
-static uint32_t snapshot_every; /* --restart: run_export's snapshots (0: none) */
+static int64_t since_us;            /* --since-flat: the window of run_export (0: none) */
+static uint32_t snapshot_every;     /* --restart: run_export's snapshots (0: none) */
+static int restart_mode;            /* --restart: run_export prints what each run did */
+static uint32_t restart_every = 10; /* --restart: --snapshot-every of the snapshot runs */
 
 static int run_export(const char *log, const char *db, uint32_t workers, uint32_t batch)
 {
@@ -97,6 +101,15 @@ static int run_export(const char *log, const char *db, uint32_t workers, uint32_
     fx_export_stats st;
     int rc = fx_export(&o, &st, &e);
     if (rc < 0) fprintf(stderr, "bench_exporter: %s\n", e.msg);
+    if (restart_mode) /* from the child: what the run did, and what its snapshots cost */
+        printf("bench=exporter_restart_run snapshot_every=%u events=%llu replayed=%llu fed=%llu "
+               "restored=%llu snapshots=%llu snapshot_ms=%.0f snapshot_write_ms=%.0f "
+               "snapshot_last_mb=%.1f\n",
+               snapshot_every, (unsigned long long)st.events, (unsigned long long)st.replayed,
+               (unsigned long long)st.fed, (unsigned long long)st.restored,
+               (unsigned long long)st.snapshots_taken, (double)st.snapshot_us / 1e3,
+               (double)st.snapshot_write_us / 1e3, (double)st.snapshot_bytes / 1e6);
+    fflush(stdout);
     return rc < 0;
 }
 
@@ -296,8 +309,10 @@ static int since_bench(uint64_t events, uint32_t batch, const char *dir)
     return system(cmd) != 0;
 }
 
-/* --restart: the time a restart over a complete export takes, loading a
- * snapshot (--snapshot-every 10) or replaying the whole log. */
+/* --restart: the time a restart over a complete export takes, loading the
+ * dataflow's state from a snapshot (--snapshot-every 10) or replaying the
+ * whole log; each run also prints (bench=exporter_restart_run) how many
+ * events it fed into the dataflow and what taking snapshots cost it. */
 static int restart_bench(uint64_t events, uint32_t batch, const char *dir)
 {
     char log[512], db[512];
@@ -313,8 +328,9 @@ static int restart_bench(uint64_t events, uint32_t batch, const char *dir)
     FILE *f = fopen(log, "wb");
     if (f == NULL || fx_gen(&g, f) < 0) return 1;
     fclose(f);
+    restart_mode = 1;
     for (int snap = 0; snap < 2; snap++) {
-        snapshot_every = snap ? 10 : 0;
+        snapshot_every = snap ? restart_every : 0;
         run_result full = in_child_db(run_export, log, db, 1, batch, 1);
         run_result again = in_child_db(run_export, log, db, 1, batch, 0);
         struct stat st;
@@ -329,6 +345,7 @@ static int restart_bench(uint64_t events, uint32_t batch, const char *dir)
         fflush(stdout);
     }
     snapshot_every = 0;
+    restart_mode = 0;
     unlink(log);
     char cmd[2200];
     snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm' '%s.snapshot'", db, db, db, db);
@@ -366,6 +383,8 @@ int main(int argc, char **argv)
             since_flat = 1;
         else if (strcmp(a, "--restart") == 0)
             restart = 1;
+        else if (strcmp(a, "--snapshot-every") == 0)
+            restart_every = (uint32_t)atol(v), i++;
         else {
             fprintf(stderr, "bench_exporter: unknown argument %s\n", a);
             return 2;

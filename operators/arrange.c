@@ -22,6 +22,8 @@
 #include <string.h>
 
 #include "arrange.h"
+
+#include "tide/snapshot.h"
 #include "diff.h"
 #include "tide/alloc.h"
 #include "trace/trace_int.h"
@@ -44,8 +46,12 @@ int tide__arranged_give_ext(tide_op *op, uint32_t port, tide_batch *b)
         return TIDE_OK;
     }
     for (uint32_t c = 0; c < out->nchannels; c++) {
-        tide_batch *ref = c + 1 == out->nchannels ? b : tide_batch_ref(b);
-        TIDE_TRY(tide__channel_send(df, df->chans[out->channels[c]], ref));
+        bool last = c + 1 == out->nchannels;
+        int rc = tide__channel_send(df, df->chans[out->channels[c]], last ? b : tide_batch_ref(b));
+        if (rc < 0) { /* the send took its reference; ours for the last channel is left */
+            if (!last) tide_batch_unref(b);
+            return rc;
+        }
     }
     return TIDE_OK;
 }
@@ -376,6 +382,35 @@ static void arr_schedule(tide_op *op, void *state)
     }
 }
 
+/* ---- snapshots (tide/snapshot.h) ------------------------------------------ */
+
+/* At a quiescent epoch nothing is buffered: the state is the trace. */
+static int arr_save(tide_op *op, void *state, tide_snap *s)
+{
+    arr_state *st = state;
+    if (tide_batcher_len(st->batcher) > 0)
+        return tide_snap_fail(s, TIDE_ESTATE, "updates at or after the saved epoch are buffered");
+    if (st->src.subs)
+        return tide_snap_fail(s, TIDE_ENOTSUP, "the arrangement is imported by another dataflow");
+    return st->trace ? tide_trace_save(st->trace, s) : TIDE_OK;
+}
+
+/* The trace gets the saved batch [0, R); the batcher's next batch starts at
+ * R (the empty batch sealed here is dropped: the trace already covers it). */
+static int arr_load(tide_op *op, void *state, tide_snap *s)
+{
+    arr_state *st = state;
+    if (st->trace) TIDE_TRY(tide_trace_load(st->trace, s));
+    tide_antichain r;
+    tide_antichain_init(&r);
+    tide_trace_batch *tb = NULL;
+    int rc = tide_antichain_insert(&r, tide_time_epoch(tide_snap_epoch(s)));
+    if (rc >= 0) rc = tide_batcher_seal(st->batcher, &r, &tb);
+    tide_trace_batch_unref(tb);
+    tide_antichain_fini(&r);
+    return rc;
+}
+
 static tide_op *arr_build(tide_stream *c, const char *name, bool keep_trace, arr_state **out)
 {
     tide_worker *w = c->scope->df->w;
@@ -403,7 +438,9 @@ static tide_op *arr_build(tide_stream *c, const char *name, bool keep_trace, arr
                       .out_flags = &flags,
                       .schedule = arr_schedule,
                       .state = st,
-                      .state_free = arr_state_free};
+                      .state_free = arr_state_free,
+                      .save = arr_save,
+                      .load = arr_load};
     tide_op *op = tide_op_build(c->scope, &d);
     if (op == NULL) {
         arr_state_free(st);
@@ -472,7 +509,8 @@ tide_stream *tide_arranged_stream(tide_arranged *a)
                       .noutputs = 1,
                       .outputs = &a->layout,
                       .out_flags = &flags,
-                      .schedule = stream_schedule};
+                      .schedule = stream_schedule,
+                      .stateless = true};
     tide_op *op = tide_op_build(a->scope, &d);
     return op ? tide_op_output(op, 0) : NULL;
 }

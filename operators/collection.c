@@ -64,7 +64,8 @@ tide_stream *tide_negate(tide_stream *c)
                       .noutputs = 1,
                       .outputs = &c->layout,
                       .out_flags = &c->flags,
-                      .schedule = negate_schedule};
+                      .schedule = negate_schedule,
+                      .stateless = true};
     tide_op *op = tide_op_build(c->scope, &d);
     return op ? tide_op_output(op, 0) : NULL;
 }
@@ -107,7 +108,8 @@ tide_stream *tide_inspect_updates(tide_stream *c, tide_update_fn fn, void *ctx)
                       .out_flags = &c->flags,
                       .schedule = insp_schedule,
                       .state = st,
-                      .state_free = tide_free};
+                      .state_free = tide_free,
+                      .stateless = true};
     tide_op *op = tide_op_build(c->scope, &d);
     if (op == NULL) tide_free(st);
     return op ? tide_op_output(op, 0) : NULL;

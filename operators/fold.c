@@ -24,6 +24,7 @@
 
 #include "tide/alloc.h"
 #include "tide/scratch.h"
+#include "tide/snapshot.h"
 #include "worker.h"
 
 typedef struct fpos {
@@ -284,7 +285,11 @@ static int absorb(tide_op *op, fold_state *st, const tide_batch *in)
             tide_batch *b = tide_batch_new(st->in, TIDE_BATCH_UPDATES, 64);
             if (b == NULL) return TIDE_ENOMEM;
             b->time = t;
-            TIDE_TRY(tide_op_hold(op, t));
+            int rc = tide_op_hold(op, t);
+            if (rc < 0) {
+                tide_batch_unref(b);
+                return rc;
+            }
             st->p[st->np++] = (pending){t, b};
         }
         uint32_t kl, vl;
@@ -351,6 +356,71 @@ static void fold_free(void *p)
     tide_free(st);
 }
 
+/* ---- snapshots (tide/snapshot.h) --------------------------------------------- */
+
+/*
+ * Quiescent, nothing is pending: the state is the keys' heaps. Section:
+ * u64 keys; per key: key, u32 n, n fpos, vals, states, outs (each a
+ * length-prefixed byte string). Keys whose values all cancelled are left
+ * out (they hold nothing).
+ */
+static int fold_save(tide_op *op, void *state, tide_snap *s)
+{
+    fold_state *st = state;
+    if (st->np > 0) return tide_snap_fail(s, TIDE_ESTATE, "%u time(s) pending", st->np);
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < st->tab_cap; i++) n += st->tab[i] && st->tab[i]->n > 0;
+    TIDE_TRY(tide_snap_put_u64(s, n));
+    for (uint32_t i = 0; i < st->tab_cap; i++) {
+        const fkey *k = st->tab[i];
+        if (k == NULL || k->n == 0) continue;
+        TIDE_TRY(tide_snap_put_bytes(s, k->key, k->klen));
+        TIDE_TRY(tide_snap_put(s, &k->n, sizeof k->n));
+        TIDE_TRY(tide_snap_put(s, k->pos, (size_t)k->n * sizeof *k->pos));
+        TIDE_TRY(tide_snap_put_bytes(s, k->vals.data, (uint32_t)k->vals.len));
+        TIDE_TRY(tide_snap_put_bytes(s, k->states.data, (uint32_t)k->states.len));
+        TIDE_TRY(tide_snap_put_bytes(s, k->outs.data, (uint32_t)k->outs.len));
+    }
+    return TIDE_OK;
+}
+
+static int put_heap(tide_snap *s, tide_rowbuf *rb)
+{
+    const uint8_t *p;
+    uint32_t n;
+    TIDE_TRY(tide_snap_get_bytes(s, &p, &n));
+    return n ? tide_row_put_raw(rb, p, n) : TIDE_OK;
+}
+
+static int fold_load(tide_op *op, void *state, tide_snap *s)
+{
+    fold_state *st = state;
+    uint64_t n;
+    TIDE_TRY(tide_snap_get_u64(s, &n));
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *key;
+        uint32_t kl, np;
+        TIDE_TRY(tide_snap_get_bytes(s, &key, &kl));
+        TIDE_TRY(tide_snap_get(s, &np, sizeof np));
+        const uint8_t *pos = tide_snap_get_ptr(s, (size_t)np * sizeof(fpos));
+        if (pos == NULL || np == 0) return TIDE_EPARSE;
+        fkey *k = key_get(st, key, kl);
+        if (k == NULL) return TIDE_ENOMEM;
+        if (k->n > 0) return tide_snap_fail(s, TIDE_EPARSE, "a key saved twice");
+        k->pos = tide_alloc((size_t)np * sizeof *k->pos);
+        if (k->pos == NULL) return TIDE_ENOMEM;
+        memcpy(k->pos, pos, (size_t)np * sizeof *k->pos);
+        k->n = k->cap = np;
+        TIDE_TRY(put_heap(s, &k->vals));
+        TIDE_TRY(put_heap(s, &k->states));
+        TIDE_TRY(put_heap(s, &k->outs));
+        const fpos *last = &k->pos[np - 1];
+        if (last->vend != k->vals.len || last->send != k->states.len || last->oend != k->outs.len)
+            return tide_snap_fail(s, TIDE_EPARSE, "a key's heaps do not match its positions");
+    }
+    return TIDE_OK;
+}
+
 tide_stream *tide_fold(tide_stream *c, const char *name, uint32_t out_width, tide_fold_fn fn,
                        void *ctx)
 {
@@ -382,7 +452,9 @@ tide_stream *tide_fold(tide_stream *c, const char *name, uint32_t out_width, tid
                       .out_flags = &flags,
                       .schedule = fold_schedule,
                       .state = st,
-                      .state_free = fold_free};
+                      .state_free = fold_free,
+                      .save = fold_save,
+                      .load = fold_load};
     tide_op *op = tide_op_build(s, &d);
     if (op == NULL) {
         fold_free(st);

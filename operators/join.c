@@ -37,6 +37,7 @@
 #include "diff.h"
 #include "trace/trace_int.h"
 #include "tide/alloc.h"
+#include "tide/snapshot.h"
 
 /* One val of the other side's current key in one of its batches, with its
  * updates (borrowed from the batch). The same val may appear once per
@@ -226,6 +227,36 @@ static void join_schedule(tide_op *op, void *state)
     compact(op, st);
 }
 
+/* ---- snapshots (tide/snapshot.h) ------------------------------------------ */
+
+/* The traces are their arrange operators'; a join keeps which readers it
+ * has released (a complete input) and its acknowledged uppers, which after
+ * a load are the restored traces' upper R. */
+static int join_save(tide_op *op, void *state, tide_snap *s)
+{
+    join_state *st = state;
+    if (tide_scope_depth(tide_op_scope(op)) > 0)
+        return tide_snap_fail(s, TIDE_ENOTSUP, "a join in a nested scope");
+    uint8_t gone[2] = {st->reader[0] == NULL, st->reader[1] == NULL};
+    return tide_snap_put(s, gone, sizeof gone);
+}
+
+static int join_load(tide_op *op, void *state, tide_snap *s)
+{
+    join_state *st = state;
+    uint8_t gone[2];
+    TIDE_TRY(tide_snap_get(s, gone, sizeof gone));
+    for (int i = 0; i < 2; i++) {
+        if (gone[i]) {
+            tide_trace_reader_free(st->reader[i]);
+            st->reader[i] = NULL;
+        }
+        tide_antichain_clear(&st->ack[i]);
+        TIDE_TRY(tide_antichain_insert(&st->ack[i], tide_time_epoch(tide_snap_epoch(s))));
+    }
+    return TIDE_OK;
+}
+
 tide_stream *tide_join(tide_arranged *a, tide_arranged *b, const char *name, tide_layout out,
                        tide_join_fn fn, void *ctx)
 {
@@ -263,7 +294,9 @@ tide_stream *tide_join(tide_arranged *a, tide_arranged *b, const char *name, tid
                       .out_flags = &flags,
                       .schedule = join_schedule,
                       .state = st,
-                      .state_free = join_state_free};
+                      .state_free = join_state_free,
+                      .save = join_save,
+                      .load = join_load};
     tide_op *op = tide_op_build(a->scope, &d);
     if (op == NULL) {
         join_state_free(st);

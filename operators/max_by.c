@@ -91,7 +91,8 @@ static tide_stream *by(tide_stream *c, const char *name, tide_order_fn fn, void 
                       .out_flags = &flags,
                       .schedule = wrap_schedule,
                       .state = st,
-                      .state_free = tide_free};
+                      .state_free = tide_free,
+                      .stateless = true};
     tide_op *op = tide_op_build(tide_stream_scope(c), &d);
     if (op == NULL) {
         tide_free(st);

@@ -30,6 +30,7 @@
  *                        output trace <-- tide__reduce_emit <-+--> announcements
  */
 #define _GNU_SOURCE
+#include "tide/snapshot.h"
 #include "reduce.h"
 
 #include <assert.h>
@@ -1007,7 +1008,7 @@ out:
     if (rc == TIDE_ESTATE) return tide_op_fail(op, rc, "output update below every held capability");
     if (rc == TIDE_ERANGE)
         return tide_op_fail(op, rc, "diff overflow: merging output batches sums diffs past int64");
-    if (rc < 0) return tide_op_fail(op, rc, "cannot seal output batch");
+    if (rc < 0) return tide_op_fail(op, rc, "cannot seal output batch: %s", tide_strerror(rc));
     return TIDE_OK;
 }
 
@@ -1156,6 +1157,30 @@ fail:
 /* Construction                                                             */
 /* ======================================================================== */
 
+/* ---- snapshots (tide/snapshot.h) ------------------------------------------ */
+
+/* The input trace is the arrange operator's; a reduce keeps its output
+ * trace. Quiescent, it has no pending (key, time); after a load its last
+ * round is R, where the restored traces end. */
+static int reduce_save(tide_op *op, void *state, tide_snap *s)
+{
+    reduce_state *st = state;
+    if (tide_scope_depth(tide_op_scope(op)) > 0)
+        return tide_snap_fail(s, TIDE_ENOTSUP, "a reduce in a nested scope");
+    if (st->npend > 0)
+        return tide_snap_fail(s, TIDE_ESTATE, "%u (key, time) pair(s) pending", st->npend);
+    return tide_trace_save(st->out_trace, s);
+}
+
+static int reduce_load(tide_op *op, void *state, tide_snap *s)
+{
+    reduce_state *st = state;
+    TIDE_TRY(tide_trace_load(st->out_trace, s));
+    tide_antichain_clear(&st->done);
+    return tide_antichain_insert(&st->done, tide_time_epoch(tide_snap_epoch(s))) < 0 ? TIDE_ENOMEM
+                                                                                     : TIDE_OK;
+}
+
 int tide__reduce_build(tide_stream *ann, tide_trace *in_trace, uint32_t trace_depth,
                        tide_layout in_layout, const char *name, uint32_t val_width,
                        tide_reduce_fn fn, void *ctx, tide_stream **out, tide_trace **out_trace)
@@ -1187,7 +1212,9 @@ int tide__reduce_build(tide_stream *ann, tide_trace *in_trace, uint32_t trace_de
                       .out_flags = &oflags,
                       .schedule = reduce_schedule,
                       .state = st,
-                      .state_free = state_free};
+                      .state_free = state_free,
+                      .save = reduce_save,
+                      .load = reduce_load};
     tide_op *op = tide_op_build(tide_stream_scope(ann), &d);
     if (op == NULL) {
         state_free(st);

@@ -17,6 +17,7 @@
 #include "tide/alloc.h"
 #include "tide/ops.h"
 #include "tide/scratch.h"
+#include "tide/snapshot.h"
 #include "worker.h"
 
 typedef struct pending {
@@ -130,6 +131,24 @@ static void sink_schedule(tide_op *op, void *state)
     if (rc < 0) tide_op_fail(op, rc, "sink: %s", st->e.code ? st->e.msg : tide_strerror(rc));
 }
 
+/* Snapshots: at a quiescent epoch every time before it was delivered; after
+ * a load the consumer has seen everything before R. */
+static int sink_save(tide_op *op, void *state, tide_snap *s)
+{
+    sink_state *st = state;
+    if (st->np > 0) return tide_snap_fail(s, TIDE_ESTATE, "%u time(s) not delivered yet", st->np);
+    return TIDE_OK;
+}
+
+static int sink_load(tide_op *op, void *state, tide_snap *s)
+{
+    sink_state *st = state;
+    tide_antichain_clear(&st->last);
+    TIDE_TRY(tide_antichain_insert(&st->last, tide_time_epoch(tide_snap_epoch(s))));
+    st->reported = true;
+    return TIDE_OK;
+}
+
 static void sink_free(void *p)
 {
     sink_state *st = p;
@@ -179,7 +198,9 @@ int tide_sink_updates_on(tide_stream *c, const char *name, const tide_sink_fns *
                       .schedule = sink_schedule,
                       .state = st,
                       .state_free = sink_free,
-                      .disconnected = true};
+                      .disconnected = true,
+                      .save = sink_save,
+                      .load = sink_load};
     if (tide_op_build(s, &d) == NULL) {
         sink_free(st);
         return tide_worker_error(w)->code;

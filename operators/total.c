@@ -32,6 +32,7 @@
 #include "diff.h"
 #include "reduce.h"
 #include "tide/alloc.h"
+#include "tide/snapshot.h"
 #include "tide/record.h"
 
 /* ======================================================================== */
@@ -77,6 +78,30 @@ static void total_schedule(tide_op *op, void *state)
         tide_op_fail(op, TIDE_ENOMEM, "out of memory compacting");
 }
 
+/* Snapshots: the trace is the arrange operator's; this keeps whether its
+ * reader is released and the upper it processed, R after a load. The
+ * embedding states (count, threshold, extremum) keep only scratch. */
+static int total_save(tide_op *op, void *state, tide_snap *s)
+{
+    tide__total *t = state;
+    uint8_t gone = t->reader == NULL;
+    return tide_snap_put(s, &gone, 1);
+}
+
+static int total_load(tide_op *op, void *state, tide_snap *s)
+{
+    tide__total *t = state;
+    uint8_t gone;
+    TIDE_TRY(tide_snap_get(s, &gone, 1));
+    if (gone) {
+        tide_trace_reader_free(t->reader);
+        t->reader = NULL;
+    }
+    tide_antichain_clear(&t->ack);
+    return tide_antichain_insert(&t->ack, tide_time_epoch(tide_snap_epoch(s))) < 0 ? TIDE_ENOMEM
+                                                                                   : TIDE_OK;
+}
+
 tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out, tide__total *t,
                             tide__total_batch_fn batch, void (*fini)(tide__total *t))
 {
@@ -98,7 +123,9 @@ tide_stream *tide__total_op(tide_arranged *a, const char *name, tide_layout out,
                       .out_flags = &flags,
                       .schedule = total_schedule,
                       .state = t,
-                      .state_free = total_op_free};
+                      .state_free = total_op_free,
+                      .save = total_save,
+                      .load = total_load};
     tide_op *op = tide_op_build(a->scope, &d);
     if (op == NULL) {
         total_op_free(t);

@@ -18,6 +18,7 @@
 
 #include "stall.h"
 #include "tide/alloc.h"
+#include "tide/snapshot.h"
 #include "worker.h"
 
 struct tide_input {
@@ -31,6 +32,30 @@ struct tide_input {
 static void input_schedule(tide_op *op, void *state)
 {
     (void)op, (void)state;
+}
+
+/* Snapshots: an input keeps only its epoch, which must be the saved one. */
+static int input_save(tide_op *op, void *state, tide_snap *s)
+{
+    tide_input *in = state;
+    if (!in->closed && in->epoch != tide_snap_epoch(s))
+        return tide_snap_fail(s, TIDE_ESTATE, "at epoch %llu, not at the saved epoch",
+                              (unsigned long long)in->epoch);
+    return TIDE_OK;
+}
+
+/* Start at the resume epoch: the initial capability moves there before
+ * sealing counts it, so no frontier is ever below the restored data. */
+static int input_load(tide_op *op, void *state, tide_snap *s)
+{
+    tide_input *in = state;
+    uint64_t r = tide_snap_epoch(s);
+    if (in->closed || r <= in->epoch) return TIDE_OK;
+    if (tide_change_batch_update(&op->held, tide_time_epoch(in->epoch), -1) < 0 ||
+        tide_change_batch_update(&op->held, tide_time_epoch(r), 1) < 0)
+        return TIDE_ENOMEM;
+    in->epoch = r;
+    return TIDE_OK;
 }
 
 bool tide__input_is(const tide_op *op)
@@ -87,7 +112,9 @@ tide_input *tide_input_new(tide_scope *s, tide_layout layout, uint32_t flags, ti
                       .schedule = input_schedule,
                       .state = in,
                       .state_free = tide_free,
-                      .initial_capability = true};
+                      .initial_capability = true,
+                      .save = input_save,
+                      .load = input_load};
     in->op = tide_op_build(s, &d);
     if (in->op == NULL) {
         tide_free(in);

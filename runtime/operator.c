@@ -139,6 +139,9 @@ tide_op *tide_op_build(tide_scope *s, const tide_op_desc *d)
     df->ops[df->nops++] = op;
     op->state = d->state;
     op->state_free = d->state_free;
+    op->stateless = d->stateless;
+    op->save = d->save;
+    op->load = d->load;
     for (uint32_t i = 0; i < d->ninputs; i++)
         for (uint32_t o = 0; o < d->noutputs && !d->disconnected; o++) {
             tide_summary sm = d->summary ? *d->summary : TIDE_SUMMARY_IDENTITY;
@@ -199,7 +202,8 @@ tide_stream *tide__fn_op(tide_stream *s, const char *name, tide_layout out, tide
                       .out_flags = &s->flags,
                       .schedule = schedule,
                       .state = st,
-                      .state_free = tide_free};
+                      .state_free = tide_free,
+                      .stateless = true};
     tide_op *op = tide_op_build(s->scope, &d);
     if (op == NULL) {
         tide_free(st);

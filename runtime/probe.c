@@ -35,6 +35,7 @@ tide_probe *tide_probe_new(tide_stream *s)
                       .ninputs = 1,
                       .inputs = in,
                       .schedule = probe_schedule,
+                      .stateless = true,
                       .state = p,
                       .state_free = tide_free,
                       .disconnected = true};

@@ -84,6 +84,9 @@ struct tide_op {
     tide_op_fn schedule;
     void *state;
     void (*state_free)(void *);
+    bool stateless;                                      /* snapshots: nothing to save */
+    int (*save)(tide_op *op, void *state, tide_snap *s); /* snapshots (runtime/snapshot.c) */
+    int (*load)(tide_op *op, void *state, tide_snap *s);
     tide_change_batch held; /* capabilities held, by time */
     bool scheduled;         /* in the activation set */
     bool running;
@@ -253,6 +256,13 @@ int tide__op_connect_any(tide_op *op, uint32_t port, tide_stream *s, tide_pact p
 int tide__op_enqueue(tide_op *op, uint32_t port, tide_batch *b);
 int tide__op_cap_change(tide_op *op, tide_time t, int64_t delta);
 void tide__op_free(tide_op *op);
+
+/* snapshot.c: for writers that fill in a count after the fact */
+size_t tide__snap_len(const tide_snap *s);
+/* Overwrite @n bytes at offset @at (< tide__snap_len) with @p. */
+void tide__snap_patch(tide_snap *s, size_t at, const void *p, size_t n);
+/* Drop what was appended after offset @at. */
+void tide__snap_truncate(tide_snap *s, size_t at);
 
 /* channel.c */
 int tide__channel_send(tide_dataflow *df, tide__channel *ch, tide_batch *b);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "dbq.h"
@@ -63,12 +64,24 @@ typedef struct ex {
     uint64_t commit_stamp;
     fx_export_stats st;
     tide_error input_err;  /* a bad batch: reported after the clean stop */
-    bool windowed;         /* the reader keeps the input's events in win: --since or
-                              snapshots (an infinite window) */
+    bool windowed;         /* --since: the reader keeps the window's events in win */
     fx_window win;         /* reader: the events inside it */
     char *snap_path;       /* snapshots: the file (NULL: none) */
     char *sig;             /* snapshots: the views' names and versions, the window */
     uint64_t snap_pending; /* epoch whose snapshot waits in PATH.tmp for its commit (0: none) */
+    /* State snapshots (snapshot.h): taking them ... */
+    uint32_t nlocal;    /* this process's workers */
+    uint64_t snap_req;  /* atomic: the epoch every worker is asked to save at (0: none) */
+    uint64_t *saved_at; /* per local worker, atomic: the last epoch it saved at */
+    char **sbuf;        /* per local worker: its saved state (open_memstream's) */
+    size_t *slen;       /* per local worker */
+    int *src;           /* per local worker: its save's result */
+    /* ... and loading one at a restart. */
+    fx_snapshot *snap;          /* the checked snapshot to load (NULL: replay the log) */
+    pthread_barrier_t snap_bar; /* the workers agree whether every load succeeded */
+    bool snap_failed;           /* atomic: some worker's load failed */
+    bool restored;              /* the dataflow holds the snapshot's state */
+    uint64_t replay_epoch;      /* the replayed events' epoch: 0, or 1 after a load */
 } ex;
 
 /* ---- offsets per epoch ------------------------------------------------------- */
@@ -156,28 +169,32 @@ static int on_updates(void *ctx, tide_time t, const tide_batch *b, tide_error *e
             uint32_t kl;
             const uint8_t *k = tide_batch_key(b, i, &kl);
             int view = k[0];
-            if (t.epoch == 0 && !x->fresh[view]) continue; /* replayed: already stored */
+            if (t.epoch <= x->replay_epoch && !x->fresh[view]) continue; /* replayed: stored */
             TIDE_TRY(fx_dbq_row(x->dbq, view, k + 1, kl - 1, b->diffs[i], e));
             x->st.rows++;
         }
     return TIDE_OK;
 }
 
-/* Once the epoch of the snapshot waiting in PATH.tmp has committed, it
- * replaces PATH (a failure costs the snapshot, not the export). */
-static int publish_snapshot(ex *x, uint64_t upto)
+/* Make the snapshot waiting in PATH.tmp current (under x->lock: the reader
+ * and the writer may both try; a failure costs the snapshot, not the
+ * export). */
+static void publish_locked(ex *x)
 {
-    pthread_mutex_lock(&x->lock);
-    uint64_t p = x->snap_pending;
-    pthread_mutex_unlock(&x->lock);
-    if (p == 0 || p >= upto) return TIDE_OK;
     tide_error se = {0};
     if (fx_snapshot_publish(x->snap_path, &se) < 0)
         fprintf(stderr, "tide-export: %s\n", se.msg);
     else
         x->st.snapshots++;
-    pthread_mutex_lock(&x->lock);
     x->snap_pending = 0;
+}
+
+/* Once the epoch of the snapshot waiting in PATH.tmp has committed (the
+ * commit covers the epochs before @upto), it replaces PATH. */
+static int publish_snapshot(ex *x, uint64_t upto)
+{
+    pthread_mutex_lock(&x->lock);
+    if (x->snap_pending != 0 && x->snap_pending < upto) publish_locked(x);
     pthread_mutex_unlock(&x->lock);
     return TIDE_OK;
 }
@@ -216,7 +233,7 @@ static int on_frontier(void *ctx, const tide_antichain *f, tide_error *e)
             x->wrote[eo->e[i].stream] = x->commit_stamp;
             const char *s = x->streams.keys[eo->e[i].stream];
             for (int v = 0; v < x->views->n && rc == TIDE_OK; v++)
-                if (eo->epoch > 0 || x->fresh[v])
+                if (eo->epoch > x->replay_epoch || x->fresh[v])
                     rc = fx_dbq_offset(x->dbq, v, s, strlen(s), eo->e[i].off, e);
         }
     }
@@ -256,6 +273,7 @@ static int send_event(ex *x, tide_input *in, epoch_offs *eo, const uint8_t *row,
     int rc = note_offset(x, eo, s, sl, (int64_t)tide_row_u64(&r, EV_OFFSET));
     tide_rowbuf_fini(&scratch);
     TIDE_TRY(rc);
+    x->st.fed++;
     return tide_input_update(in, row, len, NULL, 0, 1);
 }
 
@@ -287,6 +305,7 @@ static int window_event(ex *x, tide_input *in, epoch_offs *eo, const uint8_t *ro
     int64_t ts = tide_row_i64(&r, EV_TIMESTAMP);
     if (!fx_window_inside(&x->win, ts)) return TIDE_OK; /* too old: never enters */
     TIDE_TRY(fx_window_add(&x->win, row, len, ts));
+    if (send) x->st.fed++;
     return send ? tide_input_update(in, row, len, NULL, 0, 1) : TIDE_OK;
 }
 
@@ -377,14 +396,19 @@ static int wait_inflight(ex *x, tide_worker *w, const tide_probe *done, uint64_t
 }
 
 /*
- * Replay: every event at or below the stored offsets goes in at epoch 0;
- * newer ones read meanwhile are kept in @carry for epoch 1 on.
+ * Replay: every event at or below the stored offsets goes in at the replay
+ * epoch (0; 1 after loading a snapshot, whose state sits at 0, and then
+ * only the events after its offsets); newer ones read meanwhile are kept
+ * in @carry for the epochs after it. With --since and a loaded snapshot
+ * (whose window the dataflow holds already) the window's changes are sent
+ * as they come, otherwise the window reached at the end.
  */
 static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *carry,
                   uint32_t behind, tide_error *e)
 {
-    epoch_offs *eo = epoch_new(x, 0);
+    epoch_offs *eo = epoch_new(x, x->replay_epoch);
     if (eo == NULL) return TIDE_ENOMEM;
+    bool send = x->restored;
     fx_batch b;
     fx_batch_init(&b);
     int rc = TIDE_OK;
@@ -400,7 +424,7 @@ static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *
             if (stored_event(x, row, len, &behind)) {
                 if (x->windowed) { /* kept, sent once the window is known */
                     fx_window_see(&x->win, event_ts(row, len));
-                    rc = window_event(x, in, eo, row, len, false);
+                    rc = window_event(x, in, eo, row, len, send);
                 } else {
                     rc = send_event(x, in, eo, row, len);
                 }
@@ -413,52 +437,149 @@ static int replay(ex *x, tide_worker *w, tide_input *in, fx_log *log, fx_batch *
             rc = tide_err_set(e, TIDE_EINVAL,
                               "the log ends before the offsets stored in %s (%u stream(s) short)",
                               x->o->db, behind);
-        if (x->windowed && rc == TIDE_OK) rc = window_expire(x, in, false);
+        if (x->windowed && rc == TIDE_OK) rc = window_expire(x, in, send);
         if (n == 0 && rc == TIDE_OK) rc = tide_worker_step_or_park(w, 50000);
         if (rc > 0) rc = TIDE_OK;
     }
     /* --since: the window of the stored prefix, as if it had slid there. */
-    for (uint32_t i = 0; x->windowed && i < x->win.n && rc == TIDE_OK; i++)
+    for (uint32_t i = 0; x->windowed && !send && i < x->win.n && rc == TIDE_OK; i++) {
         rc = tide_input_update(in, x->win.h[i].row, x->win.h[i].len, NULL, 0, 1);
+        x->st.fed++;
+    }
     fx_batch_fini(&b);
     return rc;
 }
 
 /* ---- snapshots (snapshot.h) ------------------------------------------------------ */
 
-/* Write the input after @epoch (its events kept in win, the offsets and
- * positions the log reached) to PATH.tmp, for the writer to publish once
- * the epoch commits; skipped while an earlier one still waits. */
-static void take_snapshot(ex *x, fx_log *log, uint64_t epoch)
+/* Save this worker's state if the reader asked for one at an epoch it has
+ * not saved at and the dataflow is quiescent there (every worker's loop
+ * calls this between steps). */
+static void save_if_asked(ex *x, tide_worker *w, tide_dataflow *df)
+{
+    uint32_t li = tide_worker_index(w) - tide_worker_config(w)->process * x->nlocal;
+    uint64_t T = __atomic_load_n(&x->snap_req, __ATOMIC_ACQUIRE);
+    if (T == 0 || __atomic_load_n(&x->saved_at[li], __ATOMIC_RELAXED) == T ||
+        !tide_dataflow_quiescent(df, T))
+        return;
+    free(x->sbuf[li]);
+    x->sbuf[li] = NULL;
+    FILE *f = open_memstream(&x->sbuf[li], &x->slen[li]);
+    tide_error se = {0};
+    x->src[li] = f ? tide_dataflow_save(df, T, f, &se) : TIDE_ENOMEM;
+    if (f && fclose(f) != 0 && x->src[li] == TIDE_OK) x->src[li] = TIDE_EIO;
+    if (x->src[li] < 0)
+        fprintf(stderr, "tide-export: worker %u: snapshot: %s (going on without it)\n",
+                tide_worker_index(w), se.code ? se.msg : tide_strerror(x->src[li]));
+    __atomic_store_n(&x->saved_at[li], T, __ATOMIC_RELEASE); /* sbuf, slen, src are ready */
+}
+
+/* How many of this process's workers have saved at @T. */
+static uint32_t saved_count(ex *x, uint64_t T)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < x->nlocal; i++)
+        n += __atomic_load_n(&x->saved_at[i], __ATOMIC_ACQUIRE) == T;
+    return n;
+}
+
+/* A worker that never gets quiescent (an operator activating itself
+ * forever) must not stop the export: the snapshot is given up. */
+#define SNAPSHOT_WAIT_US (60u * 1000000u)
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * Take a snapshot at epoch @T (the input has just advanced there, nothing
+ * sent at it yet): ask every worker to save when quiescent at T, wait for
+ * all of them (the reader sends nothing meanwhile: the cost of a snapshot
+ * is this drain of the pipeline plus the write), then write PATH.tmp with
+ * the log's state for the writer to publish once epoch T - 1 commits.
+ * Skipped while an earlier one still waits. A failure costs the snapshot,
+ * not the export.
+ */
+static int take_snapshot(ex *x, tide_worker *w, tide_dataflow *df, fx_log *log, uint64_t T)
 {
     pthread_mutex_lock(&x->lock);
     bool busy = x->snap_pending != 0;
     pthread_mutex_unlock(&x->lock);
+    if (busy) return TIDE_OK;
+    uint64_t t0 = now_us();
+    __atomic_store_n(&x->snap_req, T, __ATOMIC_RELEASE);
+    int rc = TIDE_OK;
+    bool all = false;
+    while (!all && now_us() - t0 < SNAPSHOT_WAIT_US) {
+        save_if_asked(x, w, df);
+        if ((all = saved_count(x, T) == x->nlocal)) break;
+        if ((rc = tide_worker_step_or_park(w, 200)) < 0) break;
+        rc = TIDE_OK;
+    }
+    __atomic_store_n(&x->snap_req, 0, __ATOMIC_RELEASE);
+    if (!all) { /* a late worker may still be saving into its buffer: leave them */
+        if (rc == TIDE_OK)
+            fprintf(stderr,
+                    "tide-export: snapshot at epoch %llu: the workers were not quiescent "
+                    "within %u s (going on without it)\n",
+                    (unsigned long long)T, SNAPSHOT_WAIT_US / 1000000u);
+        x->st.snapshot_us += now_us() - t0;
+        return rc;
+    }
+    bool ok = rc == TIDE_OK;
+    for (uint32_t i = 0; i < x->nlocal; i++) ok = ok && x->src[i] == TIDE_OK;
     int n = fx_log_nsources(log);
     fx_log_pos *pos = calloc((size_t)n + 1, sizeof *pos);
     char **paths = calloc((size_t)n + 1, sizeof *paths);
-    int cur = busy || !pos || !paths ? TIDE_ENOMEM : fx_log_tell(log, pos);
+    int cur = !ok || !pos || !paths ? TIDE_ENOMEM : fx_log_tell(log, pos);
     for (int i = 0; i < n && cur >= 0; i++) paths[i] = (char *)fx_log_source(log, i);
     tide_error se = {0};
+    fx_snap_state ds = {x->nlocal, 1, T, x->sbuf, x->slen};
+    uint64_t bytes = 0, t1 = now_us();
     if (cur >= 0 && fx_snapshot_write(x->snap_path, x->sig, paths, n, pos, cur, fx_log_last(log),
-                                      &x->win, &se) == TIDE_OK) {
+                                      &x->win, &ds, &bytes, &se) == TIDE_OK) {
+        /* Usually the drain has let the writer commit epoch T - 1 already:
+         * publish now; otherwise the writer does after that commit. */
         pthread_mutex_lock(&x->lock);
-        x->snap_pending = epoch;
+        x->snap_pending = T - 1;
+        if (__atomic_load_n(&x->next_commit, __ATOMIC_ACQUIRE) >= T) publish_locked(x);
         pthread_mutex_unlock(&x->lock);
+        x->st.snapshot_bytes = bytes;
     } else if (se.code) {
         fprintf(stderr, "tide-export: %s (going on without it)\n", se.msg);
     }
+    for (uint32_t i = 0; i < x->nlocal; i++) {
+        free(x->sbuf[i]);
+        x->sbuf[i] = NULL;
+    }
     free(pos);
     free(paths);
+    x->st.snapshot_write_us += now_us() - t1;
+    x->st.snapshot_us += now_us() - t0;
+    x->st.snapshots_taken++;
+    return rc;
 }
 
 /* Why the snapshot @s cannot stand for the stored prefix, or NULL. */
-static const char *snapshot_mismatch(ex *x, fx_log *log, const fx_snapshot *s)
+static const char *snapshot_mismatch(ex *x, const fx_snapshot *s)
 {
     if (strcmp(s->signature, x->sig) != 0) return "made by other views or another window";
-    if (s->nsrc != fx_log_nsources(log)) return "made from other sources";
-    for (int i = 0; i < s->nsrc; i++)
-        if (strcmp(s->paths[i], fx_log_source(log, i)) != 0) return "made from other sources";
+    uint32_t procs = x->o->cfg.processes ? x->o->cfg.processes : 1;
+    uint32_t workers = (x->o->cfg.workers ? x->o->cfg.workers : 1) * procs;
+    if (s->workers != workers || s->processes != procs)
+        return "made with another number of workers or processes";
+    for (int i = 0; i < x->o->nevents; i++)
+        if (strcmp(x->o->events[i], "-") == 0) return "the log is on stdin";
+    tide_error le = {0};
+    fx_log *log = fx_log_open(x->o->events, x->o->nevents, false, x->o->skip_bad, &le);
+    bool same = log && s->nsrc == fx_log_nsources(log);
+    for (int i = 0; same && i < s->nsrc; i++)
+        same = strcmp(s->paths[i], fx_log_source(log, i)) == 0;
+    fx_log_free(log);
+    if (!same) return "made from other sources";
     for (uint32_t i = 0; i < s->offsets.n; i++) {
         int64_t *db = fx_smap_get(&x->stored, s->offsets.keys[i], strlen(s->offsets.keys[i]));
         if (db == NULL || *db < s->offsets.vals[i]) return "ahead of the database's offsets";
@@ -468,46 +589,78 @@ static const char *snapshot_mismatch(ex *x, fx_log *log, const fx_snapshot *s)
     return NULL;
 }
 
-/*
- * Restart from the snapshot: its events go into win (sent at epoch 0 with
- * the replay's), the log continues from its positions. The number of
- * stored streams the replay must still catch up with; all of them when
- * there is no usable snapshot (then the whole log is replayed); a negative
- * code when the log cannot be positioned.
- */
-static int load_snapshot(ex *x, fx_log *log, tide_error *e)
+/* At a restart (process 0): read and check the snapshot into x->snap, or
+ * leave it NULL (reported on stderr, unless there is none): the workers
+ * then replay the log. */
+static void snapshot_read(ex *x)
 {
-    fx_snapshot s;
-    fx_snapshot_init(&s);
+    fx_snapshot *s = calloc(1, sizeof *s);
+    if (s == NULL) return;
+    fx_snapshot_init(s);
     tide_error se = {0};
-    int rc = fx_snapshot_read(x->snap_path, &s, &se);
-    const char *why = rc < 0 ? se.msg : snapshot_mismatch(x, log, &s);
-    int behind = (int)x->stored.n;
-    if (why) {
-        if (rc < 0 && rc != TIDE_EIO) /* a missing snapshot is no news */
-            fprintf(stderr, "tide-export: %s: replaying the log\n", why);
-        else if (rc == TIDE_OK)
-            fprintf(stderr, "tide-export: snapshot %s: %s: replaying the log\n", x->snap_path, why);
-        fx_snapshot_fini(&s);
-        return behind;
+    int rc = fx_snapshot_read(x->snap_path, s, &se);
+    const char *why = rc < 0 ? se.msg : snapshot_mismatch(x, s);
+    if (why == NULL) {
+        x->snap = s;
+        return;
     }
-    rc = fx_log_seek(log, s.pos, s.cur, &s.offsets, e);
-    for (uint32_t i = 0; i < s.events.n && rc == TIDE_OK; i++) {
+    if (rc < 0 && rc != TIDE_EIO) /* a missing snapshot is no news */
+        fprintf(stderr, "tide-export: %s: replaying the log\n", why);
+    else if (rc == TIDE_OK)
+        fprintf(stderr, "tide-export: snapshot %s: %s: replaying the log\n", x->snap_path, why);
+    fx_snapshot_fini(s);
+    free(s);
+}
+
+/* Load this worker's part of x->snap into @df (built, not sealed); every
+ * worker then learns whether all loads succeeded. False: drop @df and
+ * build it again, the log is replayed. */
+static bool snapshot_load(ex *x, tide_worker *w, tide_dataflow *df)
+{
+    uint32_t wi = tide_worker_index(w);
+    tide_error le = {0};
+    FILE *f = fx_snapshot_open(x->snap_path, x->snap, wi, &le);
+    int rc = f ? tide_dataflow_load(df, f, 1, &le) : TIDE_EIO;
+    if (f) fclose(f);
+    if (rc < 0) {
+        fprintf(stderr, "tide-export: worker %u: snapshot %s: %s: replaying the log\n", wi,
+                x->snap_path, le.code ? le.msg : tide_strerror(rc));
+        __atomic_store_n(&x->snap_failed, true, __ATOMIC_RELEASE);
+    }
+    pthread_barrier_wait(&x->snap_bar);
+    bool ok = !__atomic_load_n(&x->snap_failed, __ATOMIC_ACQUIRE);
+    pthread_barrier_wait(&x->snap_bar); /* all have read it before worker 0 moves on */
+    return ok;
+}
+
+/*
+ * Restart from the loaded snapshot (worker 0): its window's events go into
+ * win (the dataflow holds them already), the log continues from its
+ * positions. The number of stored streams the replay must still catch up
+ * with, or a negative code when the log cannot be positioned.
+ */
+static int snapshot_apply(ex *x, fx_log *log, tide_error *e)
+{
+    fx_snapshot *s = x->snap;
+    int rc = fx_log_seek(log, s->pos, s->cur, &s->offsets, e);
+    for (uint32_t i = 0; i < s->events.n && rc == TIDE_OK; i++) {
         uint32_t len;
-        const uint8_t *row = fx_batch_row(&s.events, i, &len);
+        const uint8_t *row = fx_batch_row(&s->events, i, &len);
         rc = fx_window_add(&x->win, row, len, event_ts(row, len));
     }
-    x->win.newest = s.newest;
+    x->win.newest = s->newest;
+    int behind = (int)x->stored.n;
     for (uint32_t i = 0; i < x->stored.n; i++) { /* streams the snapshot covers */
-        int64_t *at = fx_smap_get(&s.offsets, x->stored.keys[i], strlen(x->stored.keys[i]));
+        int64_t *at = fx_smap_get(&s->offsets, x->stored.keys[i], strlen(x->stored.keys[i]));
         if (at && *at == x->stored.vals[i]) behind--;
     }
-    x->st.snapshot_events = s.events.n;
-    fx_snapshot_fini(&s);
+    x->st.snapshot_events = s->events.n;
+    x->st.restored = 1;
     return rc < 0 ? rc : behind;
 }
 
-static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, tide_error *e)
+static int feed(ex *x, tide_worker *w, tide_dataflow *df, tide_input *in, const tide_probe *done,
+                tide_error *e)
 {
     tide_error le = {0};
     fx_log *log = fx_log_open(x->o->events, x->o->nevents, x->o->follow, x->o->skip_bad, &le);
@@ -520,7 +673,7 @@ static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, t
     fx_batch_init(&b);
     int rc = TIDE_OK;
     if (x->stored.n > 0) { /* a restart */
-        int behind = x->snap_path ? load_snapshot(x, log, &le) : (int)x->stored.n;
+        int behind = x->restored ? snapshot_apply(x, log, &le) : (int)x->stored.n;
         rc = behind < 0 ? behind : replay(x, w, in, log, &carry, (uint32_t)behind, &le);
     }
     uint32_t next = 0; /* events of carry already sent */
@@ -531,9 +684,9 @@ static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, t
     uint32_t inflight = x->o->inflight;
     if (inflight == 0) inflight = 65536 / (x->o->batch ? x->o->batch : 1);
     if (inflight < 4) inflight = 4;
-    uint64_t epoch = 1;
+    uint64_t epoch = x->replay_epoch + 1;
     if (rc == TIDE_OK && x->stored.n > 0) rc = epoch_push(x); /* the replay's offsets */
-    if (rc == TIDE_OK) rc = tide_input_advance_to(in, 1);
+    if (rc == TIDE_OK) rc = tide_input_advance_to(in, epoch);
     while (rc == TIDE_OK && (x->o->max_batches == 0 || x->st.batches < x->o->max_batches)) {
         if ((rc = wait_inflight(x, w, done, epoch, inflight)) < 0) break;
         const fx_batch *src = &b;
@@ -561,10 +714,10 @@ static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, t
         x->st.events += n;
         x->st.batches++;
         if (rc == TIDE_OK) rc = epoch_push(x);
-        if (rc == TIDE_OK && src == &b && next >= carry.n && x->snap_path &&
-            epoch % x->o->snapshot_every == 0)
-            take_snapshot(x, log, epoch);
         if (rc == TIDE_OK) rc = tide_input_advance_to(in, ++epoch);
+        if (rc == TIDE_OK && src == &b && next >= carry.n && x->snap_path &&
+            (epoch - 1) % x->o->snapshot_every == 0)
+            rc = take_snapshot(x, w, df, log, epoch);
     }
     if (rc < 0 && le.code != 0) {
         x->input_err = le; /* bad input: stop cleanly, report after */
@@ -581,6 +734,8 @@ static int feed(ex *x, tide_worker *w, tide_input *in, const tide_probe *done, t
 static int worker_main(tide_worker *w, void *arg)
 {
     ex *x = arg;
+    bool load = x->snap != NULL;
+again:;
     tide_dataflow *df = tide_dataflow_new(w, "exporter");
     if (df == NULL) return TIDE_ENOMEM;
     tide_stream *events;
@@ -594,16 +749,32 @@ static int worker_main(tide_worker *w, void *arg)
     TIDE_TRY(tide_sink_updates_on(rows, "db", &fns, x, writer));
     tide_probe *done = tide_probe_new(rows); /* the reader's flow control */
     if (done == NULL) return tide_worker_error(w)->code;
+    if (load && !snapshot_load(x, w, df)) { /* every worker: the same new dataflow */
+        TIDE_TRY(tide_dataflow_drop(df));
+        load = false;
+        goto again;
+    }
+    if (tide_worker_index(w) == 0) {
+        x->restored = load;
+        x->replay_epoch = load ? 1 : 0;
+    }
     TIDE_TRY(tide_dataflow_seal(df));
     if (tide_worker_index(w) == 0) {
         tide_error e = {0};
-        int rc = feed(x, w, in, done, &e);
+        int rc = feed(x, w, df, in, done, &e);
         if (rc < 0) {
             tide_input_close(in);
             return rc;
         }
+        return tide_input_close(in);
     }
-    return tide_input_close(in);
+    int rc = tide_input_close(in);
+    /* The other workers save their state when the reader asks for it. */
+    while (rc >= 0 && x->snap_path) {
+        save_if_asked(x, w, df);
+        if ((rc = tide_worker_step_or_park(w, 1000)) == 0) break;
+    }
+    return rc < 0 ? rc : TIDE_OK;
 }
 
 /* The snapshot's path (--snapshot, or FILE.snapshot beside sqlite:FILE)
@@ -611,6 +782,12 @@ static int worker_main(tide_worker *w, void *arg)
 static int snapshot_setup(ex *x, tide_error *e)
 {
     const char *db = x->o->db;
+    if (x->o->cfg.processes > 1) { /* each process would save its own workers: not done */
+        if (x->o->cfg.process == 0)
+            fprintf(stderr, "tide-export: --snapshot-every: not with several processes (a "
+                            "restart replays the log)\n");
+        return TIDE_OK;
+    }
     if (x->o->snapshot)
         x->snap_path = strdup(x->o->snapshot);
     else if (strncmp(db, "sqlite:", 7) == 0 &&
@@ -648,7 +825,7 @@ int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e)
     fx_smap_init(&x->streams);
     pthread_mutex_init(&x->lock, NULL);
     x->fresh = calloc((size_t)x->views->n, sizeof *x->fresh);
-    x->windowed = o->since_us > 0 || o->snapshot_every > 0;
+    x->windowed = o->since_us > 0;
     fx_window_init(&x->win, o->since_us);
     if (x->fresh == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
     int rc = TIDE_OK;
@@ -660,6 +837,15 @@ int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e)
             rc = e->code;
     }
     if (rc == TIDE_OK && o->snapshot_every > 0) rc = snapshot_setup(x, e);
+    x->nlocal = o->cfg.workers ? o->cfg.workers : 1;
+    pthread_barrier_init(&x->snap_bar, NULL, x->nlocal);
+    x->saved_at = calloc(x->nlocal, sizeof *x->saved_at);
+    x->sbuf = calloc(x->nlocal, sizeof *x->sbuf);
+    x->slen = calloc(x->nlocal, sizeof *x->slen);
+    x->src = calloc(x->nlocal, sizeof *x->src);
+    if (!x->saved_at || !x->sbuf || !x->slen || !x->src)
+        return rc < 0 ? rc : tide_err_set(e, TIDE_ENOMEM, "out of memory");
+    if (rc == TIDE_OK && x->snap_path && x->stored.n > 0) snapshot_read(x);
     return rc;
 }
 
@@ -691,6 +877,14 @@ int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
     free(x->fresh);
     free(x->snap_path);
     free(x->sig);
+    if (x->snap) fx_snapshot_fini(x->snap);
+    free(x->snap);
+    for (uint32_t i = 0; x->sbuf && i < x->nlocal; i++) free(x->sbuf[i]);
+    free(x->sbuf);
+    free(x->slen);
+    free(x->src);
+    free(x->saved_at);
+    if (x->nlocal) pthread_barrier_destroy(&x->snap_bar);
     fx_window_fini(&x->win);
     free(x->last_epoch);
     free(x->wrote);
@@ -714,9 +908,10 @@ void fx_export_summary(const fx_export_stats *st, char *buf, size_t cap)
 {
     snprintf(buf, cap,
              "%llu event(s) in %llu batch(es), %llu replayed, %llu row change(s), %llu commit(s), "
-             "%llu skipped as bad, %llu from a snapshot, %llu snapshot(s)",
+             "%llu skipped as bad, %llu from a snapshot, %llu snapshot(s)%s",
              (unsigned long long)st->events, (unsigned long long)st->batches,
              (unsigned long long)st->replayed, (unsigned long long)st->rows,
              (unsigned long long)st->commits, (unsigned long long)st->skipped,
-             (unsigned long long)st->snapshot_events, (unsigned long long)st->snapshots);
+             (unsigned long long)st->snapshot_events, (unsigned long long)st->snapshots,
+             st->restored ? ", restored from a snapshot" : "");
 }

@@ -4,10 +4,12 @@
  * Global worker 0 reads the log in batches of N events; batch k enters the
  * dataflow at epoch k; the views' changes reach worker 0's sink, which
  * writes each completed epoch's changes and the offsets reached in one
- * transaction. Restart: the stored offsets are read first; every event at
- * or below them is replayed at epoch 0 (rebuilding the dataflow state
- * without writing: those rows are in the tables already), then the rest
- * continues at epochs 1, 2, ... See docs/exporter.md.
+ * transaction. Restart: the stored offsets are read first; the dataflow's
+ * state is loaded from the snapshot when there is a good one (--snapshot-
+ * every), then every event at or below the offsets and after the
+ * snapshot's is replayed at epoch 0 (1 after a load), rebuilding state
+ * without writing (those rows are in the tables already), then the rest
+ * continues at the epochs after it. See docs/exporter.md.
  */
 #ifndef FX_EXPORT_H
 #define FX_EXPORT_H
@@ -35,8 +37,14 @@ typedef struct fx_export_stats {
     uint64_t events;   /* new events exported */
     uint64_t replayed; /* events replayed to rebuild state (not written) */
     uint64_t batches, commits, rows, skipped;
-    uint64_t snapshot_events; /* events loaded from a snapshot at start */
-    uint64_t snapshots;       /* snapshots published */
+    uint64_t snapshot_events;   /* window events loaded from a snapshot at start (--since) */
+    uint64_t snapshots;         /* snapshots published */
+    uint64_t restored;          /* 1: the dataflow's state was loaded from a snapshot */
+    uint64_t fed;               /* events sent into the dataflow (replayed or new) */
+    uint64_t snapshots_taken;   /* snapshots the workers saved (published or not) */
+    uint64_t snapshot_us;       /* time the reader spent taking them (drain + write) */
+    uint64_t snapshot_write_us; /* of which writing the files (and fsync) */
+    uint64_t snapshot_bytes;    /* size of the last one written */
 } fx_export_stats;
 
 void fx_export_opts_init(fx_export_opts *o);

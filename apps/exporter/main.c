@@ -32,8 +32,8 @@ static void usage(FILE *f)
         "  --views PLUGIN.so  the views: a plugin (tide/views.h; default: factory)\n"
         "  --since DURATION   only events within DURATION (N s|m|h|d) of the newest\n"
         "                     event's timestamp, a window sliding with it\n"
-        "  --snapshot-every N snapshot the dataflow's input every N batches; a restart\n"
-        "                     loads it and reads only the events after it\n"
+        "  --snapshot-every N save the dataflow's state every N batches; a restart\n"
+        "                     loads it and processes only the events after it\n"
         "  --snapshot PATH    the snapshot file (default: FILE.snapshot beside sqlite:FILE)\n\n%s",
         tide_config_usage());
 }

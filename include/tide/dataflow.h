@@ -50,6 +50,7 @@ typedef struct tide_dataflow tide_dataflow;
 typedef struct tide_scope tide_scope;
 typedef struct tide_stream tide_stream;
 typedef struct tide_op tide_op;
+typedef struct tide_snap tide_snap; /* tide/snapshot.h */
 
 /* ------------------------------------------------------------------------ */
 /* Execution                                                                */
@@ -176,6 +177,14 @@ typedef struct tide_op_desc {
      * Must be the same on every worker: sealing counts it once per worker
      * on every worker (docs/progress.md, "why this is safe"). */
     bool initial_capability;
+    /* Snapshots (tide/snapshot.h): @stateless says the operator keeps
+     * nothing between activations that a snapshot must carry; otherwise
+     * @save writes its state at a quiescent epoch and @load restores it
+     * (before sealing). With neither, tide_dataflow_save fails with
+     * TIDE_ENOTSUP naming the operator. */
+    bool stateless;
+    int (*save)(tide_op *op, void *state, tide_snap *s);
+    int (*load)(tide_op *op, void *state, tide_snap *s);
 } tide_op_desc;
 
 /* tide_op_build - add an operator to @s; it takes d->state (freed with

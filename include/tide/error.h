@@ -26,7 +26,8 @@
     X(ENOSPC, -10, "no space left")                                                                \
     X(ESTATE, -11, "call not valid in this state")                                                 \
     X(ENOTFOUND, -12, "not found")                                                                 \
-    X(ERANGE, -13, "value out of range")
+    X(ERANGE, -13, "value out of range")                                                           \
+    X(ENOTSUP, -14, "not supported")
 
 enum tide_errno {
 #define TIDE__ERR_ENUM(name, val, desc) TIDE_##name = val,

@@ -31,6 +31,7 @@
 #include "tide/row.h"
 #include "tide/scratch.h"
 #include "tide/sink.h"
+#include "tide/snapshot.h"
 #include "tide/time.h"
 #include "tide/trace.h"
 

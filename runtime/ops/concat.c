@@ -26,7 +26,8 @@ static tide_stream *pass_build(const char *name, tide_stream *const *in, uint32_
                       .noutputs = 1,
                       .outputs = &in[0]->layout,
                       .out_flags = &in[0]->flags,
-                      .schedule = pass_schedule};
+                      .schedule = pass_schedule,
+                      .stateless = true};
     tide_op *op = tide_op_build(in[0]->scope, &d);
     return op ? tide_op_output(op, 0) : NULL;
 }

@@ -41,6 +41,7 @@ static tide_op *build(tide_stream *s, tide_pact pact, tide_inspect_fn fn, void *
                       .outputs = &s->layout,
                       .out_flags = &s->flags,
                       .schedule = inspect_schedule,
+                      .stateless = true,
                       .state = st,
                       .state_free = tide_free,
                       .disconnected = sink};

@@ -1,11 +1,13 @@
 /*
  * test_snapshot.c - the exporter's snapshots (snapshot.h): a restart after
- * a snapshot loads its events and reads from the log only the events after
- * it (counted: replayed = committed - covered), with and without --since,
- * and every state equals oracle.c's tables of the lines read so far; a
- * corrupt (one flipped byte), missing, or stale (ahead of the database)
- * snapshot falls back to replaying the whole log, with correct tables.
- * Seeds are printed; TIDE_SEED=<n> replays.
+ * a snapshot loads the dataflow's state and sends into the dataflow only
+ * the events after it (counted: replayed = committed - covered, fed =
+ * replayed + new), with and without --since, W=1 and W=2, and every state
+ * equals oracle.c's tables of the lines read so far; a corrupt (one
+ * flipped byte), missing, stale (ahead of the database) or mismatched
+ * (other -w) snapshot falls back to replaying the whole log, with correct
+ * tables, and so does a 2-process run. Seeds are printed; TIDE_SEED=<n>
+ * replays.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -15,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster_run.h"
 #include "export.h"
 #include "gen.h"
 #include "oracle.h"
@@ -100,7 +103,7 @@ static uint64_t snap_covered(const char *path, uint64_t *held)
     return n;
 }
 
-static void after_snapshot_case(int64_t since, uint64_t salt)
+static void after_snapshot_case(int64_t since, uint32_t workers, uint64_t salt)
 {
     tide_rng r = {tide_test_seed("exporter snapshot", salt)};
     snap_case c = {.since = since};
@@ -111,35 +114,57 @@ static void after_snapshot_case(int64_t since, uint64_t salt)
         cr_assert_eq(covered > 0, k > 0, "restart %d: snapshot covers %llu", k,
                      (unsigned long long)covered);
         cr_assert_leq(covered, lines);
-        fx_export_stats st =
-            snap_export(&c, c.url, 1 + (uint32_t)(k % 2), 4 + tide_rng_below(&r, 8));
+        fx_export_stats st = snap_export(&c, c.url, workers, 4 + tide_rng_below(&r, 8));
+        cr_assert_eq(st.restored, k > 0, "restart %d: restored %llu", k,
+                     (unsigned long long)st.restored);
         /* Only the events after the snapshot were read to rebuild state. */
         cr_assert_eq(st.snapshot_events, held, "restart %d loaded %llu of %llu", k,
                      (unsigned long long)st.snapshot_events, (unsigned long long)held);
         cr_assert_eq(st.replayed, lines - covered, "restart %d replayed %llu, want %zu - %llu", k,
                      (unsigned long long)st.replayed, lines, (unsigned long long)covered);
-        if (since == 0) cr_assert_eq(held, covered);
+        /* Into the dataflow went only those and the new events (with a
+         * window, only those of them inside it). */
+        if (since == 0) {
+            cr_assert_eq(held, 0, "a snapshot without --since holds no events");
+            cr_assert_eq(st.fed, st.replayed + st.events, "restart %d fed %llu", k,
+                         (unsigned long long)st.fed);
+        } else {
+            cr_assert_leq(st.fed, st.replayed + st.events, "restart %d fed %llu", k,
+                          (unsigned long long)st.fed);
+        }
         lines += st.events;
         snap_check(&c, c.db, lines, "after a snapshot");
     }
-    snap_export(&c, c.url, 2, 0);
+    fx_export_stats st = snap_export(&c, c.url, workers, 0);
+    cr_assert_eq(st.restored, 1);
     snap_check(&c, c.db, SIZE_MAX, "snapshot, to the end");
     snap_teardown(&c);
 }
 
 Test(snapshot, restart_reads_only_after_it)
 {
-    after_snapshot_case(0, 1);
+    after_snapshot_case(0, 1, 1);
+}
+
+Test(snapshot, restart_reads_only_after_it_w2)
+{
+    after_snapshot_case(0, 2, 11);
 }
 
 Test(snapshot, restart_with_a_window)
 {
-    after_snapshot_case(3 * 3600000000LL, 2);
+    after_snapshot_case(3 * 3600000000LL, 1, 2);
+}
+
+Test(snapshot, restart_with_a_window_w2)
+{
+    after_snapshot_case(3 * 3600000000LL, 2, 12);
 }
 
 /* Stop after some batches, damage the snapshot with @damage, restart: the
  * whole committed prefix is replayed and the tables are right. */
-static void fallback_case(uint64_t salt, void (*damage)(snap_case *c, tide_rng *r))
+static void fallback_case(uint64_t salt, void (*damage)(snap_case *c, tide_rng *r),
+                          uint32_t restart_workers)
 {
     tide_rng r = {tide_test_seed("exporter snapshot fallback", salt)};
     snap_case c = {0};
@@ -149,8 +174,9 @@ static void fallback_case(uint64_t salt, void (*damage)(snap_case *c, tide_rng *
     uint64_t held;
     cr_assert_gt(snap_covered(c.snap, &held), 0, "no snapshot was written");
     damage(&c, &r);
-    st = snap_export(&c, c.url, 2, 3);
+    st = snap_export(&c, c.url, restart_workers, 3);
     cr_assert_eq(st.snapshot_events, 0);
+    cr_assert_eq(st.restored, 0);
     cr_assert_eq(st.replayed, lines, "replayed %llu of %zu", (unsigned long long)st.replayed,
                  lines);
     lines += st.events;
@@ -191,20 +217,65 @@ static void newer_one(snap_case *c, tide_rng *r)
     cr_assert_eq(system(cmd), 0);
 }
 
+static void keep_it(snap_case *c, tide_rng *r)
+{
+    (void)c, (void)r;
+}
+
 Test(snapshot, corrupt_falls_back)
 {
-    fallback_case(3, flip_a_byte);
-    fallback_case(4, flip_a_byte);
+    fallback_case(3, flip_a_byte, 1);
+    fallback_case(4, flip_a_byte, 1);
 }
 
 Test(snapshot, missing_falls_back)
 {
-    fallback_case(5, remove_it);
+    fallback_case(5, remove_it, 1);
 }
 
 Test(snapshot, stale_falls_back)
 {
-    fallback_case(6, newer_one);
+    fallback_case(6, newer_one, 1);
+}
+
+Test(snapshot, other_workers_fall_back)
+{
+    fallback_case(9, keep_it, 2);
+}
+
+/* Two processes take no snapshot and replay over one (of one process). */
+Test(snapshot, two_processes_replay)
+{
+    tide_rng r = {tide_test_seed("exporter snapshot 2 processes", 10)};
+    snap_case c = {0};
+    snap_setup(&c, &r, "out.db");
+    fx_export_stats st = snap_export(&c, c.url, 1, 5);
+    cr_assert_gt(st.events, 0);
+    uint16_t base = tide_test_free_ports(2);
+    cr_assert(base != 0, "no free ports");
+    char port[16], batch[16];
+    snprintf(port, sizeof port, "%u", (unsigned)base);
+    snprintf(batch, sizeof batch, "%u", c.batch);
+    pid_t pids[2];
+    for (int p = 0; p < 2; p++) {
+        char pi[4];
+        snprintf(pi, sizeof pi, "%d", p);
+        pids[p] = fork();
+        if (pids[p] == 0) {
+            execl(TIDE_BUILD_DIR "/tide-export", "tide-export", "--events", c.log, "--db", c.url,
+                  "--batch", batch, "--snapshot-every", "2", "-n", "2", "-p", pi, "-w", "1",
+                  "--port", port, "--no-pin", (char *)NULL);
+            _exit(127);
+        }
+    }
+    for (int p = 0; p < 2; p++) {
+        int status;
+        waitpid(pids[p], &status, 0);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "process %d: status %d", p,
+                  status);
+    }
+    snap_check(&c, c.db, SIZE_MAX, "2 processes over a snapshot");
+    snap_teardown(&c);
 }
 
 /* kill -9 inside random commits (a snapshot may wait in PATH.tmp): every
