@@ -243,8 +243,10 @@ int cli_ask(const char *prog, const char *given, ctl_w *w, int timeout_ms, cli_r
 {
     r->held = 0;
     char addr[CLI_ADDR_MAX];
-    if (cli_find_cluster(prog, given, addr, sizeof addr)) return 1;
-    if (cli_open(&r->c, prog, addr)) return 1;
+    if (cli_find_cluster(prog, given, addr, sizeof addr) || cli_open(&r->c, prog, addr)) {
+        ctl_w_fini(w); /* consumed whatever happens, as cli_send does */
+        return 1;
+    }
     r->held = 1; /* cli_request sets m and d up whatever it returns */
     return cli_request(&r->c, prog, w, &r->m, &r->d, timeout_ms);
 }

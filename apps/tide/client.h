@@ -67,8 +67,8 @@ typedef struct cli_reply {
 /* The whole of a one-request command: find the cluster (--cluster @given,
  * else as cli_find_cluster), connect, send @w and wait for the reply.
  * @return 0 with the reply in r->d; 1 after printing why not (no cluster,
- * no connection, an "error" reply, a timeout). Call cli_reply_fini after
- * either. */
+ * no connection, an "error" reply, a timeout). @w is consumed (freed) in
+ * every case. Call cli_reply_fini after either. */
 int cli_ask(const char *prog, const char *given, ctl_w *w, int timeout_ms, cli_reply *r);
 void cli_reply_fini(cli_reply *r);
 
