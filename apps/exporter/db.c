@@ -87,6 +87,30 @@ int fx_db_key_columns(const fx_view *v, uint32_t *cols)
     return v->key_columns > 0 ? v->key_columns : 0;
 }
 
+bool fx_db_update_sql(const fx_view *v, char mark, char *sql, size_t cap)
+{
+    uint32_t cols[TIDE_ROW_MAX_FIELDS];
+    int nk = fx_db_key_columns(v, cols);
+    const tide_schema *s = v->schema;
+    if (nk == 0 || (uint32_t)nk == s->n) return false;
+    bool key[TIDE_ROW_MAX_FIELDS] = {0};
+    for (int i = 0; i < nk; i++) key[cols[i]] = true;
+    int n = snprintf(sql, cap, "UPDATE %s SET ", v->table);
+    const char *sep = "";
+    for (uint32_t c = 0; c < s->n; c++)
+        if (!key[c])
+            n += snprintf(sql + n, cap - n, "%s%s = %c%u", sep, s->names[c], mark, c + 1),
+                sep = ", ";
+    n += snprintf(sql + n, cap - n, " WHERE ");
+    const char *is = mark == '$' ? "IS NOT DISTINCT FROM" : "IS";
+    for (int i = 0; i < nk; i++) {
+        bool nullable = (s->types[cols[i]] & TIDE_FIELD_NULLABLE) != 0;
+        n += snprintf(sql + n, cap - n, "%s%s %s %c%u", i ? " AND " : "", s->names[cols[i]],
+                      nullable ? is : "=", mark, cols[i] + 1);
+    }
+    return true;
+}
+
 static void keyed_reset(fx_keyed *k)
 {
     if (k->idx.n == 0) return;

@@ -75,6 +75,12 @@ struct fx_db {
  * column if there is one, else the first key_columns columns. */
 int fx_db_key_columns(const fx_view *v, uint32_t *cols);
 
+/* A keyed view's UPDATE of its non-key columns by key into @sql, its
+ * parameters numbered as the columns with prefix @mark ('?' for SQLite,
+ * '$' for PostgreSQL), a nullable key column compared with IS / IS NOT
+ * DISTINCT FROM; false when the view has no key or every column is key. */
+bool fx_db_update_sql(const fx_view *v, char mark, char *sql, size_t cap);
+
 /* Backends: fill db->impl, db->ops. */
 int fx_db_sqlite_open(fx_db *db, const char *path, tide_error *e);
 int fx_db_pg_open(fx_db *db, const char *url, tide_error *e);

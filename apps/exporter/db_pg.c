@@ -202,30 +202,6 @@ static int pg_update(fx_db *db, int view, const tide_row *r, tide_error *e)
     return sent(db, PQsendQueryPrepared(p->c, name, (int)r->schema->n, vals, NULL, NULL, 0), e);
 }
 
-/* A keyed view's UPDATE of the non-key columns by key ($N numbered as the
- * columns); false when every column is the key. */
-static bool update_sql(const fx_view *v, char *sql, size_t cap)
-{
-    uint32_t cols[TIDE_ROW_MAX_FIELDS];
-    int nk = fx_db_key_columns(v, cols);
-    const tide_schema *s = v->schema;
-    if (nk == 0 || (uint32_t)nk == s->n) return false;
-    bool key[TIDE_ROW_MAX_FIELDS] = {0};
-    for (int i = 0; i < nk; i++) key[cols[i]] = true;
-    int n = snprintf(sql, cap, "UPDATE %s SET ", v->table);
-    const char *sep = "";
-    for (uint32_t c = 0; c < s->n; c++)
-        if (!key[c])
-            n += snprintf(sql + n, cap - n, "%s%s = $%u", sep, s->names[c], c + 1), sep = ", ";
-    n += snprintf(sql + n, cap - n, " WHERE ");
-    for (int i = 0; i < nk; i++) {
-        bool nullable = (s->types[cols[i]] & TIDE_FIELD_NULLABLE) != 0;
-        n += snprintf(sql + n, cap - n, "%s%s %s $%u", i ? " AND " : "", s->names[cols[i]],
-                      nullable ? "IS NOT DISTINCT FROM" : "=", cols[i] + 1);
-    }
-    return true;
-}
-
 static int pg_offset(fx_db *db, int view, const char *stream, size_t n, int64_t off, tide_error *e)
 {
     pg *p = db->impl;
@@ -276,7 +252,7 @@ static int pg_prepare(fx_db *db, tide_error *e)
         snprintf(name, sizeof name, "ins_%d", i);
         TIDE_TRY(prep(db, name, sql, (int)s->n, e));
         snprintf(name, sizeof name, "upd_%d", i);
-        if (update_sql(v, sql, sizeof sql)) TIDE_TRY(prep(db, name, sql, (int)s->n, e));
+        if (fx_db_update_sql(v, '$', sql, sizeof sql)) TIDE_TRY(prep(db, name, sql, (int)s->n, e));
         if (v->primary_key >= 0) {
             snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = $1", v->table,
                      s->names[v->primary_key]);

@@ -175,28 +175,6 @@ static int prepare(fx_db *db, const char *sql, sqlite3_stmt **st, tide_error *e)
     return TIDE_OK;
 }
 
-/* A keyed view's UPDATE of the non-key columns by key, parameters ?N
- * numbered as the columns; false when every column is the key. */
-static bool update_sql(const fx_view *v, char *sql, size_t cap)
-{
-    uint32_t cols[TIDE_ROW_MAX_FIELDS];
-    int nk = fx_db_key_columns(v, cols);
-    const tide_schema *s = v->schema;
-    if (nk == 0 || (uint32_t)nk == s->n) return false;
-    bool key[TIDE_ROW_MAX_FIELDS] = {0};
-    for (int i = 0; i < nk; i++) key[cols[i]] = true;
-    int n = snprintf(sql, cap, "UPDATE %s SET ", v->table);
-    const char *sep = "";
-    for (uint32_t c = 0; c < s->n; c++)
-        if (!key[c])
-            n += snprintf(sql + n, cap - n, "%s%s = ?%u", sep, s->names[c], c + 1), sep = ", ";
-    n += snprintf(sql + n, cap - n, " WHERE ");
-    for (int i = 0; i < nk; i++)
-        n += snprintf(sql + n, cap - n, "%s%s IS ?%u", i ? " AND " : "", s->names[cols[i]],
-                      cols[i] + 1);
-    return true;
-}
-
 static int lite_prepare(fx_db *db, tide_error *e)
 {
     lite *l = db->impl;
@@ -212,7 +190,7 @@ static int lite_prepare(fx_db *db, tide_error *e)
             n += snprintf(sql + n, sizeof sql - n, "%s?", c ? "," : "");
         snprintf(sql + n, sizeof sql - n, ")");
         TIDE_TRY(prepare(db, sql, &l->s[i].ins, e));
-        if (update_sql(v, sql, sizeof sql)) TIDE_TRY(prepare(db, sql, &l->s[i].upd, e));
+        if (fx_db_update_sql(v, '?', sql, sizeof sql)) TIDE_TRY(prepare(db, sql, &l->s[i].upd, e));
         if (v->primary_key >= 0) {
             snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = ?%d", v->table,
                      s->names[v->primary_key], v->primary_key + 1);
