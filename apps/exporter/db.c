@@ -10,16 +10,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The row of table_version that records the window the views were
+ * computed with (--since, in seconds; 0: none). A name no table can have. */
+#define SINCE_ROW ".since"
+
 typedef struct vers {
     const fx_views *v;
     int *found;
+    int64_t since; /* SINCE_ROW's value; -1: no such row */
 } vers;
 
 static void got_version(void *ctx, const char *name, int64_t version)
 {
     vers *x = ctx;
+    if (strcmp(name, SINCE_ROW) == 0) x->since = version;
     for (int i = 0; i < x->v->n; i++)
         if (strcmp(x->v->views[i].table, name) == 0) x->found[i] = (int)version;
+}
+
+/* The views hold the window @since (seconds) unless some were built with
+ * another one (or before the window was recorded): then every view is
+ * rebuilt, as on a version change, since its rows and offsets describe
+ * another input. Records @since. */
+static int check_window(fx_db *db, vers *x, int64_t since, tide_error *e)
+{
+    bool kept = false; /* some view survives with its rows */
+    for (int i = 0; i < x->v->n; i++) kept |= x->found[i] == x->v->views[i].version;
+    if (kept && x->since != since) {
+        if (x->since < 0)
+            fprintf(stderr, "tide-export: the database does not say which --since its views were "
+                            "computed with: rebuilding them\n");
+        else
+            fprintf(stderr, "tide-export: --since changed (%llds -> %llds): rebuilding the views\n",
+                    (long long)x->since, (long long)since);
+        for (int i = 0; i < x->v->n; i++) x->found[i] = -1; /* no stored version matches */
+    }
+    char sql[256];
+    snprintf(sql, sizeof sql, "DELETE FROM table_version WHERE name = '%s'", SINCE_ROW);
+    TIDE_TRY(db->ops->exec(db, sql, e));
+    snprintf(sql, sizeof sql, "INSERT INTO table_version (name, version) VALUES ('%s', %lld)",
+             SINCE_ROW, (long long)since);
+    return db->ops->exec(db, sql, e);
 }
 
 /* Drop and create @view's table and offsets, and record its version. */
@@ -230,7 +261,7 @@ static int keyed_flush(fx_db *db, int view, tide_error *e)
     return TIDE_OK;
 }
 
-fx_db *fx_db_open(const char *url, const fx_views *v, tide_error *e)
+fx_db *fx_db_open(const char *url, const fx_views *v, int64_t since_s, tide_error *e)
 {
     fx_db *db = calloc(1, sizeof *db);
     if (db == NULL) return NULL;
@@ -247,8 +278,8 @@ fx_db *fx_db_open(const char *url, const fx_views *v, tide_error *e)
         return NULL;
     }
     int *found = calloc((size_t)v->n, sizeof *found);
-    vers x = {v, found};
-    rc = db->ops->begin(db, e);
+    vers x = {v, found, -1};
+    rc = found ? db->ops->begin(db, e) : tide_err_set(e, TIDE_ENOMEM, "out of memory");
     if (rc == TIDE_OK)
         rc = db->ops->exec(db,
                            "CREATE TABLE IF NOT EXISTS table_version (name TEXT PRIMARY KEY, "
@@ -256,6 +287,7 @@ fx_db *fx_db_open(const char *url, const fx_views *v, tide_error *e)
                            e);
     if (rc == TIDE_OK)
         rc = db->ops->query(db, "SELECT name, version FROM table_version", got_version, &x, e);
+    if (rc == TIDE_OK) rc = check_window(db, &x, since_s, e);
     for (int i = 0; i < v->n && rc == TIDE_OK; i++)
         if (found[i] != v->views[i].version) rc = rebuild(db, &v->views[i], e);
     if (rc == TIDE_OK) rc = db->ops->commit(db, e);

@@ -21,9 +21,12 @@
 
 typedef struct fx_db fx_db;
 
-/* Open @url and bring the tables of @v to their current versions.
- * NULL with @e (TIDE_EIO naming the database and the statement). */
-fx_db *fx_db_open(const char *url, const fx_views *v, tide_error *e);
+/* Open @url and bring the tables of @v to their current versions, for
+ * views computed over the window @since_s (--since in seconds, 0: none):
+ * a view built with another version, or any view when the database's
+ * views were computed with another window, is dropped and recreated
+ * (fresh). NULL with @e (TIDE_EIO naming the database and the statement). */
+fx_db *fx_db_open(const char *url, const fx_views *v, int64_t since_s, tide_error *e);
 void fx_db_close(fx_db *db);
 
 /* The stored offsets (of the views that have any; all such views hold the

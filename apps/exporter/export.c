@@ -830,7 +830,7 @@ int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e)
     if (x->fresh == NULL) return tide_err_set(e, TIDE_ENOMEM, "out of memory");
     int rc = TIDE_OK;
     if (o->cfg.process == 0) {
-        x->db = fx_db_open(o->db, x->views, e);
+        x->db = fx_db_open(o->db, x->views, o->since_us / 1000000, e);
         if (x->db == NULL) rc = e->code ? e->code : TIDE_EIO;
         if (rc == TIDE_OK) rc = fx_db_offsets(x->db, &x->stored, x->fresh, e);
         if (rc == TIDE_OK && (x->dbq = fx_dbq_start(x->db, on_committed, x, e)) == NULL)

@@ -81,9 +81,9 @@ int fx_parse_duration(const char *s, int64_t *us)
         unit *= 3600;
     else if (*end == 'd')
         unit *= 86400;
-    else if (*end != 's' && *end != '\0')
+    else if (*end != 's') /* a unit is required: "5" alone is ambiguous */
         return TIDE_EINVAL;
-    if (*end != '\0' && end[1] != '\0') return TIDE_EINVAL;
+    if (end[1] != '\0') return TIDE_EINVAL;
     if (errno || n == 0 || n > (unsigned long long)(INT64_MAX / unit)) return TIDE_EINVAL;
     *us = (int64_t)n * unit;
     return TIDE_OK;

@@ -92,7 +92,7 @@ Test(db_sqlite, held_back_deletes_equal_naive)
     snprintf(cmd, sizeof cmd, "rm -f %s %s-wal %s-shm", path, path, path);
     cr_assert_eq(system(cmd), 0);
     tide_error e = {0};
-    fx_db *db = fx_db_open(url, &FX_FACTORY_VIEWS, &e);
+    fx_db *db = fx_db_open(url, &FX_FACTORY_VIEWS, 0, &e);
     cr_assert_not_null(db, "%s", e.msg);
     const tide_schema *s = FX_FACTORY_VIEWS.views[0].schema;
     cr_assert_str_eq(FX_FACTORY_VIEWS.views[0].table, "dashboard");
@@ -190,7 +190,7 @@ Test(db_sqlite, keyed_bookings_equal_naive)
     snprintf(cmd, sizeof cmd, "rm -f %s %s-wal %s-shm", path, path, path);
     cr_assert_eq(system(cmd), 0);
     tide_error e = {0};
-    fx_db *db = fx_db_open(url, &FX_FACTORY_VIEWS, &e);
+    fx_db *db = fx_db_open(url, &FX_FACTORY_VIEWS, 0, &e);
     cr_assert_not_null(db, "%s", e.msg);
     long committed[BKEYS], cur[BKEYS]; /* duration, or -1: no row */
     for (int k = 0; k < BKEYS; k++) committed[k] = -1;

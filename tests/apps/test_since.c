@@ -3,13 +3,16 @@
  * oracle.c's views of the events within the window of the newest
  * timestamp, at W=1 and W=2, at random batch sizes; after stops at random
  * batches each committed state equals the oracle's window of that log
- * prefix, and the restarted run ends equal to the uninterrupted one.
+ * prefix, and the restarted run ends equal to the uninterrupted one. A
+ * restart with another --since (or none) rebuilds the views: the tables
+ * are then the new window's, never a mix.
  * Seeds are printed; TIDE_SEED=<n> replays.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "export.h"
 #include "gen.h"
@@ -127,6 +130,62 @@ Test(since, restart_equals_uninterrupted)
     since_teardown(&c);
 }
 
+Test(since, changed_window_rebuilds)
+{
+    tide_rng r = {tide_test_seed("exporter since changed", 5)};
+    since_case c;
+    since_setup(&c, r.s, 2500);
+    int64_t since = (int64_t)(1 + tide_rng_below(&r, 4)) * HOUR;
+    uint32_t batch = 50 + (uint32_t)tide_rng_below(&r, 100);
+    /* Part of the log without a window, then another window, another, none. */
+    fx_export_stats st = since_export(&c, 0, 1, batch, 1 + tide_rng_below(&r, 6));
+    since_check(&c, 0, st.events, "no window, stopped");
+    int64_t windows[3] = {since, since + HOUR, 0};
+    for (int k = 0; k < 3; k++) {
+        st = since_export(&c, windows[k], 1 + (uint32_t)(k % 2), batch, 0);
+        cr_assert_eq(st.replayed, 0, "window %d: the views were not rebuilt (%llu replayed)", k,
+                     (unsigned long long)st.replayed);
+        since_check(&c, windows[k], SIZE_MAX, "after a changed --since");
+    }
+    /* The same window again keeps the tables (nothing to do). */
+    st = since_export(&c, 0, 1, batch, 0);
+    cr_assert_eq(st.events, 0);
+    since_check(&c, 0, SIZE_MAX, "unchanged --since");
+    since_teardown(&c);
+}
+
+/* tide-export's flags: each bad value is refused, naming its flag. */
+Test(since, export_args_refused)
+{
+    static const char *const bad[][3] = {
+        {"--batch", "abc", "--batch abc"},
+        {"--batch", "0", "--batch 0"},
+        {"--batch", "-5", "--batch -5"},
+        {"--snapshot-every", "-1", "--snapshot-every -1"},
+        {"--snapshot-every", "x", "--snapshot-every x"},
+        {"--since", "5", "--since 5"},
+        {"--since", "0d", "--since 0d"},
+        {"--max-batches", "1x", "--max-batches 1x"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *argv[] = {"tide-export", "--events",        "f.jsonl",        "--db",
+                        "sqlite:f.db", (char *)bad[i][0], (char *)bad[i][1]};
+        fx_export_opts o;
+        fx_export_opts_init(&o);
+        tide_error e = {0};
+        cr_assert_eq(fx_export_args(7, argv, &o, &e), TIDE_EINVAL, "%s accepted", bad[i][2]);
+        cr_assert(strstr(e.msg, bad[i][2]) != NULL, "'%s' does not name '%s'", e.msg, bad[i][2]);
+        free(o.events);
+    }
+    char *last[] = {"tide-export", "--events", "f.jsonl", "--db"};
+    fx_export_opts o;
+    fx_export_opts_init(&o);
+    tide_error e = {0};
+    cr_assert_eq(fx_export_args(4, last, &o, &e), TIDE_EINVAL);
+    cr_assert(strstr(e.msg, "--db needs a value") != NULL, "%s", e.msg);
+    free(o.events);
+}
+
 Test(since, durations)
 {
     int64_t us = 0;
@@ -138,7 +197,7 @@ Test(since, durations)
     cr_assert_eq(us, 2 * HOUR);
     cr_assert_eq(fx_parse_duration("7s", &us), TIDE_OK);
     cr_assert_eq(us, 7000000);
-    const char *bad[] = {"", "d", "0d", "-1d", "3w", "3dd", "99999999999999999999d", NULL};
+    const char *bad[] = {"", "d", "0d", "-1d", "3w", "3dd", "99999999999999999999d", "5", NULL};
     for (int i = 0; bad[i]; i++)
         cr_assert_eq(fx_parse_duration(bad[i], &us), TIDE_EINVAL, "'%s' accepted", bad[i]);
 }
