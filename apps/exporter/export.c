@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "db.h"
@@ -806,6 +807,24 @@ static int snapshot_setup(ex *x, tide_error *e)
     return TIDE_OK;
 }
 
+/* A restart without --snapshot-every does not look at snapshots: say so
+ * when one lies where the default path would be (or at --snapshot). */
+static void note_unused_snapshot(const fx_export_opts *o)
+{
+    char path[4200];
+    if (o->snapshot)
+        snprintf(path, sizeof path, "%s", o->snapshot);
+    else if (strncmp(o->db, "sqlite:", 7) == 0)
+        snprintf(path, sizeof path, "%.*s.snapshot", (int)strcspn(o->db + 7, "?"), o->db + 7);
+    else
+        return;
+    if (access(path, F_OK) == 0)
+        fprintf(stderr,
+                "tide-export: %s exists, but without --snapshot-every it is not used: replaying "
+                "the log\n",
+                path);
+}
+
 void fx_export_opts_init(fx_export_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -837,6 +856,8 @@ int fx_export_begin(const fx_export_opts *o, fx_run **run, tide_error *e)
             rc = e->code;
     }
     if (rc == TIDE_OK && o->snapshot_every > 0) rc = snapshot_setup(x, e);
+    if (rc == TIDE_OK && o->snapshot_every == 0 && o->cfg.process == 0 && x->stored.n > 0)
+        note_unused_snapshot(o);
     x->nlocal = o->cfg.workers ? o->cfg.workers : 1;
     pthread_barrier_init(&x->snap_bar, NULL, x->nlocal);
     x->saved_at = calloc(x->nlocal, sizeof *x->saved_at);
@@ -867,6 +888,11 @@ int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
     if (rc == TIDE_OK && x->input_err.code != 0) {
         *e = x->input_err;
         rc = x->input_err.code;
+    }
+    if (x->snap_path && x->snap_pending != 0) { /* its epoch never committed: not usable */
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", x->snap_path);
+        unlink(tmp);
     }
     fx_db_close(x->db);
     if (st) *st = x->st;
@@ -906,12 +932,21 @@ int fx_export(const fx_export_opts *o, fx_export_stats *st, tide_error *e)
 
 void fx_export_summary(const fx_export_stats *st, char *buf, size_t cap)
 {
+    /* restart: "state loaded from the snapshot (with W window events), then
+     * R event(s) replayed"; else "R event(s) replayed". */
+    char restart[128] = "";
+    if (st->restored && st->snapshot_events)
+        snprintf(restart, sizeof restart,
+                 "state loaded from the snapshot (with %llu window event(s)), then ",
+                 (unsigned long long)st->snapshot_events);
+    else if (st->restored)
+        snprintf(restart, sizeof restart, "state loaded from the snapshot, then ");
     snprintf(buf, cap,
-             "%llu event(s) in %llu batch(es), %llu replayed, %llu row change(s), %llu commit(s), "
-             "%llu skipped as bad, %llu from a snapshot, %llu snapshot(s)%s",
+             "%llu new event(s) in %llu batch(es): %llu row change(s) in %llu commit(s); "
+             "%s%llu event(s) replayed to rebuild the state (not written); %llu snapshot(s) "
+             "taken; %llu bad event(s) logged",
              (unsigned long long)st->events, (unsigned long long)st->batches,
-             (unsigned long long)st->replayed, (unsigned long long)st->rows,
-             (unsigned long long)st->commits, (unsigned long long)st->skipped,
-             (unsigned long long)st->snapshot_events, (unsigned long long)st->snapshots,
-             st->restored ? ", restored from a snapshot" : "");
+             (unsigned long long)st->rows, (unsigned long long)st->commits, restart,
+             (unsigned long long)st->replayed, (unsigned long long)st->snapshots,
+             (unsigned long long)st->skipped);
 }

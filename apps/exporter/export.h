@@ -56,7 +56,7 @@ void fx_export_opts_init(fx_export_opts *o);
  */
 int fx_export_args(int argc, char **argv, fx_export_opts *o, tide_error *e);
 
-/* The one-line summary of a run ("N event(s) in ..."), into @buf. */
+/* The one-line summary of a run ("N new event(s) in B batch(es): ..."), into @buf. */
 void fx_export_summary(const fx_export_stats *st, char *buf, size_t cap);
 
 /*

@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     if (crash) o.crash_at_commit = atol(crash);
     fx_export_stats st;
     rc = fx_export(&o, &st, &e);
-    if (o.cfg.process == 0) {
+    if (o.cfg.process == 0 && (rc == TIDE_OK || st.batches + st.replayed > 0)) {
         char line[400];
         fx_export_summary(&st, line, sizeof line);
         fprintf(stderr, "tide-export: %s\n", line);

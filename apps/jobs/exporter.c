@@ -12,7 +12,7 @@
  * by the first of its workers to enter and ended by the last to leave:
  * each worker steps the job until its dataflow is complete (the writer's
  * last commit included), so that the database is closed before the job
- * ends. The summary line ("N event(s) in ...") is printed by process 0.
+ * ends. The summary line ("N new event(s) in ...") is printed by process 0.
  */
 #include <dlfcn.h>
 #include <pthread.h>
