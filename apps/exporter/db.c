@@ -70,6 +70,12 @@ static int rebuild(fx_db *db, const fx_view *view, tide_error *e)
     }
     snprintf(sql + n, sizeof sql - n, ")");
     TIDE_TRY(db->ops->exec(db, sql, e));
+    if (view->primary_key >= 0 && !strstr(view->sql_types[view->primary_key], "PRIMARY KEY")) {
+        /* The key's uniqueness, where the column's SQL type does not say it. */
+        snprintf(sql, sizeof sql, "CREATE UNIQUE INDEX %s_key ON %s (%s)", view->table, view->table,
+                 view->schema->names[view->primary_key]);
+        TIDE_TRY(db->ops->exec(db, sql, e));
+    }
     int ncols = view->key_columns > 0 ? view->key_columns : view->index_columns;
     if (view->primary_key < 0 && ncols > 0) {
         n = snprintf(sql, sizeof sql, "CREATE %sINDEX %s_rows ON %s (",
@@ -181,6 +187,44 @@ static int keep_row(fx_keyed *k, const tide_row *r, uint32_t *at)
     return tide_row_put_raw(&k->heap, r->p, r->len) < 0 ? TIDE_ENOMEM : TIDE_OK;
 }
 
+/* @r's key columns as text ("machine=Drill1, step=2"), for messages. */
+static void key_text(const fx_keyed *k, const tide_row *r, char *out, size_t cap)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (uint32_t i = 0; i < k->ncols && at < cap; i++) {
+        uint32_t c = k->cols[i], n;
+        const char *name = r->schema->names[c];
+        const char *sep = i ? ", " : "";
+        if (tide_row_is_null(r, c)) {
+            at += (size_t)snprintf(out + at, cap - at, "%s%s=NULL", sep, name);
+            continue;
+        }
+        switch (r->schema->types[c] & ~TIDE_FIELD_NULLABLE) {
+        case TIDE_FIELD_STR: {
+            tide_rowbuf scratch;
+            tide_rowbuf_init(&scratch);
+            const char *p = tide_row_str(r, c, &n, &scratch);
+            at += (size_t)snprintf(out + at, cap - at, "%s%s='%.*s'", sep, name,
+                                   (int)(n > 64 ? 64 : n), p ? p : "");
+            tide_rowbuf_fini(&scratch);
+            break;
+        }
+        case TIDE_FIELD_I64:
+            at += (size_t)snprintf(out + at, cap - at, "%s%s=%lld", sep, name,
+                                   (long long)tide_row_i64(r, c));
+            break;
+        case TIDE_FIELD_U64:
+            at += (size_t)snprintf(out + at, cap - at, "%s%s=%llu", sep, name,
+                                   (unsigned long long)tide_row_u64(r, c));
+            break;
+        default:
+            at += (size_t)snprintf(out + at, cap - at, "%s%s=...", sep, name);
+            break;
+        }
+    }
+}
+
 /* Note @r's change (@diff: +1 or -1) under its key, to be written at the commit. */
 static int keyed_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_error *e)
 {
@@ -220,14 +264,22 @@ static int keyed_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_
     }
     kchange *c = &k->ch[*slot];
     if (diff < 0) {
-        if (!c->present)
-            return tide_err_set(e, TIDE_EINVAL, "%s: a row deleted twice for one key", table);
+        if (!c->present) {
+            char kt[256];
+            key_text(k, r, kt, sizeof kt);
+            return tide_err_set(e, TIDE_EINVAL, "%s: a row deleted twice for one key (%s)", table,
+                                kt);
+        }
         c->present = false;
         return TIDE_OK;
     }
-    if (c->present)
+    if (c->present) {
+        char kt[256];
+        key_text(k, r, kt, sizeof kt);
         return tide_err_set(e, TIDE_EINVAL,
-                            "%s: two rows for one key (the view's key is not unique)", table);
+                            "%s: two rows for one key (%s): the view's key is not unique", table,
+                            kt);
+    }
     c->present = true;
     c->new_len = r->len;
     if (keep_row(k, r, &c->new_at) < 0)

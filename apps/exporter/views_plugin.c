@@ -71,8 +71,10 @@ const fx_views *fx_views_load(const char *path, void **handle, tide_error *e)
         const tide_view *t = &v->views[i];
         if (!sql_name(t->table) || t->schema == NULL || t->sql_types == NULL || t->schema->n == 0 ||
             t->primary_key >= (int)t->schema->n || t->index_columns > (int)t->schema->n ||
-            t->key_columns < 0 || t->key_columns > (int)t->schema->n)
-            why = "a view's table, schema or keys are invalid";
+            t->key_columns < 0 || t->key_columns > (int)t->schema->n ||
+            (t->primary_key >= 0 && t->key_columns > 0))
+            why = "a view's table, schema or keys are invalid (a primary key and key_columns "
+                  "together, or a key past the last column)";
         for (uint32_t c = 0; why == NULL && c < t->schema->n; c++)
             if (!sql_name(t->schema->names[c]) || t->sql_types[c] == NULL)
                 why = "a column's name or SQL type is invalid";

@@ -20,7 +20,11 @@
  * (CMake: add_library(name MODULE ...), include directory include/): its
  * tide_* calls resolve against the tide-export that loads it, so there is
  * one runtime. apps/views/example.c is a complete plugin (built as
- * views/example.so).
+ * views/example.so). Outside the tree, with tide installed:
+ *
+ *   cc -shared -fPIC $(pkg-config --cflags tide) my_views.c -o my_views.so
+ *
+ * (only --cflags: the plugin must not link libtide).
  *
  * The events: a collection of (event row, empty) records, layout
  * (TIDE_VAR, 0). An event row is a tide/row.h row of the schema
@@ -83,11 +87,15 @@ typedef struct tide_view {
     int version;                  /* bump when the definition changes */
     const tide_schema *schema;    /* the row, one field per column */
     const char *const *sql_types; /* per column, e.g. "TEXT NOT NULL" */
-    int primary_key;              /* column index, or -1 */
-    int index_columns;            /* the first N columns are indexed (row deletes) */
+    /* Column index, or -1. Its SQL type may say PRIMARY KEY (as
+     * apps/views/example.c does); if it does not, tide-export adds a
+     * UNIQUE index on it. */
+    int primary_key;
+    int index_columns; /* the first N columns are indexed (row deletes) */
     /* Without a primary key: the first N columns are a unique key (a
      * UNIQUE index on them; index_columns is then ignored), or 0: none,
-     * rows may repeat. ABI 2. */
+     * rows may repeat. A plugin with both a primary key and key_columns
+     * is refused. ABI 2. */
     int key_columns;
 } tide_view;
 

@@ -226,7 +226,9 @@ Test(db_sqlite, keyed_bookings_equal_naive)
     cr_assert_eq(fx_db_begin(db, &e), TIDE_OK, "%s", e.msg);
     cr_assert_eq(write_booking(db, k, 1, 1, &e), TIDE_OK, "%s", e.msg);
     cr_assert_eq(write_booking(db, k, 2, 1, &e), TIDE_EINVAL);
-    cr_assert(strstr(e.msg, "bookings") && strstr(e.msg, "key"), "%s", e.msg);
+    cr_assert(strstr(e.msg, "bookings") && strstr(e.msg, "key") &&
+                  strstr(e.msg, "manufacturing_order='O"),
+              "%s", e.msg);
     cr_assert_eq(fx_db_rollback(db), TIDE_OK);
     check_bookings(path, committed);
     fx_db_close(db);
