@@ -307,7 +307,7 @@ Test(overflow, sum_fails_with_erange)
         for (int l = 0; l < 2; l++) {
             unary u = {op_sum, l};
             expect_erange("sum product", W, PROD, N(PROD), NULL, 0, 0, build_unary, &u, "sum");
-            expect_erange("sum total", W, TOTAL, N(TOTAL), NULL, 0, 0, build_unary, &u, "count");
+            expect_erange("sum total", W, TOTAL, N(TOTAL), NULL, 0, 0, build_unary, &u, "sum");
         }
 }
 
