@@ -153,6 +153,11 @@ static const char *not_quiescent(const tide_dataflow *df, uint64_t epoch, char *
     tide_time T = tide_time_epoch(epoch);
     if (!df->sealed) return "it is not sealed";
     if (df->w->rc) return "its worker has failed";
+    for (uint32_t i = 0; df->nactive > 0 && i < df->nops; i++)
+        if (df->ops[i]->scheduled) {
+            snprintf(why, cap, "operator %u '%s' is scheduled (step further)", i, df->ops[i]->name);
+            return why;
+        }
     if (df->nactive > 0) return "an operator is scheduled (step further)";
     for (uint32_t i = 0; i < df->nops; i++) {
         const tide_op *op = df->ops[i];

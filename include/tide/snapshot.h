@@ -30,7 +30,12 @@
  * queued, no operator scheduled, and no capability held below T. It is a
  * per-worker check of the worker's view of progress (which is conservative:
  * it never runs ahead of the truth). Another worker may still be working
- * towards T, so do not send at T on any worker until every worker has saved.
+ * towards T, so do not send at T on any worker until every worker has saved:
+ * data sent at T can reach a worker through an exchange before its save, and
+ * would then be in its saved state as well as sent again after a restart.
+ * Within one process the workers can count their saves (an atomic counter;
+ * tide-export does that); tide has no barrier across processes for it yet,
+ * which is why tide-export takes no snapshots with several processes.
  *
  * Operators. Each operator declares in its tide_op_desc either that it is
  * stateless (map, filter, concat, probes: nothing kept between
