@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -564,6 +565,15 @@ static int take_snapshot(ex *x, tide_worker *w, tide_dataflow *df, fx_log *log, 
     return rc;
 }
 
+/* @a and @b name the same file (./f and f, a link and its target). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0) return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 /* Why the snapshot @s cannot stand for the stored prefix, or NULL. */
 static const char *snapshot_mismatch(ex *x, const fx_snapshot *s)
 {
@@ -577,8 +587,7 @@ static const char *snapshot_mismatch(ex *x, const fx_snapshot *s)
     tide_error le = {0};
     fx_log *log = fx_log_open(x->o->events, x->o->nevents, false, x->o->skip_bad, &le);
     bool same = log && s->nsrc == fx_log_nsources(log);
-    for (int i = 0; same && i < s->nsrc; i++)
-        same = strcmp(s->paths[i], fx_log_source(log, i)) == 0;
+    for (int i = 0; same && i < s->nsrc; i++) same = same_file(s->paths[i], fx_log_source(log, i));
     fx_log_free(log);
     if (!same) return "made from other sources";
     for (uint32_t i = 0; i < s->offsets.n; i++) {
