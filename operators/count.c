@@ -36,14 +36,17 @@ static void drop_val(void *ctx, const uint8_t *k, uint32_t kl, const uint8_t *v,
     tide_emit(em, k, kl, NULL, 0);
 }
 
+tide_stream *tide__count_arranged(tide_arranged *a, const char *name)
+{
+    if (a && tide_scope_depth(a->scope) == 0) return tide__total_build(a, name, true, NULL, NULL);
+    tide_arranged *r = a ? tide_reduce(a, name, TIDE_I64_SIZE, tide__count_fn, NULL) : NULL;
+    return r ? tide_arranged_stream(r) : NULL;
+}
+
 tide_stream *tide_count(tide_stream *c)
 {
     if (c == NULL) return NULL;
     tide_layout keys = tide_layout_make(tide_stream_layout(c).key_width, 0);
     tide_stream *k = tide_map(c, "count_keys", keys, drop_val, NULL);
-    tide_arranged *a = k ? tide_arrange(k, "count_arrange") : NULL;
-    if (a && tide_scope_depth(a->scope) == 0)
-        return tide__total_build(a, "count", true, NULL, NULL);
-    tide_arranged *r = a ? tide_reduce(a, "count", TIDE_I64_SIZE, tide__count_fn, NULL) : NULL;
-    return r ? tide_arranged_stream(r) : NULL;
+    return tide__count_arranged(k ? tide_arrange(k, "count_arrange") : NULL, "count");
 }

@@ -144,6 +144,12 @@ int tide__reduce_out_rc(const tide_reduce_out *o);
  * operator then fails naming the key and time. */
 void tide__reduce_out_fail(tide_reduce_out *o, int code);
 
+/* tide__count_arranged - count over the keys of @a (empty values: one
+ * record per key), its operators named @name: count_total at the root
+ * scope, else reduce with tide__count_fn. NULL @a: NULL. For tide_count
+ * and tide_sum (which arranges its own value-weighted keys). */
+tide_stream *tide__count_arranged(tide_arranged *a, const char *name);
+
 /* The reductions behind count, distinct, threshold, min, max and top_k,
  * for tests that drive the core directly. */
 void tide__count_fn(void *ctx, const uint8_t *key, uint32_t klen, const tide_val_diff *in,

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arrange.h"
 #include "diff.h"
 #include "reduce.h"
 #include "tide/collection.h"
@@ -52,8 +51,5 @@ tide_stream *tide_sum(tide_stream *c, const char *name)
     snprintf(an, sizeof an, "%s: arrange", n);
     tide_layout in = tide_stream_layout(c);
     tide_stream *x = tide_map(c, n, tide_layout_make(in.key_width, 0), explode, NULL);
-    tide_arranged *a = x ? tide_arrange(x, an) : NULL;
-    if (a && tide_scope_depth(a->scope) == 0) return tide__total_build(a, n, true, NULL, NULL);
-    tide_arranged *r = a ? tide_reduce(a, n, TIDE_I64_SIZE, tide__count_fn, NULL) : NULL;
-    return r ? tide_arranged_stream(r) : NULL;
+    return tide__count_arranged(x ? tide_arrange(x, an) : NULL, n);
 }

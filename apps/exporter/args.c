@@ -35,6 +35,7 @@ int fx_export_args(int argc, char **argv, fx_export_opts *o, tide_error *e)
         static const char *const valued[] = {"--db",         "--batch",          "--views",
                                              "--since",      "--snapshot-every", "--snapshot",
                                              "--max-batches"};
+        /* Every flag below that takes a value has one (checked once here). */
         for (size_t k = 0; !has && k < sizeof valued / sizeof *valued; k++)
             if (strcmp(a, valued[k]) == 0)
                 return tide_err_set(e, TIDE_EINVAL, "%s needs a value", a);
@@ -43,31 +44,31 @@ int fx_export_args(int argc, char **argv, fx_export_opts *o, tide_error *e)
         } else if (strcmp(a, "--events") == 0) {
             while (i + 1 < argc && (argv[i + 1][0] != '-' || strcmp(argv[i + 1], "-") == 0))
                 o->events[o->nevents++] = argv[++i];
-        } else if (strcmp(a, "--db") == 0 && has) {
+        } else if (strcmp(a, "--db") == 0) {
             o->db = argv[++i];
-        } else if (strcmp(a, "--batch") == 0 && has) {
+        } else if (strcmp(a, "--batch") == 0) {
             TIDE_TRY(number(a, argv[++i], 1, UINT32_MAX, &n, e));
             o->batch = (uint32_t)n;
         } else if (strcmp(a, "--follow") == 0) {
             o->follow = true;
         } else if (strcmp(a, "--skip-bad") == 0) {
             o->skip_bad = true;
-        } else if (strcmp(a, "--views") == 0 && has) {
+        } else if (strcmp(a, "--views") == 0) {
             if (strcmp(argv[++i], "factory") != 0 &&
                 (o->views = fx_views_load(argv[i], &o->views_dl, e)) == NULL)
                 return TIDE_EINVAL;
-        } else if (strcmp(a, "--since") == 0 && has) {
+        } else if (strcmp(a, "--since") == 0) {
             if (fx_parse_duration(argv[++i], &o->since_us) < 0)
                 return tide_err_set(e, TIDE_EINVAL,
                                     "--since %s: want a whole number above 0 followed by s, m, h "
                                     "or d (e.g. 365d)",
                                     argv[i]);
-        } else if (strcmp(a, "--snapshot-every") == 0 && has) {
+        } else if (strcmp(a, "--snapshot-every") == 0) {
             TIDE_TRY(number(a, argv[++i], 1, UINT32_MAX, &n, e));
             o->snapshot_every = (uint32_t)n;
-        } else if (strcmp(a, "--snapshot") == 0 && has) {
+        } else if (strcmp(a, "--snapshot") == 0) {
             o->snapshot = argv[++i];
-        } else if (strcmp(a, "--max-batches") == 0 && has) {
+        } else if (strcmp(a, "--max-batches") == 0) {
             TIDE_TRY(number(a, argv[++i], 0, UINT64_MAX, &o->max_batches, e));
         } else {
             return tide_err_set(e, TIDE_EINVAL, "unknown argument '%s'", a);

@@ -296,6 +296,8 @@ static int keyed_flush(fx_db *db, int view, tide_error *e)
         for (uint32_t i = 0; i < k->idx.n; i++) {
             const kchange *c = &k->ch[i];
             bool del = c->existed && !c->present, ins = !c->existed && c->present;
+            /* Rows of one key that are equal need no write (and a view
+             * whose every column is key never gets here with others). */
             bool upd = c->existed && c->present &&
                        (c->old_len != c->new_len ||
                         memcmp(k->heap.data + c->old_at, k->heap.data + c->new_at, c->new_len));

@@ -51,7 +51,9 @@ typedef struct fx_db_ops {
     int (*exec)(fx_db *db, const char *sql, tide_error *e);
     int (*begin)(fx_db *db, tide_error *e);
     int (*row)(fx_db *db, int view, const tide_row *r, int64_t diff, tide_error *e);
-    /* A keyed view: set the non-key columns of @r's key's row to @r's. */
+    /* A keyed view: set the non-key columns of @r's key's row to @r's
+     * (called only when they differ, so never for a view whose every
+     * column is key: fx_db_update_sql prepared nothing for it). */
     int (*update)(fx_db *db, int view, const tide_row *r, tide_error *e);
     int (*offset)(fx_db *db, int view, const char *stream, size_t n, int64_t off, tide_error *e);
     int (*commit)(fx_db *db, tide_error *e);

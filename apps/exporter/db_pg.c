@@ -192,9 +192,6 @@ static int pg_row(fx_db *db, int view, const tide_row *r, int64_t diff, tide_err
 static int pg_update(fx_db *db, int view, const tide_row *r, tide_error *e)
 {
     pg *p = db->impl;
-    uint32_t cols[TIDE_ROW_MAX_FIELDS];
-    if ((uint32_t)fx_db_key_columns(&db->v->views[view], cols) == r->schema->n)
-        return TIDE_OK; /* every column is the key: nothing to update */
     const char *vals[TIDE_ROW_MAX_FIELDS + 1];
     char buf[4096], name[32];
     params(r, vals, buf, sizeof buf);

@@ -137,7 +137,6 @@ static int lite_update(fx_db *db, int view, const tide_row *r, tide_error *e)
 {
     lite *l = db->impl;
     sqlite3_stmt *st = l->s[view].upd;
-    if (st == NULL) return TIDE_OK; /* every column is the key: nothing to update */
     if (bind_row(st, r) != SQLITE_OK) return fail(db, e, "binding a row");
     if (run(st) != SQLITE_OK) return fail(db, e, db->v->views[view].table);
     return TIDE_OK;

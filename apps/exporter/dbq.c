@@ -38,7 +38,7 @@ struct fx_dbq {
     txn *head, *tail; /* handed over, not yet taken */
     txn *open;        /* the sink thread's */
     txn *spare;       /* a finished one, for reuse */
-    int stop;         /* 1: after the queue is empty, 2: now */
+    bool stop;        /* stop once the queue is empty */
     int failed;       /* under lock; read without it by the sink thread (atomic) */
     tide_error err;   /* the first error (written once, before failed) */
 };
@@ -95,9 +95,9 @@ static void *writer(void *arg)
     fx_dbq *q = arg;
     pthread_mutex_lock(&q->lock);
     for (;;) {
-        while (q->head == NULL && q->stop == 0) pthread_cond_wait(&q->cond, &q->lock);
-        if (q->stop == 2 || q->head == NULL || q->failed) break;
-        txn *t = q->head, *last = q->tail; /* everything queued */
+        while (q->head == NULL && !q->stop) pthread_cond_wait(&q->cond, &q->lock);
+        if (q->head == NULL || q->failed) break; /* stopping, and drained */
+        txn *t = q->head, *last = q->tail;       /* everything queued */
         q->head = q->tail = NULL;
         pthread_mutex_unlock(&q->lock);
         tide_error e = {0};
@@ -199,11 +199,11 @@ int fx_dbq_commit(fx_dbq *q, uint64_t upto, int crash_before_commit, tide_error 
     return TIDE_OK;
 }
 
-int fx_dbq_stop(fx_dbq *q, int drain, tide_error *e)
+int fx_dbq_stop(fx_dbq *q, tide_error *e)
 {
     if (q == NULL) return TIDE_OK;
     pthread_mutex_lock(&q->lock);
-    q->stop = drain ? 1 : 2;
+    q->stop = true;
     pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->thread, NULL);

@@ -48,9 +48,10 @@ int fx_dbq_failed(fx_dbq *q, tide_error *e);
  * its rows, before COMMIT (the crash test). Errors as fx_dbq_row. */
 int fx_dbq_commit(fx_dbq *q, uint64_t upto, int crash_before_commit, tide_error *e);
 
-/* Wait for every queued transaction (@drain) or only the running one, stop
- * the thread, free @q; an uncommitted rest is dropped (never half
- * written). The writer's first error, or TIDE_OK. */
-int fx_dbq_stop(fx_dbq *q, int drain, tide_error *e);
+/* Wait for every queued transaction (each is whole: it commits even when
+ * the run failed after it), stop the thread, free @q; the open one, never
+ * handed over, is dropped. The writer's first error (after which it ran
+ * nothing more), or TIDE_OK. */
+int fx_dbq_stop(fx_dbq *q, tide_error *e);
 
 #endif /* FX_DBQ_H */

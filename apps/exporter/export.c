@@ -787,6 +787,23 @@ again:;
     return rc < 0 ? rc : TIDE_OK;
 }
 
+/* The snapshot's path: --snapshot, or FILE.snapshot beside sqlite:FILE;
+ * NULL for another database without --snapshot, or out of memory
+ * (*@oom). The caller frees it. */
+static char *snapshot_path(const fx_export_opts *o, bool *oom)
+{
+    char *p = NULL;
+    *oom = false;
+    if (o->snapshot)
+        p = strdup(o->snapshot);
+    else if (strncmp(o->db, "sqlite:", 7) != 0)
+        return NULL;
+    else if (asprintf(&p, "%.*s.snapshot", (int)strcspn(o->db + 7, "?"), o->db + 7) < 0)
+        p = NULL;
+    *oom = p == NULL;
+    return p;
+}
+
 /* The snapshot's path (--snapshot, or FILE.snapshot beside sqlite:FILE)
  * and the signature it must carry. */
 static int snapshot_setup(ex *x, tide_error *e)
@@ -798,12 +815,9 @@ static int snapshot_setup(ex *x, tide_error *e)
                             "restart replays the log)\n");
         return TIDE_OK;
     }
-    if (x->o->snapshot)
-        x->snap_path = strdup(x->o->snapshot);
-    else if (strncmp(db, "sqlite:", 7) == 0 &&
-             asprintf(&x->snap_path, "%.*s.snapshot", (int)strcspn(db + 7, "?"), db + 7) < 0)
-        x->snap_path = NULL;
-    else if (strncmp(db, "sqlite:", 7) != 0)
+    bool oom;
+    x->snap_path = snapshot_path(x->o, &oom);
+    if (x->snap_path == NULL && !oom)
         return tide_err_set(e, TIDE_EINVAL, "--snapshot-every: give --snapshot PATH for %s", db);
     size_t cap = 64;
     for (int v = 0; v < x->views->n; v++) cap += strlen(x->views->views[v].table) + 24;
@@ -817,21 +831,17 @@ static int snapshot_setup(ex *x, tide_error *e)
 }
 
 /* A restart without --snapshot-every does not look at snapshots: say so
- * when one lies where the default path would be (or at --snapshot). */
+ * when one lies where --snapshot-every would have put it. */
 static void note_unused_snapshot(const fx_export_opts *o)
 {
-    char path[4200];
-    if (o->snapshot)
-        snprintf(path, sizeof path, "%s", o->snapshot);
-    else if (strncmp(o->db, "sqlite:", 7) == 0)
-        snprintf(path, sizeof path, "%.*s.snapshot", (int)strcspn(o->db + 7, "?"), o->db + 7);
-    else
-        return;
-    if (access(path, F_OK) == 0)
+    bool oom;
+    char *path = snapshot_path(o, &oom);
+    if (path && access(path, F_OK) == 0)
         fprintf(stderr,
                 "tide-export: %s exists, but without --snapshot-every it is not used: replaying "
                 "the log\n",
                 path);
+    free(path);
 }
 
 void fx_export_opts_init(fx_export_opts *o)
@@ -889,7 +899,7 @@ int fx_export_end(fx_run *x, int rc, fx_export_stats *st, tide_error *e)
     /* Every queued transaction is whole (rows and offsets of completed
      * epochs): it commits even when the run failed after it. */
     tide_error we = {0};
-    int wrc = fx_dbq_stop(x->dbq, 1, &we);
+    int wrc = fx_dbq_stop(x->dbq, &we);
     if (wrc < 0) { /* the root cause when the writer failed (the run then stopped too) */
         *e = we;
         rc = wrc;
