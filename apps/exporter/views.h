@@ -20,6 +20,10 @@ typedef tide_views fx_views;
  * @e (TIDE_EINVAL) on any failure. */
 const fx_views *fx_views_load(const char *path, void **handle, tide_error *e);
 
+/* Why the views @v cannot be used (ABI, counts, table and column names,
+ * keys), or NULL when they can. fx_views_load checks every plugin so. */
+const char *fx_views_check(const tide_views *v);
+
 /* The factory views of the Actyx article: dashboard, usage, bookings. */
 extern const fx_views FX_FACTORY_VIEWS;
 

@@ -63,7 +63,21 @@ const fx_views *fx_views_load(const char *path, void **handle, tide_error *e)
         why = "no " TIDE_VIEWS_ENTRY " function";
     else if (v == NULL)
         why = TIDE_VIEWS_ENTRY " returned NULL";
-    else if (v->abi != TIDE_VIEWS_ABI)
+    else
+        why = fx_views_check(v);
+    if (why) {
+        tide_err_set(e, TIDE_EINVAL, "--views %s: %s", path, why);
+        dlclose(h);
+        return NULL;
+    }
+    *handle = h;
+    return v;
+}
+
+const char *fx_views_check(const tide_views *v)
+{
+    const char *why = NULL;
+    if (v->abi != TIDE_VIEWS_ABI)
         why = "built for another tide/views.h ABI";
     else if (v->n < 1 || v->n > 255 || v->views == NULL || v->build == NULL)
         why = "needs 1 to 255 views and a build function";
@@ -79,11 +93,5 @@ const fx_views *fx_views_load(const char *path, void **handle, tide_error *e)
             if (!sql_name(t->schema->names[c]) || t->sql_types[c] == NULL)
                 why = "a column's name or SQL type is invalid";
     }
-    if (why) {
-        tide_err_set(e, TIDE_EINVAL, "--views %s: %s", path, why);
-        dlclose(h);
-        return NULL;
-    }
-    *handle = h;
-    return v;
+    return why;
 }

@@ -18,6 +18,7 @@
 #include "gen.h"
 #include "oracle.h"
 #include "tide_test.h"
+#include "views.h"
 
 /* The oracle: "event_types|TYPE|N", "machine_events|STREAM|N" and
  * "offsets|STREAM|LAST" rows of JSON log @path. */
@@ -129,4 +130,26 @@ Test(views, plugin_tables_equal_a_count)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* fx_views_check (what fx_views_load asks of every plugin): keys must be
+ * one kind and within the row; the factory views pass. */
+Test(views, bad_keys_refused)
+{
+    cr_assert_null(fx_views_check(&FX_FACTORY_VIEWS));
+    static const uint8_t T[] = {TIDE_FIELD_STR, TIDE_FIELD_I64};
+    static const char *const N[] = {"name", "n"};
+    static const char *const SQL[] = {"TEXT", "INTEGER"};
+    static const tide_schema S = {2, T, N};
+    static const tide_view both[] = {{"t", 1, &S, SQL, 0, 0, 1}};  /* primary key + key_columns */
+    static const tide_view past[] = {{"t", 1, &S, SQL, -1, 0, 3}}; /* a key past the last column */
+    static const tide_view good[] = {{"t", 1, &S, SQL, -1, 0, 1}};
+    tide_views v = {both, 1, FX_FACTORY_VIEWS.build, TIDE_VIEWS_ABI};
+    const char *why = fx_views_check(&v);
+    cr_assert(why && strstr(why, "primary key and key_columns"), "%s", why ? why : "accepted");
+    v.views = past;
+    why = fx_views_check(&v);
+    cr_assert(why && strstr(why, "past the last column"), "%s", why ? why : "accepted");
+    v.views = good;
+    cr_assert_null(fx_views_check(&v));
 }
